@@ -1,0 +1,296 @@
+"""Schema-valid policy data -> model, with the checks JSON Schema cannot express.
+
+Each check guards against a deletion nobody meant: a rule without a condition, a TTL field also
+constrained so that it can never match, a destructive rule over every namespace, an ID file that
+does not say what the author thinks it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from retention.errors import Location, PolicyError
+from retention.filters import And, Compare, Filter, FilterError, is_tautology, parse_filter
+from retention.policy.durations import check_schedule, parse_duration
+from retention.policy.model import (
+    IdsFile,
+    LegalHold,
+    Limits,
+    NamespaceSelector,
+    Policy,
+    Rule,
+    Ttl,
+)
+from retention.policy.yamlsource import Document, JsonPath, render_path
+
+MAX_ID_LENGTH = 512
+_MAX_FILE_ERRORS = 20
+
+
+class _Checker:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.errors: list[PolicyError] = []
+        self.ids_digests: list[str] = []
+
+    def fail(self, path: JsonPath, message: str, *, key: bool = False) -> None:
+        where = render_path(path)
+        self.errors.append(PolicyError(self.doc.at(path, key=key), f"{where}: {message}"))
+
+    def filter(self, raw: object, path: JsonPath) -> Filter | None:
+        try:
+            return parse_filter(raw, strict=True)
+        except FilterError as exc:
+            for problem in exc.problems:
+                self.fail((*path, *problem.path), problem.message)
+            return None
+
+    def namespaces(self, raw: Mapping[str, Any], path: JsonPath) -> NamespaceSelector:
+        for group in ("include", "exclude"):
+            for i, pattern in enumerate(raw.get(group, [])):
+                problem = _pattern_problem(pattern)
+                if problem:
+                    self.fail((*path, group, i), problem)
+        return NamespaceSelector(tuple(raw["include"]), tuple(raw.get("exclude", [])))
+
+
+def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[PolicyError], list[str]]:
+    """The model for one schema-valid document, the errors found, and digests of ID files."""
+    check = _Checker(doc)
+    data = doc.data
+    spec = data["spec"]
+    namespaces = check.namespaces(spec["namespaces"], ("spec", "namespaces"))
+    protect = tuple(
+        f
+        for i, raw in enumerate(spec.get("protect", []))
+        if (f := check.filter(raw, ("spec", "protect", i))) is not None
+    )
+    name = data["metadata"]["name"]
+    location = doc.at(("metadata", "name"))
+    item: Policy | LegalHold
+    if data["kind"] == "LegalHold":
+        item = LegalHold(
+            name=name,
+            index=spec["index"],
+            namespaces=namespaces,
+            protect=protect,
+            location=location,
+            description=spec.get("description"),
+        )
+    else:
+        rules = _rules(check, spec["rules"])
+        if any(r.destructive for r in rules):
+            _check_destructive_scope(check, namespaces, spec["index"])
+        schedule = spec.get("schedule")
+        if schedule is not None and (problem := check_schedule(schedule)):
+            check.fail(("spec", "schedule"), problem)
+        limits = spec.get("limits", {})
+        item = Policy(
+            name=name,
+            index=spec["index"],
+            namespaces=namespaces,
+            rules=tuple(rules),
+            location=location,
+            protect=protect,
+            limits=Limits(limits.get("maxRecords"), limits.get("maxPercent")),
+            schedule=schedule,
+            jitter=parse_duration(spec["jitter"]) if "jitter" in spec else None,
+            mode=spec.get("mode", "enforce"),
+            labels=dict(data["metadata"].get("labels", {})),
+        )
+    return (None if check.errors else item), check.errors, check.ids_digests
+
+
+def _rules(check: _Checker, raws: Sequence[Mapping[str, Any]]) -> list[Rule]:
+    rules = []
+    first: dict[str, int] = {}
+    for i, raw in enumerate(raws):
+        path: JsonPath = ("spec", "rules", i)
+        name = raw["name"]
+        if name in first:
+            line = check.doc.at(("spec", "rules", first[name], "name")).line
+            check.fail(
+                (*path, "name"), f"rule name '{name}' is already used in this policy at line {line}"
+            )
+        first.setdefault(name, i)
+        rule = _rule(check, raw, path)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+_ID_SOURCES = ("ids", "idsFile", "idPrefix")
+_CONDITIONS = ("olderThan", "where")
+_DESTRUCTIVE = ("deleteAll", "deleteNamespace")
+
+
+def _rule(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Rule | None:
+    before = len(check.errors)
+    name = raw["name"]
+    sources = [k for k in _ID_SOURCES if k in raw]
+    destructive = [k for k in _DESTRUCTIVE if k in raw]
+    conditions = [k for k in _CONDITIONS if k in raw]
+    if len(sources) > 1:
+        check.fail(
+            (*path, sources[1]),
+            f"a rule takes one ID source; '{name}' has both {sources[0]} and {sources[1]}",
+            key=True,
+        )
+    if destructive:
+        others = [k for k in (*destructive[1:], *sources, *conditions)]
+        if others:
+            check.fail(
+                (*path, others[0]),
+                f"{destructive[0]} empties whole namespaces and cannot be combined with {others[0]}",
+                key=True,
+            )
+    elif not sources and not conditions:
+        check.fail(
+            path,
+            f"rule '{name}' has no condition, so it would delete every record; give olderThan, "
+            "where, ids, idsFile or idPrefix, or say deleteAll: true to empty the namespaces",
+        )
+
+    ttl = None
+    if "olderThan" in raw:
+        try:
+            older = parse_duration(raw["olderThan"])
+        except ValueError as exc:
+            check.fail((*path, "olderThan"), str(exc))
+        else:
+            ttl = Ttl(older, raw["field"], raw.get("unit", "s"))
+    where = check.filter(raw["where"], (*path, "where")) if "where" in raw else None
+    if (
+        where is not None
+        and not sources
+        and not destructive
+        and ttl is None
+        and is_tautology(where)
+    ):
+        check.fail(
+            (*path, "where"),
+            "this condition matches every record; to empty the namespaces say deleteAll: true",
+        )
+    if where is not None and ttl is not None:
+        problem = _ttl_contradiction(where, ttl.field)
+        if problem:
+            check.fail((*path, "where"), problem)
+    ids_file = _ids_file(check, raw["idsFile"], (*path, "idsFile")) if "idsFile" in raw else None
+    if len(check.errors) > before:
+        return None
+    return Rule(
+        name=name,
+        location=check.doc.at((*path, "name")),
+        ttl=ttl,
+        where=where,
+        ids=tuple(raw["ids"]) if "ids" in raw else None,
+        ids_file=ids_file,
+        id_prefix=raw.get("idPrefix"),
+        delete_all=raw.get("deleteAll", False),
+        delete_namespace=raw.get("deleteNamespace", False),
+        description=raw.get("description"),
+    )
+
+
+def _ttl_contradiction(where: Filter, name: str) -> str | None:
+    """A `where` that pins the TTL field to something a number can never satisfy."""
+    stack = [where]
+    while stack:
+        f = stack.pop()
+        if isinstance(f, Compare):
+            if f.field != name:
+                continue
+            if f.op == "$exists" and f.value is False:
+                return f"where requires '{name}' to be missing, but olderThan needs it to hold a time: this rule can never match"
+            values = f.value if isinstance(f.value, tuple) else (f.value,)
+            if f.op in ("$eq", "$in") and all(isinstance(v, str | bool) for v in values):
+                return f"where compares '{name}' with non-numbers, but olderThan needs it to hold an epoch number: this rule can never match"
+        elif isinstance(f, And):
+            stack.extend(f.clauses)  # only conjunctions constrain every match
+    return None
+
+
+def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
+    base = os.path.dirname(check.doc.path)
+    full = os.path.normpath(os.path.join(base, relative))
+    try:
+        data = open(full, "rb").read()  # noqa: SIM115 - read whole, then check line by line
+    except FileNotFoundError:
+        check.fail(
+            path,
+            f"ids file '{relative}' not found (looked for {full})"
+            if full != relative
+            else f"ids file '{relative}' not found",
+        )
+        return None
+    except OSError as exc:
+        check.fail(path, f"cannot read ids file '{relative}': {exc.strerror}")
+        return None
+    count, bad = 0, 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.removesuffix(b"\r")
+        if not line:
+            continue
+        problem = _id_problem(line)
+        if problem:
+            bad += 1
+            if bad <= _MAX_FILE_ERRORS:
+                check.errors.append(PolicyError(Location(full, number, 1), problem))
+            continue
+        count += 1
+    if bad > _MAX_FILE_ERRORS:
+        check.errors.append(
+            PolicyError(
+                Location(full, 1, 1), f"{bad - _MAX_FILE_ERRORS} more invalid IDs not shown"
+            )
+        )
+    if not bad and not count:
+        check.fail(path, f"ids file '{relative}' holds no IDs")
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    check.ids_digests.append(digest)
+    return IdsFile(full, count, digest) if not bad else None
+
+
+def _id_problem(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return "record IDs are ASCII; this line has other characters"
+    if "\0" in text:
+        return "record IDs cannot contain NUL"
+    if len(text) > MAX_ID_LENGTH:
+        return f"record IDs are at most {MAX_ID_LENGTH} characters, this one has {len(text)}"
+    if text != text.strip():
+        return (
+            f"ID {text!r} has leading or trailing whitespace; IDs are taken verbatim, so remove it"
+        )
+    return None
+
+
+_BRACKETS = re.compile(r"\[[^\]]*$")
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    if not pattern.isascii() or "\0" in pattern:
+        return f"namespace pattern {pattern!r}: namespace names are ASCII without NUL"
+    if _BRACKETS.search(pattern):
+        return f"namespace pattern {pattern!r} has an unclosed '['"
+    if pattern.strip() != pattern:
+        return f"namespace pattern {pattern!r} has leading or trailing whitespace"
+    return None
+
+
+def _check_destructive_scope(check: _Checker, namespaces: NamespaceSelector, index: str) -> None:
+    for i, pattern in enumerate(namespaces.include):
+        if not pattern.strip("*?"):
+            check.fail(
+                ("spec", "namespaces", "include", i),
+                f"a deleteAll or deleteNamespace rule over namespaces matching {pattern!r} would "
+                f"empty every namespace of index '{index}'; name the namespaces it may empty "
+                "(for example 'scratch-*')",
+            )

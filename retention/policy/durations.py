@@ -1,0 +1,87 @@
+"""Durations (`90d`, `12h`, `2w`) and schedules (cron in UTC, or an interval), checked purely."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+DURATION_HELP = "write a duration as a whole number followed by s, m, h, d or w (for example 90d)"
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90d` -> 90 days; raises ValueError with a message a policy author understands."""
+    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: {DURATION_HELP}")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling: 7776000 s -> `90d`."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    (
+        "month",
+        1,
+        12,
+        {
+            m: i + 1
+            for i, m in enumerate(
+                ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+            )
+        },
+    ),
+    (
+        "day of week",
+        0,
+        7,
+        {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])},
+    ),
+)
+
+
+def check_schedule(text: str) -> str | None:
+    """None when `text` is a valid interval or 5-field cron expression, else what is wrong."""
+    if _DURATION.match(text):
+        return None
+    parts = text.split()
+    if len(parts) != 5:
+        return (
+            f"invalid schedule {text!r}: use a cron expression with 5 fields "
+            f'("0 3 * * *", UTC) or an interval such as 30s, 15m, 6h, 1d'
+        )
+    for part, (name, low, high, names) in zip(parts, _CRON_FIELDS, strict=True):
+        problem = _check_cron_field(part, low, high, names)
+        if problem:
+            return f"invalid schedule {text!r}: {name} field {part!r}: {problem}"
+    return None
+
+
+def _check_cron_field(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    for item in part.split(","):
+        body, _, step = item.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return f"step {step!r} must be a positive number"
+        if body == "*":
+            continue
+        bounds = body.split("-")
+        if len(bounds) > 2 or not all(bounds):
+            return f"{item!r} is not a value, a range a-b, or *"
+        for bound in bounds:
+            value = names.get(bound.lower()) if not bound.isdigit() else int(bound)
+            if value is None:
+                return f"{bound!r} is not a number"
+            if not low <= value <= high:
+                return f"{bound} is outside {low}-{high}"
+    return None
