@@ -1,0 +1,141 @@
+"""`PineconeClient`: the entry point, wiring one httpx client to both planes.
+
+The httpx client is passed in (tests give it an `httpx.MockTransport`); `connect` builds the
+production one with deliberate pooling and timeouts:
+
+- timeouts: 10 s to connect, 30 s to read, write and wait for a pooled connection; a delete
+  batch of 1,000 ids returns in well under a second, so 30 s means something is wrong;
+- pool: 32 connections, 16 kept alive for 30 s; the limiter, not the pool, sets the pace,
+  and a few keep-alive connections per host spare TLS handshakes between batches;
+- no redirects: the API key must reach only the configured hosts.
+
+Credentials and endpoints come from the same variables as the official SDK:
+`PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST` (default https://api.pinecone.io).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random as _random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
+from retention.pinecone.dataplane import IndexClient
+from retention.pinecone.models import with_scheme
+from retention.pinecone.ratelimit import RateLimiter
+from retention.pinecone.retrying import Retrying, RetryPolicy
+from retention.pinecone.session import DEFAULT_API_VERSION, Session
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+POOL = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+
+
+@dataclass(frozen=True)
+class PineconeSettings:
+    """Where Pinecone is and how to talk to it; the key is kept out of `repr`."""
+
+    api_key: str = field(repr=False)
+    controller_url: str = DEFAULT_CONTROLLER_URL
+    api_version: str = DEFAULT_API_VERSION
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: str) -> PineconeSettings:
+        """Read `PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST`; `overrides` win."""
+        values = {
+            "api_key": environ.get("PINECONE_API_KEY", ""),
+            "controller_url": environ.get("PINECONE_CONTROLLER_HOST") or DEFAULT_CONTROLLER_URL,
+        }
+        values.update(overrides)
+        if not values["api_key"]:
+            raise ValueError("PINECONE_API_KEY is not set; export it or pass api_key")
+        values["controller_url"] = with_scheme(values["controller_url"])
+        return cls(**values)
+
+
+class PineconeClient:
+    """Pinecone's control plane plus data-plane clients per index, sharing pacing and retries."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: PineconeSettings,
+        *,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 4,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _random.random,
+        log: Any = None,
+    ) -> None:
+        self.http = http
+        self.settings = settings
+        self.concurrency = concurrency
+        self.limiter = limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
+        self.retrying = Retrying(retry, sleep=sleep, random=random, log=log)
+        self.session = Session(
+            http,
+            api_key=settings.api_key,
+            api_version=settings.api_version,
+            limiter=self.limiter,
+            retrying=self.retrying,
+        )
+        self.control = ControlPlane(
+            self.session, url=settings.controller_url, sleep=sleep, monotonic=monotonic
+        )
+
+    def __repr__(self) -> str:
+        return f"PineconeClient({self.settings!r})"
+
+    async def index(self, name: str) -> IndexClient:
+        """The data-plane client of index `name`, its host resolved through the control plane."""
+        description = await self.control.describe_index(name)
+        return self.index_at(name, description.host)
+
+    def index_at(self, name: str, host: str) -> IndexClient:
+        """The data-plane client of index `name` at a known `host` (no scheme means HTTPS)."""
+        return IndexClient(
+            self.session, name=name, host=with_scheme(host), concurrency=self.concurrency
+        )
+
+    async def aclose(self) -> None:
+        """Close the underlying httpx client and its pooled connections."""
+        await self.http.aclose()
+
+    async def __aenter__(self) -> PineconeClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def connect(
+    settings: PineconeSettings | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **options: Any,
+) -> PineconeClient:
+    """Build a production `PineconeClient` (settings from `environ` when not given).
+
+    `options` go to `PineconeClient` (limiter, retry, concurrency, ...); `transport` replaces
+    the network, as tests and the emulator's in-process mode do.
+    """
+    if settings is None:
+        settings = PineconeSettings.from_env(os.environ if environ is None else environ)
+    http = httpx.AsyncClient(
+        timeout=TIMEOUT, limits=POOL, follow_redirects=False, transport=transport
+    )
+    return PineconeClient(http, settings, **options)

@@ -1,0 +1,347 @@
+"""The data plane of one index: list, fetch, count and delete records and namespaces.
+
+Each method is one Pinecone operation and reserves, per request, the keys Pinecone limits it
+by (`retention.limits`): a delete of n ids costs 1 delete request on the namespace and n
+delete records on the namespace and on the index; a filtered delete costs 1 delete request
+and 1 delete-by-metadata request on the namespace and the index; a dry-run count is an update
+by metadata. Requests never exceed Pinecone's 1,000 ids.
+
+The default namespace is spelled differently per place, and here explicitly:
+
+    path    /namespaces/__default__          required there
+    body    "namespace": "__default__"       what the docs advise for delete/update/fetch_by_metadata
+    query   ?namespace=                      what the official SDK sends for list and fetch
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+from urllib.parse import quote
+
+from retention.errors import NotFound
+from retention.pinecone.models import (
+    Count,
+    DeleteResult,
+    FetchResult,
+    IdPage,
+    IndexStats,
+    NamespaceDescription,
+    NamespacePage,
+    Record,
+    RecordPage,
+    ResponseInfo,
+    canonical_namespace,
+)
+from retention.pinecone.ratelimit import Key
+from retention.pinecone.session import Session
+
+MAX_IDS = 1000
+"""Pinecone's cap on ids per delete and per fetch request."""
+MAX_FETCH_QUERY = 16_000
+"""Characters of id query string per fetch request, so URLs stay within proxy limits."""
+
+Filter = Mapping[str, Any]
+
+
+def _query_namespace(namespace: str) -> str:
+    ns = canonical_namespace(namespace)
+    return "" if ns == "__default__" else ns
+
+
+def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(ids)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _fetch_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    length = 0
+    for id_ in ids:
+        cost = len(quote(id_, safe="")) + 5  # "&ids="
+        if batch and (len(batch) >= MAX_IDS or length + cost > MAX_FETCH_QUERY):
+            yield batch
+            batch, length = [], 0
+        batch.append(id_)
+        length += cost
+    if batch:
+        yield batch
+
+
+def _next(data: Mapping[str, Any]) -> str | None:
+    token = (data.get("pagination") or {}).get("next")
+    return str(token) if token else None
+
+
+def _require_filter(filter: Filter) -> None:
+    if not filter:
+        raise ValueError("filter must not be empty: Pinecone rejects it, and it would mean 'all'")
+
+
+class IndexClient:
+    """Data-plane operations of the index `name` served at `host` (a URL with scheme)."""
+
+    def __init__(self, session: Session, *, name: str, host: str, concurrency: int = 4) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be positive, got: {concurrency}")
+        self.session = session
+        self.name = name
+        self.host = host.rstrip("/")
+        self.concurrency = concurrency
+
+    def __repr__(self) -> str:
+        return f"IndexClient(name={self.name!r}, host={self.host!r})"
+
+    def _url(self, path: str) -> str:
+        return f"{self.host}{path}"
+
+    def _ns_path(self, namespace: str) -> str:
+        return self._url(f"/namespaces/{quote(canonical_namespace(namespace), safe='')}")
+
+    def _keys(self, family: str, namespace: str | None = None) -> Key:
+        if namespace is None:
+            return (family, self.name)
+        return (family, self.name, canonical_namespace(namespace))
+
+    async def list_namespaces(
+        self, *, prefix: str | None = None, limit: int | None = None, start: str | None = None
+    ) -> AsyncIterator[NamespacePage]:
+        """Yield pages of namespaces, following `pagination.next` from token `start`."""
+        token = start
+        while True:
+            params = {"prefix": prefix, "limit": limit, "paginationToken": token}
+            data, response = await self.session.send_json(
+                "GET",
+                self._url("/namespaces"),
+                operation="list_namespaces",
+                params={k: v for k, v in params.items() if v is not None},
+            )
+            info = ResponseInfo.from_response(response)
+            total = data.get("total_count")
+            page = NamespacePage(
+                namespaces=tuple(
+                    NamespaceDescription.from_json(ns) for ns in data.get("namespaces") or ()
+                ),
+                next=_next(data),
+                total_count=int(total) if total is not None else None,
+                info=info,
+            )
+            yield page
+            if page.next is None:
+                return
+            token = page.next
+
+    async def describe_namespace(self, namespace: str) -> NamespaceDescription:
+        """The namespace's record count; `NotFound` if it does not exist."""
+        data, response = await self.session.send_json(
+            "GET", self._ns_path(namespace), operation="describe_namespace"
+        )
+        data.setdefault("name", namespace)
+        return NamespaceDescription.from_json(data, ResponseInfo.from_response(response))
+
+    async def delete_namespace(self, namespace: str, *, missing_ok: bool = False) -> ResponseInfo:
+        """Delete a namespace and all its records.
+
+        Idempotent in effect: if a retried attempt finds the namespace gone (the first one
+        succeeded but its answer was lost), `missing_ok=True` makes that a success.
+        """
+        try:
+            response = await self.session.send(
+                "DELETE", self._ns_path(namespace), operation="delete_namespace"
+            )
+        except NotFound:
+            if not missing_ok:
+                raise
+            return ResponseInfo()
+        return ResponseInfo.from_response(response)
+
+    async def list_ids(
+        self,
+        namespace: str,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        start: str | None = None,
+    ) -> AsyncIterator[IdPage]:
+        """Yield pages of record ids (optionally under `prefix`) in Pinecone's order."""
+        token = start
+        while True:
+            params: dict[str, Any] = {"namespace": _query_namespace(namespace)}
+            params.update(
+                (k, v)
+                for k, v in (("prefix", prefix), ("limit", limit), ("paginationToken", token))
+                if v is not None
+            )
+            data, response = await self.session.send_json(
+                "GET",
+                self._url("/vectors/list"),
+                operation="list_ids",
+                weights={self._keys("list_requests"): 1},
+                params=params,
+            )
+            page = IdPage(
+                ids=tuple(str(v["id"]) for v in data.get("vectors") or ()),
+                next=_next(data),
+                info=ResponseInfo.from_response(response),
+            )
+            yield page
+            if page.next is None:
+                return
+            token = page.next
+
+    async def fetch(self, ids: Iterable[str], namespace: str) -> FetchResult:
+        """Fetch records by id, at most 1,000 per request; missing ids are left out."""
+        records: dict[str, Record] = {}
+        infos: list[ResponseInfo] = []
+        ns = _query_namespace(namespace)
+        for batch in _fetch_chunks(ids):
+            params: list[tuple[str, str]] = [("ids", id_) for id_ in batch]
+            if ns:
+                params.append(("namespace", ns))
+            data, response = await self.session.send_json(
+                "GET",
+                self._url("/vectors/fetch"),
+                operation="fetch",
+                weights={self._keys("fetch_requests"): 1},
+                params=params,
+            )
+            infos.append(ResponseInfo.from_response(response))
+            for record in _vectors(data):
+                records[record.id] = record
+        return FetchResult(records=records, infos=tuple(infos))
+
+    async def fetch_by_metadata(
+        self, filter: Filter, namespace: str, *, limit: int | None = None, start: str | None = None
+    ) -> AsyncIterator[RecordPage]:
+        """Yield pages of records matching `filter`, following `pagination.next`."""
+        _require_filter(filter)
+        token = start
+        while True:
+            body: dict[str, Any] = {"filter": filter, "namespace": canonical_namespace(namespace)}
+            if limit is not None:
+                body["limit"] = limit
+            if token is not None:
+                body["paginationToken"] = token
+            data, response = await self.session.send_json(
+                "POST",
+                self._url("/vectors/fetch_by_metadata"),
+                operation="fetch_by_metadata",
+                weights={self._keys("fetch_by_metadata_requests", namespace): 1},
+                json=body,
+            )
+            page = RecordPage(
+                records=tuple(_vectors(data)),
+                next=_next(data),
+                info=ResponseInfo.from_response(response),
+            )
+            yield page
+            if page.next is None:
+                return
+            token = page.next
+
+    async def count(self, filter: Filter, namespace: str) -> Count:
+        """How many records match `filter` now: an update by metadata with `dryRun: true`."""
+        _require_filter(filter)
+        body = {
+            "namespace": canonical_namespace(namespace),
+            "filter": filter,
+            "setMetadata": {},
+            "dryRun": True,
+        }
+        data, response = await self.session.send_json(
+            "POST",
+            self._url("/vectors/update"),
+            operation="count",
+            weights={
+                self._keys("update_requests", namespace): 1,
+                self._keys("update_by_metadata_requests", namespace): 1,
+                self._keys("update_by_metadata_requests"): 1,
+            },
+            json=body,
+        )
+        matched = data.get("matchedRecords", data.get("matched_records", 0))
+        return Count(matched=int(matched or 0), info=ResponseInfo.from_response(response))
+
+    async def _delete(self, body: dict[str, Any], weights: Mapping[Key, float]) -> ResponseInfo:
+        # Deletes are idempotent (absent ids are ignored), so the retries in Session.send may
+        # repeat one whose answer was lost without harm.
+        response = await self.session.send(
+            "POST", self._url("/vectors/delete"), operation="delete", weights=weights, json=body
+        )
+        return ResponseInfo.from_response(response)
+
+    async def delete_ids(
+        self, ids: Iterable[str], namespace: str, *, batch_size: int = MAX_IDS
+    ) -> DeleteResult:
+        """Delete records by id in batches of at most 1,000, a few requests in flight."""
+        if not 1 <= batch_size <= MAX_IDS:
+            raise ValueError(f"batch_size must be between 1 and {MAX_IDS}, got: {batch_size}")
+        ns = canonical_namespace(namespace)
+        batches = _chunks(ids, batch_size)
+        infos: list[ResponseInfo] = []
+        sent = [0, 0]  # requests, ids
+
+        async def worker() -> None:
+            # Workers take batches in order and reserve in that order: first come first served.
+            for batch in batches:
+                n = len(batch)
+                info = await self._delete(
+                    {"namespace": ns, "ids": batch},
+                    {
+                        self._keys("delete_requests", ns): 1,
+                        self._keys("delete_records", ns): n,
+                        self._keys("delete_records"): n,
+                    },
+                )
+                infos.append(info)
+                sent[0] += 1
+                sent[1] += n
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self.concurrency):
+                group.create_task(worker())
+        return DeleteResult(requests=sent[0], ids_sent=sent[1], infos=tuple(infos))
+
+    async def delete_by_filter(self, filter: Filter, namespace: str) -> DeleteResult:
+        """Delete every record in `namespace` matching `filter`, in one request."""
+        _require_filter(filter)
+        ns = canonical_namespace(namespace)
+        info = await self._delete(
+            {"namespace": ns, "filter": filter},
+            {
+                self._keys("delete_requests", ns): 1,
+                self._keys("delete_by_metadata_requests", ns): 1,
+                self._keys("delete_by_metadata_requests"): 1,
+            },
+        )
+        return DeleteResult(requests=1, ids_sent=0, infos=(info,))
+
+    async def delete_all(self, namespace: str) -> DeleteResult:
+        """Delete every record in `namespace` (`deleteAll`), keeping the namespace."""
+        ns = canonical_namespace(namespace)
+        info = await self._delete(
+            {"namespace": ns, "deleteAll": True}, {self._keys("delete_requests", ns): 1}
+        )
+        return DeleteResult(requests=1, ids_sent=0, infos=(info,))
+
+    async def describe_index_stats(self) -> IndexStats:
+        """Record counts of the whole index and of each namespace."""
+        data, response = await self.session.send_json(
+            "POST",
+            self._url("/describe_index_stats"),
+            operation="describe_index_stats",
+            weights={self._keys("describe_index_stats_requests"): 1},
+            json={},
+        )
+        return IndexStats.from_json(data, ResponseInfo.from_response(response))
+
+
+def _vectors(data: Mapping[str, Any]) -> Iterator[Record]:
+    vectors = data.get("vectors") or {}
+    items = vectors.values() if isinstance(vectors, dict) else vectors
+    for item in items:
+        if isinstance(item, dict) and "id" in item:
+            yield Record.from_json(item)

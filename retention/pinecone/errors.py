@@ -1,0 +1,157 @@
+"""Translate httpx outcomes into `retention.errors`, at the boundary and nowhere else.
+
+Pinecone speaks two error dialects, and the client must read both:
+
+    data plane     {"code": 3, "message": "...", "details": []}           (gRPC rpcStatus, int code)
+    control plane  {"error": {"code": "NOT_FOUND", "message": "..."}, "status": 404}
+
+Whatever comes back is cut to `MAX_BODY` characters and scrubbed of the API key before it
+becomes part of a message: an error ends up in logs, CI output and bug reports, and a server
+that echoes a header back must not leak the key through us. Each error is raised `from` the
+httpx error or response that caused it, so tracebacks keep the cause without us copying it.
+
+    status  error class                 retried by `retrying`
+    400     BadRequest                  no
+    401     Unauthorized                no
+    403     Forbidden                   no
+    404     NotFound                    no
+    409     Conflict                    no
+    429     RateLimited(retry_after)    yes
+    4xx     PineconeClientError         no
+    5xx     PineconeServerError         yes
+    none    PineconeTransportError      yes
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from retention.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PineconeClientError,
+    PineconeError,
+    PineconeServerError,
+    PineconeTransportError,
+    RateLimited,
+    Unauthorized,
+)
+
+MAX_BODY = 300
+"""Characters of a response body kept in an error message."""
+
+REQUEST_ID_HEADER = "x-pinecone-request-id"
+
+_BY_STATUS: dict[int, type[PineconeClientError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+}
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Return `text` with every non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def truncate(text: str, limit: int = MAX_BODY) -> str:
+    """Cut `text` to `limit` characters, saying how much was dropped."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def parse_body(text: str) -> tuple[str | int | None, str]:
+    """Return (code, message) from either Pinecone error body, or (None, text) if neither."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, text.strip()
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and "message" in error:
+            code = error.get("code")
+            return (code if isinstance(code, str | int) else None), str(error["message"])
+        if "message" in data:
+            code = data.get("code")
+            return (code if isinstance(code, str | int) else None), str(data["message"])
+    return None, text.strip()
+
+
+def parse_retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), if usable."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+            date = response.headers.get("date")
+            now = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):
+            return None
+        if now is None:
+            return None
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def error_for_response(
+    response: httpx.Response, *, operation: str, secrets: Iterable[str] = ()
+) -> PineconeError:
+    """The `retention.errors` instance for a non-2xx `response` to `operation`."""
+    status = response.status_code
+    code, detail = parse_body(response.text)
+    detail = truncate(scrub(detail, secrets)) or response.reason_phrase
+    shown_code = f" {code}" if code is not None else ""
+    message = f"{operation}: HTTP {status}{shown_code}: {detail}"
+    request_id = response.headers.get(REQUEST_ID_HEADER)
+    if status == 429:
+        return RateLimited(
+            message,
+            retry_after=parse_retry_after(response),
+            status=status,
+            code=code,
+            request_id=request_id,
+            operation=operation,
+        )
+    if status in _BY_STATUS:
+        cls = _BY_STATUS[status]
+        return cls(message, status=status, code=code, request_id=request_id, operation=operation)
+    if 400 <= status < 500:
+        return PineconeClientError(
+            message, status=status, code=code, request_id=request_id, operation=operation
+        )
+    if status >= 500:
+        return PineconeServerError(
+            message, status=status, code=code, request_id=request_id, operation=operation
+        )
+    return PineconeError(
+        message, status=status, code=code, request_id=request_id, operation=operation
+    )
+
+
+def error_for_transport(
+    exc: httpx.TransportError, *, operation: str, secrets: Iterable[str] = ()
+) -> PineconeTransportError:
+    """The `PineconeTransportError` for a request to `operation` that got no HTTP answer."""
+    detail = truncate(scrub(str(exc) or type(exc).__name__, secrets))
+    return PineconeTransportError(
+        f"{operation}: {type(exc).__name__}: {detail}", operation=operation
+    )

@@ -1,0 +1,173 @@
+"""Client-side pacing at Pinecone's published limits: one reservation over several keys.
+
+Pinecone limits a delete by ID three ways at once (requests/s per namespace, records/s per
+namespace, records/s per index), and two namespaces of one index share the index's budget.
+Token-bucket libraries pace one key at a time and let waiters race for tokens, so a big batch
+can starve behind small ones; hence this small scheduler (GCRA-style virtual time):
+
+    key       ("delete_records", index, namespace)  or  ("delete_records", index)
+    bucket    rate r (units/s), free_at = when the key's previous reservation has drained
+
+    reserve({k1: w1, k2: w2})             one synchronous step, so first come first served
+        start = max(now, free_at[k1], free_at[k2])
+        free_at[k] = start + min(w, capacity[k]) / rate[k]      for each key
+    acquire(...) = reserve, then sleep until `start`
+
+- A reservation costs its full weight on every key it names (1,000 IDs = 1,000 records on the
+  namespace and on the index), and nobody overtakes an earlier reservation on a shared key.
+- After idle time `start` is `now`: there are no saved-up tokens, so the largest burst is one
+  reservation. A weight above a key's one-second capacity is charged at that capacity, so
+  an oversized request waits its turn instead of never fitting.
+- AIMD per key: a 429 multiplies the key's rate by `decrease`; the rate then grows back by
+  `increase` x limit per second, up to the limit. One 429 episode counts once: refusals of
+  reservations made before the latest decrease of that key are ignored.
+- Keys without a configured limit cost nothing, so callers describe each request fully and
+  the table (`retention.limits`, overridable) decides what binds.
+- A cancelled waiter's slot is not given back: the limiter may under-use, never over-use.
+
+Time and sleep are injected (`monotonic`, `sleep`); tests drive it on a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from retention.limits import PUBLISHED, Limit
+
+Key = tuple[str, ...]
+"""(family, index) for index scope or (family, index, namespace); family as `delete_records`."""
+
+
+def limit_key_name(key: Key) -> str:
+    """The `retention.limits` name governing `key`, e.g. `delete_records_per_s_namespace`."""
+    scope = "namespace" if len(key) == 3 else "index"
+    return f"{key[0]}_per_s_{scope}"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A granted turn: the holder may send at monotonic time `start`."""
+
+    start: float
+    made_at: float
+    weights: Mapping[Key, float]
+
+
+class _Bucket:
+    __slots__ = ("capacity", "decreased_at", "free_at", "limit", "rate", "updated")
+
+    def __init__(self, limit: Limit, now: float) -> None:
+        self.limit = limit
+        self.capacity = limit.per_second  # one second's worth
+        self.rate = limit.per_second
+        self.free_at = now
+        self.updated = now
+        self.decreased_at = float("-inf")
+
+    def recover(self, now: float, increase: float) -> None:
+        if now > self.updated:
+            grown = self.rate + increase * self.limit.per_second * (now - self.updated)
+            self.rate = min(self.limit.per_second, grown)
+            self.updated = now
+
+
+class RateLimiter:
+    """Paces requests over many keys at once at Pinecone's limits, with AIMD on 429."""
+
+    def __init__(
+        self,
+        limits: Iterable[Limit] = PUBLISHED,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        decrease: float = 0.7,
+        increase: float = 0.005,
+        floor: float = 0.05,
+    ) -> None:
+        if not 0 < decrease < 1:
+            raise ValueError(f"decrease must be between 0 and 1, got: {decrease:g}")
+        if increase < 0:
+            raise ValueError(f"increase must not be negative, got: {increase:g}")
+        if not 0 < floor <= 1:
+            raise ValueError(f"floor must be in (0, 1], got: {floor:g}")
+        self._limits = {limit.name: limit for limit in limits}
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.decrease = decrease
+        self.increase = increase
+        self.floor = floor
+        self._buckets: dict[Key, _Bucket] = {}
+
+    def limit(self, key: Key) -> Limit | None:
+        """The configured limit for `key`, or None when the key is free."""
+        return self._limits.get(limit_key_name(key))
+
+    def rate(self, key: Key) -> float | None:
+        """The rate `key` is paced at now (below its limit after 429s), or None if free."""
+        bucket = self._bucket(key, self._monotonic())
+        if bucket is None:
+            return None
+        bucket.recover(self._monotonic(), self.increase)
+        return bucket.rate
+
+    def _bucket(self, key: Key, now: float) -> _Bucket | None:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            limit = self.limit(key)
+            if limit is None:
+                return None
+            bucket = self._buckets[key] = _Bucket(limit, now)
+        return bucket
+
+    def reserve(self, weights: Mapping[Key, float]) -> Reservation:
+        """Take the next turn on every key in `weights` at once, without waiting."""
+        now = self._monotonic()
+        charged: list[tuple[_Bucket, float]] = []
+        for key, weight in weights.items():
+            if weight < 0:
+                raise ValueError(f"weight of {key} must not be negative, got: {weight:g}")
+            bucket = self._bucket(key, now)
+            if bucket is not None and weight > 0:
+                bucket.recover(now, self.increase)
+                charged.append((bucket, min(weight, bucket.capacity)))
+        start = max([now, *(bucket.free_at for bucket, _ in charged)])
+        for bucket, weight in charged:
+            bucket.free_at = start + weight / bucket.rate
+        return Reservation(start=start, made_at=now, weights=dict(weights))
+
+    async def acquire(self, weights: Mapping[Key, float]) -> Reservation:
+        """Reserve a turn on every key in `weights`, then sleep until it comes."""
+        reservation = self.reserve(weights)
+        delay = reservation.start - self._monotonic()
+        if delay > 0:
+            await self._sleep(delay)
+        return reservation
+
+    def throttled(self, reservation: Reservation, message: str = "") -> tuple[Key, ...]:
+        """React to a 429 on `reservation`: slow the keys it names; return the keys slowed.
+
+        Pinecone's 429 message names the limit and its scope ("max delete records per second
+        for namespace ..."); when it matches some of the reserved keys only those slow down,
+        otherwise all of them do.
+        """
+        now = self._monotonic()
+        keys = [key for key in reservation.weights if self.limit(key) is not None]
+        named = [key for key in keys if _names(message, self._limits[limit_key_name(key)])]
+        slowed: list[Key] = []
+        for key in named or keys:
+            bucket = self._bucket(key, now)
+            if bucket is None or reservation.made_at < bucket.decreased_at:
+                continue  # this congestion episode was already answered
+            bucket.recover(now, self.increase)
+            bucket.rate = max(self.floor * bucket.limit.per_second, bucket.rate * self.decrease)
+            bucket.decreased_at = now
+            slowed.append(key)
+        return tuple(slowed)
+
+
+def _names(message: str, limit: Limit) -> bool:
+    """Whether Pinecone's 429 `message` is about `limit` (its wording and scope)."""
+    return f"{limit.what} for {limit.scope}" in message

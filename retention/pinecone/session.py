@@ -1,0 +1,110 @@
+"""One request to Pinecone: pace, send, translate, retry.
+
+    Session.send(method, url, operation, weights)
+        Retrying.call ─┬─ RateLimiter.acquire(weights)         wait for our turn
+                       ├─ httpx.AsyncClient.request            headers added here only
+                       ├─ 2xx → response
+                       └─ else → retention.errors (429 also slows the limiter's keys)
+
+A retry goes through the limiter again, so a repeated request is paid for like a new one.
+The API key lives in this object's headers and in the `secrets` scrubbed from every error
+text; it is never logged. The injected `httpx.AsyncClient` must not follow redirects, so the
+key only ever reaches the hosts this client was configured with or resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from retention import __version__
+from retention.errors import RateLimited
+from retention.pinecone.errors import error_for_response, error_for_transport
+from retention.pinecone.ratelimit import Key, RateLimiter, Reservation
+from retention.pinecone.retrying import Retrying
+
+DEFAULT_API_VERSION = "2026-04"
+USER_AGENT = f"retention/{__version__}"
+
+
+class Session:
+    """Shared by the control and data planes: the httpx client, key, limiter and retries."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        api_version: str = DEFAULT_API_VERSION,
+        limiter: RateLimiter,
+        retrying: Retrying,
+    ) -> None:
+        if not api_key or api_key != api_key.strip():
+            raise ValueError("api_key must be a non-empty value without surrounding spaces")
+        self.http = http
+        self.limiter = limiter
+        self.retrying = retrying
+        self._secrets = (api_key,)
+        self._headers = {
+            "Api-Key": api_key,
+            "X-Pinecone-Api-Version": api_version,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+
+    def __repr__(self) -> str:
+        return f"Session(api_version={self._headers['X-Pinecone-Api-Version']!r})"
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        weights: Mapping[Key, float] | None = None,
+        params: Any = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request (retried per policy) and return its 2xx response."""
+
+        async def attempt() -> httpx.Response:
+            reservation: Reservation | None = None
+            if weights:
+                reservation = await self.limiter.acquire(weights)
+            try:
+                response = await self.http.request(
+                    method, url, params=params, json=json, headers=self._headers
+                )
+            except httpx.TransportError as exc:
+                raise error_for_transport(exc, operation=operation, secrets=self._secrets) from exc
+            try:
+                response.raise_for_status()
+            except httpx.HTTPStatusError as exc:
+                error = error_for_response(response, operation=operation, secrets=self._secrets)
+                if isinstance(error, RateLimited) and reservation is not None:
+                    self.limiter.throttled(reservation, error.message)
+                raise error from exc
+            return response
+
+        return await self.retrying.call(operation, attempt)
+
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        weights: Mapping[Key, float] | None = None,
+        params: Any = None,
+        json: Any = None,
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """Like `send`, and also decode the body as a JSON object (`{}` when empty)."""
+        response = await self.send(
+            method, url, operation=operation, weights=weights, params=params, json=json
+        )
+        if not response.content:
+            return {}, response
+        data = response.json()
+        return (data if isinstance(data, dict) else {}), response
