@@ -647,3 +647,27 @@ def _operator_misplaced(key: str) -> str:
     if key in TEXT_OPERATORS:
         return f"full-text operator {key} is not allowed in a metadata filter here"
     return f"unknown operator {key}; Pinecone supports {_SUPPORTED}"
+
+
+# --------------------------------------------------------------------------------------------
+# Client-side decisions that must hold whatever Pinecone does in its undocumented corners
+
+SEMANTICS_VARIANTS = tuple(
+    Semantics(ne_matches_missing=False, nin_matches_missing=nin, list_negation=lists)
+    for nin in (True, False)
+    for lists in ("none_equal", "any_differs")
+)
+
+
+def surely(f: Filter) -> Predicate:
+    """A predicate true only when a record matches under every plausible reading of the
+    filter: use it to decide what to delete."""
+    variants = [compile_filter(f, s) for s in SEMANTICS_VARIANTS]
+    return lambda m: all(p(m) for p in variants)
+
+
+def possibly(f: Filter) -> Predicate:
+    """A predicate true when a record matches under any plausible reading: use it to decide
+    what to protect."""
+    variants = [compile_filter(f, s) for s in SEMANTICS_VARIANTS]
+    return lambda m: any(p(m) for p in variants)

@@ -1,0 +1,342 @@
+"""The plan: a pure value that says exactly what an apply will delete, and why.
+
+A plan is bound to the data it saw (`asOf`, counts, index hosts, policy digest), so an apply can
+refuse it when the world has moved on. Its JSON form is the plan file and `--format json`; its
+shape is `schemas/plan.v1.json` (a contract: scripts read it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from retention.errors import PlanError
+
+PLAN_API_VERSION = "retention/v1"
+
+ActionKind = Literal["deleteByFilter", "deleteByIds", "deleteAll", "deleteNamespace"]
+CountMethod = Literal["dryRunCount", "enumeration", "namespaceStats"]
+PolicyStatus = Literal["ready", "blocked", "observe"]
+
+
+@dataclass(frozen=True)
+class IdSource:
+    """Where a deleteByIds action gets its IDs: inline, a file (pinned by digest), a prefix."""
+
+    type: Literal["inline", "file", "prefix", "filter"]
+    ids: tuple[str, ...] = ()
+    path: str | None = None
+    sha256: str | None = None
+    prefix: str | None = None
+    filter: dict[str, Any] | None = None  # type "filter": enumerate fetch_by_metadata(filter)
+
+
+@dataclass(frozen=True)
+class Action:
+    policy: str
+    rule: str
+    index: str
+    namespace: str
+    kind: ActionKind
+    records: int
+    count_method: CountMethod
+    namespace_records: int
+    condition: str
+    filter: dict[str, Any] | None = None  # the exact server-side filter of deleteByFilter
+    id_source: IdSource | None = None
+    # deleteByIds: the metadata each record must match (`where`) and must not match (`protect`)
+    # at the moment it is deleted; checked client-side on freshly fetched metadata.
+    client_where: dict[str, Any] | None = None
+    client_protect: tuple[dict[str, Any], ...] = ()
+    samples: tuple[str, ...] = ()
+    requests: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.policy}/{self.rule}/{self.index}/{self.namespace}"
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: Literal["maxRecords", "maxPercent"]
+    limit: float
+    value: float
+    ok: bool
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    status: PolicyStatus
+    records: int
+    guards: tuple[Guard, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    index: str
+    namespace: str
+    actions: tuple[str, ...]
+    records: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    records: int
+    namespaces: int
+    indexes: int
+    actions: int
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Sources:
+    files: tuple[str, ...]
+    digest: str
+    git_revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    as_of: datetime
+    tool_version: str
+    sources: Sources
+    index_hosts: Mapping[str, str]
+    actions: tuple[Action, ...]
+    policies: tuple[PolicyResult, ...]
+    overlaps: tuple[Overlap, ...] = ()
+    unmatched_namespaces: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()
+    totals: Totals = field(default_factory=lambda: Totals(0, 0, 0, 0, 0, 0.0))
+
+    def policy(self, name: str) -> PolicyResult:
+        for result in self.policies:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything the plan is bound to; never empty."""
+        material = {
+            "tool": self.tool_version,
+            "asOf": format_time(self.as_of),
+            "digest": self.sources.digest,
+            "git": self.sources.git_revision,
+            "hosts": dict(sorted(self.index_hosts.items())),
+            "counts": sorted((a.id, a.kind, a.records) for a in self.actions),
+        }
+        blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def format_time(moment: datetime) -> str:
+    text = moment.isoformat(timespec="seconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PlanError(
+            f"invalid time {text!r}; use ISO 8601 such as 2027-01-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise PlanError(f"time {text!r} has no timezone; add Z for UTC")
+    return moment
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+
+
+def to_document(plan: Plan) -> dict[str, Any]:
+    """The plan file / `--format json` document (schemas/plan.v1.json)."""
+    return {
+        "apiVersion": PLAN_API_VERSION,
+        "kind": "Plan",
+        "asOf": format_time(plan.as_of),
+        "fingerprint": plan.fingerprint,
+        "tool": {"name": "retention", "version": plan.tool_version},
+        "sources": {
+            "files": list(plan.sources.files),
+            "digest": plan.sources.digest,
+            "gitRevision": plan.sources.git_revision,
+        },
+        "indexes": [{"name": n, "host": h} for n, h in sorted(plan.index_hosts.items())],
+        "policies": [_policy_doc(p) for p in plan.policies],
+        "actions": [_action_doc(a) for a in plan.actions],
+        "overlaps": [
+            {
+                "index": o.index,
+                "namespace": o.namespace,
+                "actions": list(o.actions),
+                "records": o.records,
+            }
+            for o in plan.overlaps
+        ],
+        "unmatchedNamespaces": [{"index": i, "namespace": n} for i, n in plan.unmatched_namespaces],
+        "warnings": list(plan.warnings),
+        "totals": {
+            "records": plan.totals.records,
+            "namespaces": plan.totals.namespaces,
+            "indexes": plan.totals.indexes,
+            "actions": plan.totals.actions,
+            "requests": plan.totals.requests,
+            "seconds": round(plan.totals.seconds, 3),
+        },
+    }
+
+
+def _policy_doc(p: PolicyResult) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "status": p.status,
+        "records": p.records,
+        "reason": p.reason,
+        "guards": [
+            {
+                "name": g.name,
+                "limit": g.limit,
+                "value": g.value,
+                "ok": g.ok,
+                "namespace": g.namespace,
+            }
+            for g in p.guards
+        ],
+    }
+
+
+def _action_doc(a: Action) -> dict[str, Any]:
+    source: dict[str, Any] | None = None
+    if a.id_source is not None:
+        s = a.id_source
+        source = {"type": s.type}
+        if s.type == "inline":
+            source["ids"] = list(s.ids)
+        if s.type == "file":
+            source.update(path=s.path, sha256=s.sha256)
+        if s.type == "prefix":
+            source["prefix"] = s.prefix
+        if s.type == "filter":
+            source["filter"] = s.filter
+    return {
+        "id": a.id,
+        "policy": a.policy,
+        "rule": a.rule,
+        "index": a.index,
+        "namespace": a.namespace,
+        "kind": a.kind,
+        "condition": a.condition,
+        "filter": a.filter,
+        "idSource": source,
+        "clientCheck": (
+            {"where": a.client_where, "protect": list(a.client_protect)}
+            if a.client_where is not None or a.client_protect
+            else None
+        ),
+        "records": {
+            "count": a.records,
+            "method": a.count_method,
+            "ofNamespace": a.namespace_records,
+        },
+        "samples": list(a.samples),
+        "cost": {"requests": a.requests, "seconds": round(a.seconds, 3)},
+        "notes": list(a.notes),
+    }
+
+
+def from_document(doc: Mapping[str, Any]) -> Plan:
+    """Read a plan file back; raises PlanError when it is not one this release wrote."""
+    if doc.get("apiVersion") != PLAN_API_VERSION or doc.get("kind") != "Plan":
+        raise PlanError(
+            f"not a plan file of this release (apiVersion {doc.get('apiVersion')!r}, kind "
+            f"{doc.get('kind')!r}; expected {PLAN_API_VERSION} Plan)"
+        )
+    try:
+        plan = Plan(
+            as_of=parse_time(doc["asOf"]),
+            tool_version=doc["tool"]["version"],
+            sources=Sources(
+                tuple(doc["sources"]["files"]),
+                doc["sources"]["digest"],
+                doc["sources"]["gitRevision"],
+            ),
+            index_hosts={i["name"]: i["host"] for i in doc["indexes"]},
+            actions=tuple(_action_from(a) for a in doc["actions"]),
+            policies=tuple(
+                PolicyResult(
+                    p["name"],
+                    p["status"],
+                    p["records"],
+                    tuple(
+                        Guard(g["name"], g["limit"], g["value"], g["ok"], g.get("namespace"))
+                        for g in p["guards"]
+                    ),
+                    p.get("reason"),
+                )
+                for p in doc["policies"]
+            ),
+            overlaps=tuple(
+                Overlap(o["index"], o["namespace"], tuple(o["actions"]), o["records"])
+                for o in doc["overlaps"]
+            ),
+            unmatched_namespaces=tuple(
+                (u["index"], u["namespace"]) for u in doc["unmatchedNamespaces"]
+            ),
+            warnings=tuple(doc["warnings"]),
+            totals=Totals(**doc["totals"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(
+            f"the plan file is incomplete or corrupt ({type(exc).__name__}: {exc})"
+        ) from None
+    if plan.fingerprint != doc.get("fingerprint"):
+        raise PlanError(
+            "the plan file was modified after it was made (its fingerprint does not match)"
+        )
+    return plan
+
+
+def _action_from(a: Mapping[str, Any]) -> Action:
+    s = a["idSource"]
+    source = None
+    if s is not None:
+        source = IdSource(
+            type=s["type"],
+            ids=tuple(s.get("ids", ())),
+            path=s.get("path"),
+            sha256=s.get("sha256"),
+            prefix=s.get("prefix"),
+            filter=s.get("filter"),
+        )
+    check = a.get("clientCheck") or {}
+    return Action(
+        policy=a["policy"],
+        rule=a["rule"],
+        index=a["index"],
+        namespace=a["namespace"],
+        kind=a["kind"],
+        records=a["records"]["count"],
+        count_method=a["records"]["method"],
+        namespace_records=a["records"]["ofNamespace"],
+        condition=a["condition"],
+        filter=a["filter"],
+        id_source=source,
+        client_where=check.get("where"),
+        client_protect=tuple(check.get("protect", ())),
+        samples=tuple(a["samples"]),
+        requests=a["cost"]["requests"],
+        seconds=a["cost"]["seconds"],
+        notes=tuple(a["notes"]),
+    )

@@ -1,0 +1,234 @@
+"""Policies + the live index -> a Plan. Pure: the inventory answers, `now` is given.
+
+The planner fails closed: any read that fails raises, and no partial plan is ever returned.
+Namespaces run concurrently (the client's rate limiter keeps that within Pinecone's limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from retention.filters import and_, or_, surely
+from retention.limits import PUBLISHED, Limit
+from retention.planning.inventory import Inventory, NamespaceInfo
+from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
+from retention.planning.strategies import Context, Selection, plan_rule
+from retention.policy.model import Policy, PolicySet
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    tool_version: str
+    git_revision: str | None = None
+    sample_size: int = 5
+    limits: tuple[Limit, ...] = PUBLISHED
+
+
+@dataclass
+class _Namespace:
+    index: str
+    info: NamespaceInfo
+    selections: list[Selection] = field(default_factory=list)
+
+
+async def make_plan(
+    policies: PolicySet, inventory: Inventory, *, now: datetime, options: PlanOptions
+) -> Plan:
+    """The deletion plan for `policies` against the data `inventory` sees, as of `now`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    ctx = Context(inventory, now, options.sample_size, {lim.name: lim for lim in options.limits})
+    indexes = sorted({p.index for p in policies.policies})
+    hosts = dict(
+        zip(indexes, await asyncio.gather(*(inventory.index_host(i) for i in indexes)), strict=True)
+    )
+    listings = await asyncio.gather(*(inventory.namespaces(i) for i in indexes))
+
+    namespaces: list[_Namespace] = []
+    unmatched: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    work = []
+    for index, listing in zip(indexes, listings, strict=True):
+        matched_by: dict[str, int] = {p.name: 0 for p in policies.policies if p.index == index}
+        for info in sorted(listing, key=lambda n: n.name):
+            chosen = [
+                p for p in policies.policies if p.index == index and p.namespaces.matches(info.name)
+            ]
+            if not chosen:
+                unmatched.append((index, info.name))
+                continue
+            ns = _Namespace(index, info)
+            namespaces.append(ns)
+            for policy in chosen:
+                matched_by[policy.name] += 1
+                work.append(_plan_policy(ctx, policies, policy, ns))
+        warnings.extend(
+            f"policy '{name}' matches no namespace of index '{index}'"
+            for name, n in matched_by.items()
+            if not n
+        )
+    await asyncio.gather(*work)
+
+    per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
+    per_policy_ns: dict[tuple[str, str, str], int] = {}
+    for ns in namespaces:
+        for name in sorted({s.action.policy for s in ns.selections}):
+            own = [s for s in ns.selections if s.action.policy == name]
+            count = (await _union(ctx, ns, own))[0]
+            per_policy[name] += count
+            per_policy_ns[(name, ns.index, ns.info.name)] = count
+    results = tuple(
+        _result(p, per_policy[p.name], per_policy_ns, namespaces) for p in policies.policies
+    )
+
+    # Totals count what an apply would delete: ready policies, each record once.
+    ready = {r.name for r in results if r.status == "ready"}
+    actions: list[Action] = []
+    overlaps: list[Overlap] = []
+    union_total = 0
+    for ns in namespaces:
+        actions.extend(s.action for s in ns.selections)
+        union, pairs = await _union(ctx, ns, [s for s in ns.selections if s.action.policy in ready])
+        union_total += union
+        overlaps.extend(pairs)
+
+    return Plan(
+        as_of=now,
+        tool_version=options.tool_version,
+        sources=Sources(policies.files, policies.digest, options.git_revision),
+        index_hosts=hosts,
+        actions=tuple(actions),
+        policies=results,
+        overlaps=tuple(overlaps),
+        unmatched_namespaces=tuple(unmatched),
+        warnings=tuple(warnings),
+        totals=_totals(actions, union_total, ctx, ready),
+    )
+
+
+async def _plan_policy(ctx: Context, policies: PolicySet, policy: Policy, ns: _Namespace) -> None:
+    protections = policies.protections_for(policy, ns.info.name)
+    selections = await asyncio.gather(
+        *(plan_rule(ctx, policy, rule, ns.info, protections) for rule in policy.rules)
+    )
+    ns.selections.extend(selections)
+
+
+async def _union(
+    ctx: Context, ns: _Namespace, selections: Sequence[Selection]
+) -> tuple[int, list[Overlap]]:
+    """How many distinct records the selections cover, and which pairs of them overlap."""
+    if len(selections) < 2:
+        return (selections[0].action.records if selections else 0), []
+    if any(s.everything for s in selections):
+        everything = [s for s in selections if s.everything]
+        total = ns.info.records
+        return total, [
+            Overlap(
+                ns.index, ns.info.name, (e.action.id, s.action.id), min(s.action.records, total)
+            )
+            for e in everything
+            for s in selections
+            if s is not e and s.action.records and (not s.everything or s.action.id > e.action.id)
+        ]
+    inv, index, name = ctx.inventory, ns.index, ns.info.name
+    filtered = [s for s in selections if s.filter is not None and s.action.records]
+    listed = [s for s in selections if s.filter is None and s.action.records]
+    union = 0
+    if filtered:
+        union = (
+            filtered[0].action.records
+            if len(filtered) == 1
+            else await inv.count(index, name, or_(*(s.filter for s in filtered if s.filter)))
+        )
+    checks = [surely(s.filter) for s in filtered if s.filter is not None]
+    seen: set[str] = set()
+    for s in listed:
+        for record_id, metadata in s.ids.items():
+            if record_id not in seen and not any(check(metadata) for check in checks):
+                seen.add(record_id)
+    union += len(seen)
+    pairs = []
+    for i, a in enumerate(selections):
+        for b in selections[i + 1 :]:
+            both = await _intersection(ctx, ns, a, b)
+            if both:
+                pairs.append(Overlap(index, name, (a.action.id, b.action.id), both))
+    return union, pairs
+
+
+async def _intersection(ctx: Context, ns: _Namespace, a: Selection, b: Selection) -> int:
+    if not a.action.records or not b.action.records:
+        return 0
+    if a.filter is not None and b.filter is not None:
+        both = and_(a.filter, b.filter)
+        assert both is not None
+        return await ctx.inventory.count(ns.index, ns.info.name, both)
+    if a.filter is None and b.filter is None:
+        return len(a.ids.keys() & b.ids.keys())
+    listed, filtered = (a, b) if a.filter is None else (b, a)
+    assert filtered.filter is not None
+    check = surely(filtered.filter)
+    return sum(1 for m in listed.ids.values() if check(m))
+
+
+def _result(
+    policy: Policy,
+    records: int,
+    per_ns: Mapping[tuple[str, str, str], int],
+    namespaces: Sequence[_Namespace],
+) -> PolicyResult:
+    guards: list[Guard] = []
+    if policy.limits.max_records is not None:
+        limit = policy.limits.max_records
+        guards.append(Guard("maxRecords", limit, records, records <= limit))
+    if policy.limits.max_percent is not None:
+        limit_pct = policy.limits.max_percent
+        for ns in namespaces:
+            count = per_ns.get((policy.name, ns.index, ns.info.name))
+            if count is None or ns.index != policy.index:
+                continue
+            total = ns.info.records
+            pct = round(100 * count / total, 2) if total else (100.0 if count else 0.0)
+            guards.append(Guard("maxPercent", limit_pct, pct, pct <= limit_pct, ns.info.name))
+    breached = [g for g in guards if not g.ok]
+    if breached:
+        g = breached[0]
+        if g.name == "maxRecords":
+            reason = f"it would delete {int(g.value):,} records, over maxRecords {int(g.limit):,}"
+        else:
+            reason = f"it would delete {g.value:g}% of namespace '{g.namespace}', over maxPercent {g.limit:g}"
+        return PolicyResult(policy.name, "blocked", records, tuple(guards), reason)
+    if policy.mode == "observe":
+        return PolicyResult(
+            policy.name, "observe", records, tuple(guards), "observe mode: plan only"
+        )
+    return PolicyResult(policy.name, "ready", records, tuple(guards))
+
+
+def _totals(actions: Sequence[Action], union: int, ctx: Context, ready: set[str]) -> Totals:
+    """Requests and the time an apply takes at the rate limits: namespaces and indexes run
+    concurrently; ID deletes share the index's records/s, filtered deletes a namespace's
+    requests/s."""
+    deleting = [a for a in actions if a.records and a.policy in ready]
+    index_rate = ctx.limits["delete_records_per_s_index"].per_second
+    seconds = 0.0
+    for index in {a.index for a in deleting}:
+        mine = [a for a in deleting if a.index == index]
+        by_ids = sum(a.records for a in mine if a.kind == "deleteByIds") / index_rate
+        per_ns: dict[str, float] = {}
+        for a in mine:
+            if a.kind != "deleteByIds":
+                per_ns[a.namespace] = per_ns.get(a.namespace, 0.0) + a.seconds
+        seconds = max(seconds, by_ids + max(per_ns.values(), default=0.0))
+    return Totals(
+        records=union,
+        namespaces=len({(a.index, a.namespace) for a in deleting}),
+        indexes=len({a.index for a in deleting}),
+        actions=len(deleting),
+        requests=sum(a.requests for a in deleting),
+        seconds=seconds,
+    )

@@ -1,0 +1,267 @@
+"""The planner against an in-memory index: strategies, exact counts, guards and overlaps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from retention.errors import NotFound, PlanError
+from retention.filters import Semantics
+from retention.planning.plan import Plan, from_document, to_document
+from retention.planning.planner import PlanOptions, make_plan
+from retention.policy import PolicySet, load_policies
+from tests.planning.memory import MemoryInventory
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+DAY = 86400
+
+
+def policies(tmp_path: Path, *docs: str) -> PolicySet:
+    for i, doc in enumerate(docs):
+        (tmp_path / f"p{i}.yaml").write_text(doc)
+    return load_policies([tmp_path])
+
+
+def plan(inv: MemoryInventory, loaded: PolicySet, now: datetime = NOW) -> Plan:
+    return asyncio.run(make_plan(loaded, inv, now=now, options=PlanOptions(tool_version="test")))
+
+
+def policy(rules: str, *, name: str = "p", include: str = '["t-*"]', extra: str = "") -> str:
+    return (
+        f"apiVersion: retention/v1\nkind: RetentionPolicy\nmetadata: {{name: {name}}}\n"
+        f"spec:\n  index: idx\n  namespaces: {{include: {include}}}\n{extra}  rules:\n{rules}"
+    )
+
+
+def tickets(n: int, *, start: float = 0) -> dict[str, dict[str, object]]:
+    """n records, one a day back from NOW; every 10th held, every 7th without a timestamp."""
+    records: dict[str, dict[str, object]] = {}
+    for i in range(n):
+        meta: dict[str, object] = {
+            "source": "zendesk" if i % 2 else "chat",
+            "tags": ["a", f"t{i % 3}"],
+        }
+        if i % 7:
+            meta["created_at"] = NOW.timestamp() - (start + i) * DAY
+        if i % 10 == 0:
+            meta["legal_hold"] = True
+        records[f"ticket-{i:04d}"] = meta  # type: ignore[assignment]
+    return records
+
+
+TTL = "    - name: ttl\n      olderThan: 90d\n      field: created_at\n"
+
+
+def expected_ttl(
+    records: dict[str, dict[str, object]], days: int = 90, held: bool = True
+) -> set[str]:
+    cutoff = (NOW - timedelta(days=days)).timestamp()
+    return {
+        i
+        for i, m in records.items()
+        if isinstance(m.get("created_at"), float)
+        and m["created_at"] < cutoff  # type: ignore[operator]
+        and not (held and m.get("legal_hold") is True)
+    }
+
+
+def test_ttl_with_protection_is_one_filtered_delete_with_an_exact_count(tmp_path: Path) -> None:
+    """A TTL rule with a protection becomes one deleteByFilter whose count matches the data."""
+    data = {"t-a": tickets(200), "t-b": tickets(50)}
+    inv = MemoryInventory({"idx": data})
+    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{legal_hold: true}]\n"))
+    result = plan(inv, loaded)
+    assert [(a.namespace, a.kind, a.records) for a in result.actions] == [
+        ("t-a", "deleteByFilter", len(expected_ttl(data["t-a"]))),
+        ("t-b", "deleteByFilter", 0),
+    ]
+    action = result.actions[0]
+    assert action.condition == (
+        "created_at < 2026-08-26T03:00:00Z and (legal_hold is missing or legal_hold != true)"
+    )
+    assert action.filter == {
+        "$and": [
+            {"created_at": {"$lt": int((NOW - timedelta(days=90)).timestamp())}},
+            {"$or": [{"legal_hold": {"$exists": False}}, {"legal_hold": {"$ne": True}}]},
+        ]
+    }
+    assert set(action.samples) <= expected_ttl(data["t-a"]) and len(action.samples) == 5
+    assert result.totals.records == len(expected_ttl(data["t-a"]))
+    assert result.totals.namespaces == 1 and result.totals.indexes == 1
+
+
+def test_at_plans_for_another_moment(tmp_path: Path) -> None:
+    """Planning as of a later time selects what will have expired by then."""
+    data = {"t-a": tickets(200)}
+    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{legal_hold: true}]\n"))
+    later = NOW + timedelta(days=30)
+    result = plan(MemoryInventory({"idx": data}), loaded, now=later)
+    cutoff = (later - timedelta(days=90)).timestamp()
+    expected = {
+        i
+        for i, m in data["t-a"].items()
+        if "created_at" in m and m["created_at"] < cutoff and "legal_hold" not in m  # type: ignore[operator]
+    }
+    assert result.actions[0].records == len(expected)
+    assert result.as_of == later
+
+
+def test_string_protection_on_a_list_field_falls_back_to_ids(tmp_path: Path) -> None:
+    """When $ne on a list field would leak protected records, the planner proves it and
+    enumerates instead; protected records are never in the plan."""
+    data = {"t-a": tickets(100)}
+    inv = MemoryInventory({"idx": data}, semantics=Semantics(list_negation="any_differs"))
+    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{tags: t1}]\n"))
+    action = plan(inv, loaded).actions[0]
+    assert action.kind == "deleteByIds"
+    assert action.notes == (
+        "protections on tags cannot be folded into one filter here (list fields)",
+    )
+    expected = {
+        i for i in expected_ttl(data["t-a"], held=False) if "t1" not in data["t-a"][i]["tags"]
+    }  # type: ignore[operator]
+    assert action.records == len(expected)
+    assert action.client_protect == ({"tags": {"$eq": "t1"}},)
+
+
+def test_string_protection_folds_when_pinecone_proves_it_exact(tmp_path: Path) -> None:
+    """With list semantics where the fold is exact, the same policy stays one filtered delete."""
+    data = {"t-a": tickets(100)}
+    inv = MemoryInventory({"idx": data}, semantics=Semantics(list_negation="none_equal"))
+    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{tags: t1}]\n"))
+    action = plan(inv, loaded).actions[0]
+    assert action.kind == "deleteByFilter"
+    expected = {
+        i for i in expected_ttl(data["t-a"], held=False) if "t1" not in data["t-a"][i]["tags"]
+    }  # type: ignore[operator]
+    assert action.records == len(expected)
+
+
+def test_id_rules_enumerate_and_respect_protections(tmp_path: Path) -> None:
+    """ID lists, files and prefixes count only existing, unprotected records."""
+    records = {f"doc-1#{i}": {"pinned": i == 3} for i in range(5)} | {"doc-2#0": {}}
+    inv = MemoryInventory({"idx": {"t-a": records}}, ids_files={})
+    (tmp_path / "ids.txt").write_text("doc-1#0\ndoc-1#1\nmissing\n")
+    rules = (
+        '    - name: prefix\n      idPrefix: "doc-1#"\n'
+        '    - name: listed\n      ids: ["doc-2#0", "doc-1#3", "nope"]\n'
+        "    - name: file\n      idsFile: ids.txt\n"
+    )
+    loaded = policies(tmp_path, policy(rules, extra="  protect: [{pinned: true}]\n"))
+    inv.ids_files = {str(tmp_path / "ids.txt"): ["doc-1#0", "doc-1#1", "missing"]}
+    result = plan(inv, loaded)
+    by_rule = {a.rule: a for a in result.actions}
+    assert by_rule["prefix"].records == 4  # doc-1#3 is pinned
+    assert by_rule["listed"].records == 1  # doc-1#3 pinned, "nope" absent
+    assert by_rule["file"].records == 2
+    assert {a.kind for a in result.actions} == {"deleteByIds"}
+    # doc-1#0 and doc-1#1 are selected by both the prefix and the file: counted once.
+    assert result.totals.records == 5
+    assert [(o.actions, o.records) for o in result.overlaps] == [
+        (("p/prefix/idx/t-a", "p/file/idx/t-a"), 2)
+    ]
+
+
+def test_guards_block_a_policy(tmp_path: Path) -> None:
+    """maxRecords and maxPercent breaches mark the policy blocked with the reason."""
+    data = {"t-a": tickets(300)}
+    extra = "  limits: {maxRecords: 10, maxPercent: 50}\n"
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL, extra=extra)))
+    status = result.policy("p")
+    n = len(expected_ttl(data["t-a"], held=False))
+    assert status.status == "blocked"
+    assert status.reason == f"it would delete {n:,} records, over maxRecords 10"
+    assert [(g.name, g.ok) for g in status.guards] == [("maxRecords", False), ("maxPercent", False)]
+    assert result.totals.records == 0  # a blocked policy deletes nothing
+
+
+def test_delete_all_with_a_hold_becomes_a_filtered_delete(tmp_path: Path) -> None:
+    """deleteAll in a namespace under a legal hold deletes only what the hold does not cover."""
+    hold = (
+        "apiVersion: retention/v1\nkind: LegalHold\nmetadata: {name: h}\n"
+        "spec:\n  index: idx\n  namespaces: {include: [t-held]}\n  protect: [{case: C-1}]\n"
+    )
+    data = {
+        "t-held": {"a": {"case": "C-1"}, "b": {"case": "C-2"}, "c": {}},
+        "t-free": {"x": {}, "y": {}},
+    }
+    loaded = policies(tmp_path, policy("    - name: purge\n      deleteAll: true\n"), hold)
+    result = plan(MemoryInventory({"idx": data}), loaded)
+    by_ns = {a.namespace: a for a in result.actions}
+    assert by_ns["t-free"].kind == "deleteAll" and by_ns["t-free"].records == 2
+    assert by_ns["t-held"].kind == "deleteByFilter" and by_ns["t-held"].records == 2
+    assert by_ns["t-held"].filter == {
+        "$or": [{"case": {"$exists": False}}, {"case": {"$ne": "C-1"}}]
+    }
+    assert by_ns["t-held"].notes[0] == (
+        "1 protection(s) apply here, so instead of deleteAll only unprotected records are deleted"
+    )
+    assert result.totals.records == 4
+
+
+def test_unmatched_namespaces_and_policies_are_reported(tmp_path: Path) -> None:
+    """A namespace no policy covers is listed, never guessed; a policy that matches nothing warns."""
+    data = {"t-a": tickets(10), "other": tickets(10)}
+    loaded = policies(
+        tmp_path,
+        policy(TTL),
+        policy(TTL, name="q", include='["nothing-*"]'),
+    )
+    result = plan(MemoryInventory({"idx": data}), loaded)
+    assert result.unmatched_namespaces == (("idx", "other"),)
+    assert result.warnings == ("policy 'q' matches no namespace of index 'idx'",)
+
+
+def test_overlapping_filter_rules_are_counted_once(tmp_path: Path) -> None:
+    """Two rules selecting the same records add up to the union, and the overlap is reported."""
+    data = {"t-a": tickets(200)}
+    rules = TTL + "    - name: chat\n      where: {source: chat}\n"
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(rules)))
+    ttl = expected_ttl(data["t-a"], held=False)
+    chat = {i for i, m in data["t-a"].items() if m["source"] == "chat"}
+    assert result.totals.records == len(ttl | chat)
+    assert [o.records for o in result.overlaps] == [len(ttl & chat)]
+
+
+def test_missing_index_fails_closed(tmp_path: Path) -> None:
+    """An index that does not exist raises; no partial plan comes back."""
+    with pytest.raises(NotFound, match="Index idx not found"):
+        plan(MemoryInventory({}), policies(tmp_path, policy(TTL)))
+
+
+def test_ttl_field_with_non_numbers_fails_closed(tmp_path: Path) -> None:
+    """A TTL field holding strings would silently never expire: the plan refuses."""
+    data = {"t-a": {"a": {"created_at": "2026-01-01"}, "b": {"created_at": 1.0}}}
+    with pytest.raises(
+        PlanError,
+        match="field 'created_at' holds a value that is not an epoch number in 1 of 2 records",
+    ):
+        plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL)))
+
+
+def test_plan_document_round_trips_and_detects_tampering(tmp_path: Path) -> None:
+    """A plan written as JSON reads back equal; an edited count breaks the fingerprint."""
+    data = {"t-a": tickets(120)}
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL)))
+    doc = to_document(result)
+    again = from_document(doc)
+    assert again.fingerprint == result.fingerprint == doc["fingerprint"]
+    assert again.actions == result.actions
+    doc["actions"][0]["records"]["count"] += 1
+    with pytest.raises(PlanError, match="modified after it was made"):
+        from_document(doc)
+
+
+def test_calls_do_not_grow_with_records_for_filter_rules(tmp_path: Path) -> None:
+    """Filter-expressible rules cost the same number of calls for 100 or 10,000 records."""
+    loaded = policies(tmp_path, policy(TTL + "    - name: chat\n      where: {source: chat}\n"))
+    small, large = (
+        MemoryInventory({"idx": {"t-a": tickets(100)}}),
+        MemoryInventory({"idx": {"t-a": tickets(10_000)}}),
+    )
+    plan(small, loaded)
+    plan(large, loaded)
+    assert small.calls == large.calls

@@ -1,0 +1,139 @@
+"""Golden tests of the three renderers on a fixed plan, and the plan document's schema."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from retention.planning.plan import (
+    Action,
+    Guard,
+    IdSource,
+    Overlap,
+    Plan,
+    PolicyResult,
+    Sources,
+    Totals,
+    from_document,
+    to_document,
+)
+from retention.planning.render import render_json, render_markdown, render_text
+from retention.policy.schema import load_schema
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("RETENTION_UPDATE_GOLDEN") == "1"
+
+
+def fixed_plan() -> Plan:
+    """A plan that exercises every part of the renderers."""
+    ttl = Action(
+        policy="support-tickets",
+        rule="expire-tickets",
+        index="support-prod",
+        namespace="tenant-acme",
+        kind="deleteByFilter",
+        records=45_000,
+        count_method="dryRunCount",
+        namespace_records=120_000,
+        condition='created_at < 2026-08-26T03:00:00Z and source == "zendesk" and '
+        "(legal_hold is missing or legal_hold != true)",
+        filter={"$and": [{"created_at": {"$lt": 1787713200}}, {"source": {"$eq": "zendesk"}}]},
+        samples=("t-1", "t-2", "t-3"),
+        requests=1,
+        seconds=0.2,
+    )
+    erasure = Action(
+        policy="gdpr-erasure",
+        rule="erasure-requests",
+        index="support-prod",
+        namespace="tenant-acme",
+        kind="deleteByIds",
+        records=6,
+        count_method="enumeration",
+        namespace_records=120_000,
+        condition="the 6 IDs in policies/erasure/2026-11.txt",
+        id_source=IdSource("file", path="policies/erasure/2026-11.txt", sha256="ab" * 32),
+        client_protect=({"legal_hold": {"$eq": True}},),
+        samples=("user-1001#msg-1",),
+        requests=2,
+        seconds=0.0012,
+    )
+    nothing = Action(
+        policy="support-tickets",
+        rule="expire-chat",
+        index="support-prod",
+        namespace="tenant-globex",
+        kind="deleteByFilter",
+        records=0,
+        count_method="dryRunCount",
+        namespace_records=800,
+        condition="created_at < 2026-10-25T03:00:00Z",
+        filter={"created_at": {"$lt": 1792810800}},
+    )
+    scratch = Action(
+        policy="scratch-purge",
+        rule="purge-scratch",
+        index="kb-prod",
+        namespace="scratch-7",
+        kind="deleteAll",
+        records=2_500_000,
+        count_method="namespaceStats",
+        namespace_records=2_500_000,
+        condition="every record: all 2,500,000 records",
+        requests=1,
+    )
+    return Plan(
+        as_of=datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
+        tool_version="0.1.0",
+        sources=Sources(("policies/support.yaml",), "sha256:" + "1" * 64, "0123456789abcdef"),
+        index_hosts={
+            "support-prod": "support-prod-abc.svc.pinecone.io",
+            "kb-prod": "kb-prod-def.svc.pinecone.io",
+        },
+        actions=(ttl, erasure, nothing, scratch),
+        policies=(
+            PolicyResult(
+                "support-tickets", "ready", 45_000, (Guard("maxRecords", 100_000, 45_000, True),)
+            ),
+            PolicyResult("gdpr-erasure", "ready", 6),
+            PolicyResult(
+                "scratch-purge",
+                "blocked",
+                2_500_000,
+                (Guard("maxPercent", 25, 100, False, "scratch-7"),),
+                "it would delete 100% of namespace 'scratch-7', over maxPercent 25",
+            ),
+        ),
+        overlaps=(Overlap("support-prod", "tenant-acme", (ttl.id, erasure.id), 2),),
+        unmatched_namespaces=(("support-prod", "archive"),),
+        totals=Totals(45_004, 1, 1, 2, 3, 0.2),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "render"),
+    [
+        ("plan.txt", lambda p: render_text(p)),
+        ("plan-color.txt", lambda p: render_text(p, color=True)),
+        ("plan.md", render_markdown),
+        ("plan.json", render_json),
+    ],
+)
+def test_golden(name: str, render: object) -> None:
+    """Each renderer's output for the fixed plan is exactly the reviewed golden file."""
+    text = render(fixed_plan())  # type: ignore[operator]
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_plan_document_matches_its_schema() -> None:
+    """The JSON document validates against schemas/plan.v1.json and reads back unchanged."""
+    doc = to_document(fixed_plan())
+    Draft202012Validator(load_schema("plan.v1.json"), format_checker=FormatChecker()).validate(doc)
+    assert to_document(from_document(doc)) == doc
