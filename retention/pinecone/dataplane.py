@@ -300,9 +300,13 @@ class IndexClient:
                 sent[0] += 1
                 sent[1] += n
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(self.concurrency):
-                group.create_task(worker())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.concurrency):
+                    group.create_task(worker())
+        except ExceptionGroup as failed:
+            # The first failure stops the other workers; callers see it as one plain error.
+            raise failed.exceptions[0]  # noqa: B904 - keeps its own cause (the httpx error)
         return DeleteResult(requests=sent[0], ids_sent=sent[1], infos=tuple(infos))
 
     async def delete_by_filter(self, filter: Filter, namespace: str) -> DeleteResult:

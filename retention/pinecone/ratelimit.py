@@ -3,21 +3,25 @@
 Pinecone limits a delete by ID three ways at once (requests/s per namespace, records/s per
 namespace, records/s per index), and two namespaces of one index share the index's budget.
 Token-bucket libraries pace one key at a time and let waiters race for tokens, so a big batch
-can starve behind small ones; hence this small scheduler (GCRA-style virtual time):
+can starve behind small ones; hence this small scheduler. Each key owns a timeline on which
+a reservation of weight w occupies an interval of w / rate seconds:
 
-    key       ("delete_records", index, namespace)  or  ("delete_records", index)
-    bucket    rate r (units/s), free_at = when the key's previous reservation has drained
+    key        ("delete_records", index, namespace)  or  ("delete_records", index)
+    reserve({k1: w1, k2: w2}), one synchronous step:
+        t = earliest time >= now at which every key k has [t, t + w_k / rate_k) free
+        mark those intervals busy; the caller may send at t
+    acquire(...) = reserve, then sleep until t
 
-    reserve({k1: w1, k2: w2})             one synchronous step, so first come first served
-        start = max(now, free_at[k1], free_at[k2])
-        free_at[k] = start + min(w, capacity[k]) / rate[k]      for each key
-    acquire(...) = reserve, then sleep until `start`
+     index   |==a==|     |==b==|==a==|           5,000/s shared by namespaces a and b
+     ns a    |==a========|     |==a========|     a's own 5,000/s (here at 2,500/s after a 429)
 
 - A reservation costs its full weight on every key it names (1,000 IDs = 1,000 records on the
-  namespace and on the index), and nobody overtakes an earlier reservation on a shared key.
-- After idle time `start` is `now`: there are no saved-up tokens, so the largest burst is one
-  reservation. A weight above a key's one-second capacity is charged at that capacity, so
-  an oversized request waits its turn instead of never fitting.
+  namespace and on the index). Earlier reservations are never moved, so nobody is starved
+  by later ones; a later one may only fill a gap that is free on all of its keys.
+- Intervals on a key never overlap, and nothing is saved up while idle, so in any window of
+  T seconds a key admits at most rate x T plus one reservation: no burst above one batch.
+  A weight above a key's one-second capacity is charged at that capacity, so an oversized
+  request waits its turn instead of never fitting.
 - AIMD per key: a 429 multiplies the key's rate by `decrease`; the rate then grows back by
   `increase` x limit per second, up to the limit. One 429 episode counts once: refusals of
   reservations made before the latest decrease of that key are ignored.
@@ -31,7 +35,9 @@ Time and sleep are injected (`monotonic`, `sleep`); tests drive it on a fake clo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from bisect import bisect_right, insort
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -47,31 +53,49 @@ def limit_key_name(key: Key) -> str:
     return f"{key[0]}_per_s_{scope}"
 
 
+EPSILON = 1e-9
+"""Seconds of slack when comparing interval ends, against float rounding."""
+
+
 @dataclass(frozen=True)
 class Reservation:
     """A granted turn: the holder may send at monotonic time `start`."""
 
     start: float
-    made_at: float
+    serial: int
     weights: Mapping[Key, float]
 
 
 class _Bucket:
-    __slots__ = ("capacity", "decreased_at", "free_at", "limit", "rate", "updated")
+    __slots__ = ("busy", "decreased_after", "limit", "rate", "updated")
 
     def __init__(self, limit: Limit, now: float) -> None:
         self.limit = limit
-        self.capacity = limit.per_second  # one second's worth
         self.rate = limit.per_second
-        self.free_at = now
         self.updated = now
-        self.decreased_at = float("-inf")
+        self.decreased_after = -1  # serial of the last reservation before the latest decrease
+        self.busy: list[tuple[float, float]] = []  # disjoint [start, end), sorted
+
+    @property
+    def capacity(self) -> float:
+        return self.limit.per_second  # one second's worth
 
     def recover(self, now: float, increase: float) -> None:
         if now > self.updated:
             grown = self.rate + increase * self.limit.per_second * (now - self.updated)
             self.rate = min(self.limit.per_second, grown)
             self.updated = now
+        while self.busy and self.busy[0][1] <= now:
+            self.busy.pop(0)
+
+    def conflict(self, t: float, duration: float) -> float | None:
+        """End of a busy interval overlapping [t, t + duration), or None if it is free."""
+        i = bisect_right(self.busy, t, key=lambda iv: iv[0])
+        if i > 0 and self.busy[i - 1][1] > t + EPSILON:
+            return self.busy[i - 1][1]
+        if i < len(self.busy) and self.busy[i][0] < t + duration - EPSILON:
+            return self.busy[i][1]
+        return None
 
 
 class RateLimiter:
@@ -100,6 +124,8 @@ class RateLimiter:
         self.increase = increase
         self.floor = floor
         self._buckets: dict[Key, _Bucket] = {}
+        self._serials = itertools.count()
+        self._last_serial = -1
 
     def limit(self, key: Key) -> Limit | None:
         """The configured limit for `key`, or None when the key is free."""
@@ -133,10 +159,17 @@ class RateLimiter:
             if bucket is not None and weight > 0:
                 bucket.recover(now, self.increase)
                 charged.append((bucket, min(weight, bucket.capacity)))
-        start = max([now, *(bucket.free_at for bucket, _ in charged)])
-        for bucket, weight in charged:
-            bucket.free_at = start + weight / bucket.rate
-        return Reservation(start=start, made_at=now, weights=dict(weights))
+        durations = [(bucket, weight / bucket.rate) for bucket, weight in charged]
+        start = now
+        while True:
+            ends = [end for b, d in durations if (end := b.conflict(start, d)) is not None]
+            if not ends:
+                break
+            start = max(ends)
+        for bucket, duration in durations:
+            insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
+        self._last_serial = next(self._serials)
+        return Reservation(start=start, serial=self._last_serial, weights=dict(weights))
 
     async def acquire(self, weights: Mapping[Key, float]) -> Reservation:
         """Reserve a turn on every key in `weights`, then sleep until it comes."""
@@ -159,11 +192,11 @@ class RateLimiter:
         slowed: list[Key] = []
         for key in named or keys:
             bucket = self._bucket(key, now)
-            if bucket is None or reservation.made_at < bucket.decreased_at:
+            if bucket is None or reservation.serial <= bucket.decreased_after:
                 continue  # this congestion episode was already answered
             bucket.recover(now, self.increase)
             bucket.rate = max(self.floor * bucket.limit.per_second, bucket.rate * self.decrease)
-            bucket.decreased_at = now
+            bucket.decreased_after = self._last_serial
             slowed.append(key)
         return tuple(slowed)
 

@@ -241,15 +241,20 @@ def fake() -> FakePinecone:
     return FakePinecone()
 
 
-@pytest.fixture
-def client(fake: FakePinecone, clock: FakeClock) -> PineconeClient:
+def make_client(fake: FakePinecone, clock: FakeClock, **options: Any) -> PineconeClient:
+    """A client on the fake transport and the fake clock, with random() fixed at 0.5."""
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
-    limiter = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    options.setdefault("limiter", RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep))
     return PineconeClient(
         http,
         PineconeSettings(api_key=KEY, controller_url=CONTROLLER),
-        limiter=limiter,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
         random=lambda: 0.5,
+        **options,
     )
+
+
+@pytest.fixture
+def client(fake: FakePinecone, clock: FakeClock) -> PineconeClient:
+    return make_client(fake, clock)

@@ -1,0 +1,130 @@
+"""The error tree: status to class, both body dialects, truncation, and no API key anywhere."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from structlog.testing import capture_logs
+
+from retention.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PineconeClientError,
+    PineconeError,
+    PineconeServerError,
+    PineconeTransportError,
+    RateLimited,
+    Unauthorized,
+)
+from retention.pinecone import PineconeClient, RetryPolicy
+from retention.pinecone.errors import error_for_response, parse_retry_after
+
+from .conftest import HOST, KEY, FakeClock, FakePinecone, make_client
+
+pytestmark = pytest.mark.anyio
+
+DATA_BODY = {"code": 3, "message": "illegal condition for field genre", "details": []}
+CONTROL_BODY = {"error": {"code": "NOT_FOUND", "message": "Index idx not found."}, "status": 404}
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequest),
+        (401, Unauthorized),
+        (403, Forbidden),
+        (404, NotFound),
+        (409, Conflict),
+        (412, PineconeClientError),
+        (422, PineconeClientError),
+        (429, RateLimited),
+        (500, PineconeServerError),
+        (503, PineconeServerError),
+    ],
+)
+def test_status_selects_the_error_class(status: int, cls: type[PineconeError]) -> None:
+    """Each status maps onto exactly the documented class, carrying the status."""
+    error = error_for_response(httpx.Response(status, json=DATA_BODY), operation="delete")
+    assert type(error) is cls
+    assert error.status == status
+    assert error.operation == "delete"
+
+
+def test_data_plane_body_is_parsed() -> None:
+    """The rpcStatus body gives an integer code and the message."""
+    response = httpx.Response(400, json=DATA_BODY, headers={"x-pinecone-request-id": "r-1"})
+    error = error_for_response(response, operation="delete")
+    assert str(error) == "delete: HTTP 400 3: illegal condition for field genre"
+    assert (error.code, error.request_id) == (3, "r-1")
+
+
+def test_control_plane_body_is_parsed() -> None:
+    """The ErrorResponse body gives a string code and the nested message."""
+    error = error_for_response(httpx.Response(404, json=CONTROL_BODY), operation="describe_index")
+    assert str(error) == "describe_index: HTTP 404 NOT_FOUND: Index idx not found."
+    assert error.code == "NOT_FOUND"
+
+
+def test_plain_text_body_is_kept_and_long_bodies_truncated() -> None:
+    """A non-JSON body is quoted as text, cut to 300 characters with the rest counted."""
+    error = error_for_response(httpx.Response(502, text="x" * 1000), operation="fetch")
+    assert str(error) == f"fetch: HTTP 502: {'x' * 300}... (700 more characters)"
+
+
+def test_api_key_echoed_by_the_server_is_scrubbed() -> None:
+    """A body that repeats the API key never puts it into the message."""
+    body = {"code": 16, "message": f"API key {KEY} is invalid", "details": []}
+    error = error_for_response(httpx.Response(401, json=body), operation="list", secrets=[KEY])
+    assert KEY not in str(error)
+    assert "API key *** is invalid" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "0.5"}, 0.5),
+        (
+            {
+                "retry-after": "Wed, 21 Oct 2026 07:28:10 GMT",
+                "date": "Wed, 21 Oct 2026 07:28:00 GMT",
+            },
+            10.0,
+        ),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_header(headers: dict[str, str], expected: float | None) -> None:
+    """Retry-After is read as seconds or as an HTTP date relative to the response's Date."""
+    assert parse_retry_after(httpx.Response(429, headers=headers)) == expected
+
+
+async def test_errors_are_raised_from_the_httpx_cause(fake: FakePinecone, clock: FakeClock) -> None:
+    """A status error chains the httpx.HTTPStatusError; a transport error chains httpx's."""
+    client = make_client(fake, clock, retry=RetryPolicy(attempts=1))
+    fake.script.append(httpx.Response(400, json=DATA_BODY))
+    with pytest.raises(BadRequest) as info:
+        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+    assert isinstance(info.value.__cause__, httpx.HTTPStatusError)
+    fake.script.append(httpx.ConnectError("connection refused"))
+    with pytest.raises(PineconeTransportError, match="ConnectError: connection refused") as info2:
+        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+    assert isinstance(info2.value.__cause__, httpx.ConnectError)
+
+
+async def test_api_key_is_in_no_error_and_no_log(
+    fake: FakePinecone, client: PineconeClient
+) -> None:
+    """Through retries and a final failure, the key shows up only in the Api-Key header."""
+    echo = {"code": 8, "message": f"slow down {KEY}", "details": []}
+    fake.script += [httpx.Response(429, json=echo), httpx.Response(401, json=echo)]
+    with capture_logs() as logs, pytest.raises(Unauthorized) as info:
+        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+    assert logs and logs[0]["event"] == "pinecone_retry"
+    assert KEY not in repr(logs)
+    assert KEY not in str(info.value) and KEY not in repr(info.value.args)
+    assert KEY not in repr(client) and KEY not in repr(client.settings)
+    assert all(r.headers["Api-Key"] == KEY for r in fake.seen)
