@@ -1,0 +1,84 @@
+"""The planner's Inventory answered by Pinecone (or the emulator) through our client.
+
+This is the edge between the pure planner and the network: it resolves each index once, pages
+through namespaces, IDs and matches, and reads ID files from disk. Every failure propagates, so
+a plan is never made from a partial view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from retention.filters import Filter, Metadata, to_json
+from retention.pinecone import IndexClient, PineconeClient
+from retention.planning.inventory import NamespaceInfo
+
+PAGE = 100
+MATCH_PAGE = 1000
+ID_FILE_BATCH = 1000
+
+
+class LiveInventory:
+    def __init__(self, client: PineconeClient) -> None:
+        self.client = client
+        self._indexes: dict[str, IndexClient] = {}
+
+    async def index(self, name: str) -> IndexClient:
+        if name not in self._indexes:
+            self._indexes[name] = await self.client.index(name)
+        return self._indexes[name]
+
+    async def index_host(self, index: str) -> str:
+        return (await self.index(index)).host
+
+    async def namespaces(self, index: str) -> Sequence[NamespaceInfo]:
+        client = await self.index(index)
+        found: list[NamespaceInfo] = []
+        async for page in client.list_namespaces(limit=PAGE):
+            found.extend(NamespaceInfo(ns.name, ns.record_count) for ns in page.namespaces)
+        return found
+
+    async def count(self, index: str, namespace: str, where: Filter) -> int:
+        client = await self.index(index)
+        return (await client.count(to_json(where), namespace)).matched
+
+    async def sample(self, index: str, namespace: str, where: Filter, limit: int) -> Sequence[str]:
+        client = await self.index(index)
+        async for page in client.fetch_by_metadata(to_json(where), namespace, limit=limit):
+            return [r.id for r in page.records]
+        return []
+
+    async def matching(
+        self, index: str, namespace: str, where: Filter
+    ) -> AsyncIterator[Sequence[tuple[str, Metadata]]]:
+        client = await self.index(index)
+        async for page in client.fetch_by_metadata(to_json(where), namespace, limit=MATCH_PAGE):
+            yield [(r.id, r.metadata) for r in page.records]
+
+    async def list_ids(
+        self, index: str, namespace: str, prefix: str
+    ) -> AsyncIterator[Sequence[str]]:
+        client = await self.index(index)
+        async for page in client.list_ids(namespace, prefix=prefix or None, limit=PAGE):
+            yield page.ids
+
+    async def fetch_metadata(
+        self, index: str, namespace: str, ids: Sequence[str]
+    ) -> Mapping[str, Metadata]:
+        client = await self.index(index)
+        result = await client.fetch(ids, namespace)
+        return {i: r.metadata for i, r in result.records.items()}
+
+    async def read_ids_file(self, path: str) -> AsyncIterator[Sequence[str]]:
+        yield_batch: list[str] = []
+        with open(path, "rb") as handle:
+            for raw in handle:
+                line = raw.rstrip(b"\n").removesuffix(b"\r")
+                if not line:
+                    continue
+                yield_batch.append(line.decode("ascii"))
+                if len(yield_batch) == ID_FILE_BATCH:
+                    yield yield_batch
+                    yield_batch = []
+        if yield_batch:
+            yield yield_batch

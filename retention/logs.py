@@ -1,0 +1,56 @@
+"""The one structlog configuration: console lines in a terminal, JSON lines otherwise.
+
+Events are stable snake_case names with their facts as fields (`plan_computed`, `delete_batch`,
+`rate_limited`, `apply_finished`), the same from the CLI and from the service, on stderr so that
+stdout stays the command's output (a plan, a report).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+SECRET_KEYS = frozenset({"api_key", "apikey", "Api-Key", "authorization"})
+
+
+def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Never log a credential, whatever a caller passes."""
+    for key in list(event):
+        if key in SECRET_KEYS or key.lower() in SECRET_KEYS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure(
+    *, json: bool | None = None, level: str = "info", stream: TextIO | None = None
+) -> None:
+    """Configure structlog once; `json=None` picks JSON unless the stream is a terminal."""
+    out = stream or sys.stderr
+    as_json = not out.isatty() if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**bound: Any) -> Any:
+    return structlog.get_logger("retention").bind(**bound)
