@@ -1,0 +1,74 @@
+"""The emulator's settings, one frozen value shared by the server, the store and the limits.
+
+Every undocumented corner of Pinecone's behaviour that a test might want to flip is a field
+here rather than a constant in a route, so that a test states the assumption it depends on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from retention.filters import DEFAULT_SEMANTICS, Semantics
+
+Clock = Callable[[], float]
+
+DEFAULT_PORT = 5080
+DEFAULT_FAULT_STATUSES = (429, 500, 503)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How one emulator instance listens, stores, limits and misbehaves."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; loopback unless you ask otherwise."""
+    port: int = 0
+    """0 picks a free port (in-process use); the command line defaults to 5080."""
+    data_dir: Path | None = None
+    """Directory for the SQLite file; None keeps everything in memory."""
+    indexes: tuple[tuple[str, int], ...] = ()
+    """Indexes created at start (name, dimension), cosine, serverless."""
+    api_key: str | None = None
+    """When set, every request must carry it in `Api-Key`, else 401."""
+    limits: Literal["pinecone", "off"] = "pinecone"
+    limit_overrides: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """`--limit NAME=VALUE` settings, applied with `retention.limits.override`."""
+    retry_after: bool = False
+    """Send `Retry-After` on 429s (Pinecone's behaviour here is undocumented)."""
+    fault_rate: float = 0.0
+    fault_statuses: tuple[int, ...] = DEFAULT_FAULT_STATUSES
+    latency_ms: float = 0.0
+    lag_ms: float = 0.0
+    """Writes become visible to reads only this long after they were accepted."""
+    seed: int | None = None
+    semantics: Semantics = DEFAULT_SEMANTICS
+    """Filter evaluation switches ($ne/$nin on missing fields, negation on lists)."""
+    missing_namespace: Literal["empty", "not_found"] = "empty"
+    """Data-plane reads and deletes on a namespace that does not exist: an empty success, or
+    404 `Namespace not found` as some third-party fixtures record (unconfirmed)."""
+    update_by_filter_cap: int = 100_000
+    """Records one update-by-filter changes at most (it reports every match)."""
+    delete_by_filter_cap: int | None = None
+    """Records one filtered delete removes at most; None (the default) means no cap."""
+    backup_ready_ms: float = 200.0
+    """How long a new backup reports `Initializing` before `Ready`."""
+    clock: Clock = time.monotonic
+    """Seconds, monotonic: rate limits, lag and backups read time only from here."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, got: {self.fault_rate:g}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must not be negative, got: {self.latency_ms:g}")
+        if self.lag_ms < 0:
+            raise ValueError(f"lag_ms must not be negative, got: {self.lag_ms:g}")
+        if self.fault_rate > 0 and not self.fault_statuses:
+            raise ValueError("fault_statuses must name at least one status when fault_rate > 0")
+        for status in self.fault_statuses:
+            if not 400 <= status <= 599:
+                raise ValueError(f"fault statuses must be 4xx or 5xx, got: {status}")

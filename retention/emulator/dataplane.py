@@ -1,0 +1,99 @@
+"""Pieces every data-plane route shares: namespaces, filters, pagination tokens, LSN headers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from retention.emulator.errors import ApiError, bad_request
+from retention.emulator.handling import Call
+from retention.emulator.store import DEFAULT_NAMESPACE, IndexState, Namespace, Predicate
+from retention.filters import FilterError, compile_filter, parse_filter
+
+NAMESPACE_NOT_FOUND = "Namespace not found"
+
+
+def namespace_name(call: Call) -> str:
+    """The namespace named in the body (POST) or query (GET), as the client spelled it."""
+    raw = call.pick("namespace") if call.body else call.query("namespace")
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise bad_request("namespace must be a string")
+    if len(raw) > 512 or "\0" in raw or not raw.isascii():
+        raise bad_request("namespace must be at most 512 ASCII characters without NUL")
+    return raw
+
+
+def subject(name: str) -> str:
+    """How a namespace is named in messages: the default one is `__default__`."""
+    return name or DEFAULT_NAMESPACE
+
+
+def existing(call: Call, state: IndexState, name: str) -> Namespace:
+    """The namespace, or 404 when it does not exist and the emulator is set to say so."""
+    ns = state.namespace(name)
+    if not ns.exists and call.runtime.config.missing_namespace == "not_found":
+        raise ApiError(404, NAMESPACE_NOT_FOUND)
+    return ns
+
+
+def predicate(call: Call, raw: object, empty_message: str) -> Predicate:
+    """A request's filter as a predicate; Pinecone's 400 for an empty or invalid one."""
+    if isinstance(raw, dict) and not raw:
+        raise bad_request(empty_message)
+    if isinstance(raw, list):
+        raise bad_request("Proto field is not repeating, cannot start list")
+    try:
+        parsed = parse_filter(raw, strict=False, allow_not=call.at_least("2026-07"))
+    except FilterError as exc:
+        raise bad_request(_filter_message(exc)) from exc
+    return compile_filter(parsed, call.runtime.config.semantics)
+
+
+def _filter_message(exc: FilterError) -> str:
+    problem = exc.problems[0]
+    where = ".".join(str(p) for p in problem.path)
+    prefix = f"illegal condition for field {where}: " if where else "illegal filter: "
+    return prefix + problem.message
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(base64.b64decode(token.encode(), validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise bad_request("Invalid pagination token") from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("skip_past"), str):
+        raise bad_request("Invalid pagination token")
+    return payload
+
+
+def int_param(raw: object, name: str, *, default: int, low: int, high: int | None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw)) if not isinstance(raw, int) else raw
+    except ValueError as exc:
+        raise bad_request(f"{name} must be an integer, got {raw!r}") from exc
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise bad_request(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def write_headers(lsn: int) -> dict[str, str]:
+    return {"x-pinecone-request-lsn": str(lsn)}
+
+
+def read_headers(ns: Namespace) -> dict[str, str]:
+    return {"x-pinecone-max-indexed-lsn": str(ns.indexed_lsn)}
+
+
+def usage(read_units: int = 1) -> dict[str, int]:
+    return {"readUnits": read_units}

@@ -1,0 +1,154 @@
+"""What every request goes through before and after its route: the same order as Pinecone's edge.
+
+latency → API key → injected fault → JSON body → route (under the store lock) → JSON answer,
+with errors rendered in the body shape of the plane that served the request. Routes are plain
+functions of a `Call` so that they stay synchronous and short; the store lock makes each one
+atomic against a test thread seeding data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from retention.emulator.config import EmulatorConfig
+from retention.emulator.errors import ApiError, Plane, bad_request, error_response
+from retention.emulator.faults import Faults, fault_message
+from retention.emulator.ratelimit import RateLimiter
+from retention.emulator.store import IndexState, Store
+
+OLDEST_VERSION = "2024-04"
+
+
+@dataclass
+class Runtime:
+    """Everything a route may touch, shared by all requests of one emulator."""
+
+    config: EmulatorConfig
+    store: Store
+    limiter: RateLimiter
+    faults: Faults
+
+
+@dataclass
+class Reply:
+    body: object
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Call:
+    """One request as a route sees it: parsed body, query, version, and the runtime."""
+
+    def __init__(
+        self, request: Request, runtime: Runtime, body: Mapping[str, Any], size: int
+    ) -> None:
+        self.request = request
+        self.runtime = runtime
+        self.body = body
+        self.size = size
+        self.version = request.headers.get("x-pinecone-api-version", OLDEST_VERSION)
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    def path(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def query(self, name: str) -> str | None:
+        return self.request.query_params.get(name)
+
+    def query_list(self, name: str) -> list[str]:
+        return self.request.query_params.getlist(name)
+
+    def pick(self, camel: str, snake: str | None = None, default: Any = None) -> Any:
+        """A body field by its JSON (camelCase) or proto (snake_case) name."""
+        if camel in self.body:
+            return self.body[camel]
+        if snake is not None and snake in self.body:
+            return self.body[snake]
+        return default
+
+    def at_least(self, version: str) -> bool:
+        """Is the request's API version `version` or newer? Previews count as newest."""
+        if self.version.startswith("2026-01.alpha") or self.version == "unstable":
+            return True
+        return self.version >= version
+
+    def index(self) -> IndexState:
+        name = self.path("index")
+        state = self.store.indexes.get(name)
+        if state is None:
+            raise ApiError(404, f"Index {name} not found.")
+        return state
+
+    def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> None:
+        """Count the request against the published limits; raise 429 if one is reached."""
+        denial = self.runtime.limiter.charge(index, namespace, costs)
+        if denial is None:
+            return
+        headers = {}
+        if self.runtime.config.retry_after:
+            headers["Retry-After"] = denial.retry_after_header
+        raise ApiError(429, denial.message, headers=headers)
+
+
+Route = Callable[[Call], Reply]
+
+
+def endpoint(
+    runtime: Runtime, plane: Plane, route: Route
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a route in the edge behaviour every Pinecone endpoint shares."""
+
+    async def handle(request: Request) -> Response:
+        config = runtime.config
+        request_id = uuid.uuid4().hex
+        try:
+            if config.latency_ms > 0:
+                await asyncio.sleep(config.latency_ms / 1000)
+            if config.api_key is not None and request.headers.get("api-key") != config.api_key:
+                raise ApiError(401, "Invalid API key.")
+            status = runtime.faults.draw()
+            if status is not None:
+                raise ApiError(status, fault_message(status))
+            raw = await request.body() if request.method not in ("GET", "DELETE") else b""
+            call = Call(request, runtime, _json_body(raw, plane), len(raw))
+            with runtime.store.lock:
+                reply = route(call)
+        except ApiError as error:
+            response: Response = error_response(plane, error)
+        else:
+            response = (
+                Response(status_code=reply.status, headers=reply.headers)
+                if reply.body is None
+                else JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+            )
+        response.headers["x-pinecone-request-id"] = request_id
+        return response
+
+    return handle
+
+
+def _json_body(raw: bytes, plane: Plane) -> Mapping[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        if plane == "control":
+            raise ApiError(422, f"Failed to deserialize the JSON body: {exc}") from exc
+        raise bad_request(f"Invalid JSON in request body: {exc}") from exc
+    if isinstance(body, list):
+        raise bad_request("Proto field is not repeating, cannot start list")
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object")
+    return body

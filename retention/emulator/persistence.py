@@ -1,0 +1,148 @@
+"""SQLite persistence for `--data DIR`: records, namespaces, indexes and backups survive a restart.
+
+The in-memory store stays the source of truth for every read; this module only mirrors each
+change as it becomes visible and loads everything back at start. One connection, used under
+the store's lock, in WAL mode so that a write costs a journal append rather than a page rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+from retention.emulator.model import Backup, IndexInfo
+from retention.emulator.records import Record
+from retention.emulator.store import IndexState, Namespace, Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS indexes (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (
+    idx TEXT NOT NULL, ns TEXT NOT NULL, schema TEXT, PRIMARY KEY (idx, ns));
+CREATE TABLE IF NOT EXISTS records (
+    idx TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,
+    vals TEXT NOT NULL, sparse TEXT, meta TEXT NOT NULL, PRIMARY KEY (idx, ns, id));
+CREATE TABLE IF NOT EXISTS backups (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+FILE_NAME = "emulator.sqlite3"
+
+
+class SqliteBackend:
+    """Write-through mirror of the store in `DIR/emulator.sqlite3`."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(directory / FILE_NAME, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- loading
+
+    def indexes(self) -> list[IndexInfo]:
+        rows = self._db.execute("SELECT body FROM indexes").fetchall()
+        return [IndexInfo(**json.loads(body)) for (body,) in rows]
+
+    def namespaces(self) -> list[tuple[str, str, dict[str, object] | None]]:
+        rows = self._db.execute("SELECT idx, ns, schema FROM namespaces").fetchall()
+        return [(idx, ns, json.loads(schema) if schema else None) for idx, ns, schema in rows]
+
+    def records(self) -> Iterator[tuple[str, str, str, Record]]:
+        cursor = self._db.execute("SELECT idx, ns, id, vals, sparse, meta FROM records")
+        for idx, ns, rid, vals, sparse, meta in cursor:
+            record = Record(
+                json.loads(vals), json.loads(sparse) if sparse else None, json.loads(meta)
+            )
+            yield idx, ns, rid, record
+
+    def backups(self) -> list[Backup]:
+        rows = self._db.execute("SELECT body FROM backups").fetchall()
+        return [Backup(**json.loads(body)) for (body,) in rows]
+
+    # -- mirroring changes
+
+    def put_index(self, info: IndexInfo) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO indexes VALUES (?, ?)",
+                (info.name, json.dumps(asdict(info))),
+            )
+
+    def drop_index(self, name: str) -> None:
+        with self._db:
+            for table in ("records", "namespaces"):
+                self._db.execute(f"DELETE FROM {table} WHERE idx = ?", (name,))
+            self._db.execute("DELETE FROM indexes WHERE name = ?", (name,))
+
+    def put_namespace(self, index: str, ns: str, schema: dict[str, object] | None) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO namespaces VALUES (?, ?, ?)",
+                (index, ns, json.dumps(schema) if schema is not None else None),
+            )
+
+    def drop_namespace(self, index: str, ns: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM records WHERE idx = ? AND ns = ?", (index, ns))
+            self._db.execute("DELETE FROM namespaces WHERE idx = ? AND ns = ?", (index, ns))
+
+    def put_records(self, index: str, ns: str, items: Iterable[tuple[str, Record]]) -> None:
+        rows = [
+            (
+                index,
+                ns,
+                rid,
+                json.dumps(r.values),
+                json.dumps(r.sparse) if r.sparse is not None else None,
+                json.dumps(r.metadata),
+            )
+            for rid, r in items
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def remove_records(self, index: str, ns: str, ids: Iterable[str]) -> None:
+        with self._db:
+            self._db.executemany(
+                "DELETE FROM records WHERE idx = ? AND ns = ? AND id = ?",
+                ((index, ns, rid) for rid in ids),
+            )
+
+    def put_backup(self, backup: Backup) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO backups VALUES (?, ?)",
+                (backup.backup_id, json.dumps(asdict(backup))),
+            )
+
+    def drop_backup(self, backup_id: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
+
+
+def restore(store: Store, backend: SqliteBackend) -> None:
+    """Load everything `backend` holds into an empty store (without mirroring it back)."""
+    with store.lock:
+        for info in backend.indexes():
+            store.indexes[info.name] = IndexState(store, info)
+        for index, ns, schema in backend.namespaces():
+            state = store.indexes.get(index)
+            if state is not None:
+                namespace = state.namespaces[ns] = Namespace(state, ns, explicit=True)
+                namespace.schema = schema
+        for index, ns, rid, record in backend.records():
+            state = store.indexes.get(index)
+            if state is None:
+                continue
+            if ns not in state.namespaces:
+                state.namespaces[ns] = Namespace(state, ns)
+            state.namespaces[ns].records[rid] = record
+        for backup in backend.backups():
+            backup.ready_at = float("-inf")  # the clock it was timed on is gone
+            store.backups[backup.backup_id] = backup

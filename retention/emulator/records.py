@@ -1,0 +1,159 @@
+"""Records and the rules Pinecone applies to them on the way in.
+
+Metadata is flat: strings, numbers, booleans and lists of strings, no null, keys not starting
+with `$`, at most 40 KB per record. Numbers are stored as 64-bit floats, so an integer comes
+back as `2.0`, as it does from Pinecone. The wording of these rejections is not published;
+the messages name the field and the rule so that a user can fix the record.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from retention.emulator.errors import bad_request
+from retention.filters import MetaValue
+
+MAX_ID_LENGTH = 512
+MAX_METADATA_BYTES = 40 * 1024
+MAX_UPSERT_RECORDS = 1000
+MAX_UPSERT_BYTES = 2 * 1024 * 1024
+
+Metadata = dict[str, MetaValue]
+
+
+@dataclass(slots=True)
+class Record:
+    """One stored vector: dense values, optional sparse values, flat metadata."""
+
+    values: list[float]
+    sparse: dict[str, list[Any]] | None
+    metadata: Metadata
+
+    def to_json(self, rid: str, *, values: bool = True, metadata: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": rid}
+        if values:
+            out["values"] = self.values
+        if self.sparse is not None and values:
+            out["sparseValues"] = self.sparse
+        if metadata and self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+
+def check_id(rid: object, what: str = "ID") -> str:
+    if not isinstance(rid, str):
+        raise bad_request(f"{what} must be a string, got {type(rid).__name__}")
+    if not 1 <= len(rid) <= MAX_ID_LENGTH:
+        raise bad_request(f"{what} must be 1 to {MAX_ID_LENGTH} characters long, got {len(rid)}")
+    if not rid.isascii() or "\0" in rid:
+        raise bad_request(f"{what} must be ASCII without NUL characters: {rid[:64]!r}")
+    return rid
+
+
+def check_values(raw: object, dimension: int) -> list[float]:
+    if not isinstance(raw, list) or not all(_is_number(v) for v in raw):
+        raise bad_request("Vector values must be a list of numbers")
+    if len(raw) != dimension:
+        raise bad_request(
+            f"Vector dimension {len(raw)} does not match the dimension of the index {dimension}"
+        )
+    return [float(v) for v in raw]
+
+
+def check_sparse(raw: object) -> dict[str, list[Any]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise bad_request("sparseValues must be an object with indices and values")
+    indices, values = raw.get("indices"), raw.get("values")
+    if not isinstance(indices, list) or not isinstance(values, list):
+        raise bad_request("sparseValues needs the lists indices and values")
+    if len(indices) != len(values):
+        raise bad_request("sparseValues indices and values must have the same length")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
+        raise bad_request("sparseValues indices must be non-negative integers")
+    if not all(_is_number(v) for v in values):
+        raise bad_request("sparseValues values must be numbers")
+    return {"indices": list(indices), "values": [float(v) for v in values]}
+
+
+def check_metadata(raw: object) -> Metadata:
+    """Flat metadata as Pinecone stores it; raises `ApiError` 400 on what Pinecone refuses."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise bad_request("Metadata must be a JSON object")
+    out: Metadata = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            raise bad_request("Metadata keys must be non-empty strings")
+        if key.startswith("$"):
+            raise bad_request(f"Metadata key '{key}' must not start with '$'")
+        if value is None:
+            raise bad_request(
+                f"Metadata value for field '{key}' is null: null is not supported; "
+                f"remove the key instead"
+            )
+        if isinstance(value, bool | str):
+            out[key] = value
+        elif _is_number(value):
+            out[key] = float(value)
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise bad_request(
+                    f"Metadata value for field '{key}' must be a list of strings; "
+                    f"lists of other types are not supported"
+                )
+            out[key] = list(value)
+        elif isinstance(value, Mapping):
+            raise bad_request(f"Metadata value for field '{key}' is an object: metadata is flat")
+        else:
+            raise bad_request(f"Metadata value for field '{key}' has an unsupported type")
+    size = len(json.dumps(out, separators=(",", ":")).encode())
+    if size > MAX_METADATA_BYTES:
+        raise bad_request(
+            f"Metadata size is {size} bytes, which exceeds the limit of "
+            f"{MAX_METADATA_BYTES} bytes per vector"
+        )
+    return out
+
+
+def parse_vectors(raw: object, dimension: int) -> dict[str, Record]:
+    """The `vectors` of an upsert request, validated; later duplicates win, as in Pinecone."""
+    if not isinstance(raw, list) or not raw:
+        raise bad_request("Upsert needs a non-empty list of vectors")
+    if len(raw) > MAX_UPSERT_RECORDS:
+        raise bad_request(
+            f"Number of provided vectors: {len(raw)} exceeds the maximum amount per request: "
+            f"{MAX_UPSERT_RECORDS}"
+        )
+    out: dict[str, Record] = {}
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise bad_request("Each vector must be an object with an id")
+        rid = check_id(item.get("id"), "Vector ID")
+        sparse = check_sparse(_pick(item, "sparseValues", "sparse_values"))
+        raw_values = item.get("values")
+        if raw_values is None or (raw_values == [] and sparse is not None):
+            if sparse is None:
+                raise bad_request(f"Vector {rid} has no values")
+            raise bad_request("Sparse-only vectors need a sparse index, this index is dense")
+        values = check_values(raw_values, dimension)
+        out[rid] = Record(values, sparse, check_metadata(item.get("metadata")))
+    return out
+
+
+def _pick(body: Mapping[str, Any], camel: str, snake: str) -> Any:
+    return body[camel] if camel in body else body.get(snake)
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+    )

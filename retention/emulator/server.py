@@ -1,0 +1,158 @@
+"""Running the emulator: uvicorn in a background thread, started and stopped from Python.
+
+Tests, benchmarks and `retention demo` need a real server on a real socket (the official SDK
+talks HTTP), but they also need it to start on a free port, report where it listens, and
+stop cleanly without leaking threads. The socket is bound here, before uvicorn starts, so the
+port is known at once and never raced for.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from retention.emulator.app import build_app, build_runtime
+from retention.emulator.config import EmulatorConfig
+from retention.emulator.controlplane import data_url
+from retention.emulator.handling import Runtime
+from retention.emulator.model import IndexInfo
+from retention.emulator.persistence import SqliteBackend, restore
+from retention.emulator.records import Record, check_id, check_metadata
+from retention.emulator.store import Store, namespace_key
+
+_START_TIMEOUT_S = 10.0
+
+SeedRecord = tuple[str, Sequence[float], Mapping[str, Any]] | Mapping[str, Any]
+
+
+class Emulator:
+    """A running emulator; use `Emulator.start(config)` or `with Emulator.start() as emu:`."""
+
+    def __init__(self, config: EmulatorConfig, runtime: Runtime, backend: SqliteBackend | None):
+        self.config = config
+        self.runtime = runtime
+        self.store = runtime.store
+        self._backend = backend
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.controller_url = ""
+
+    @classmethod
+    def start(cls, config: EmulatorConfig | None = None) -> Emulator:
+        """Open the store, create `config.indexes`, listen, and return once requests are served."""
+        config = config or EmulatorConfig()
+        backend = SqliteBackend(config.data_dir) if config.data_dir is not None else None
+        store = Store(clock=config.clock, lag=config.lag_ms / 1000, backend=backend)
+        if backend is not None:
+            restore(store, backend)
+        emulator = cls(config, build_runtime(config, store), backend)
+        for name, dimension in config.indexes:
+            if name not in store.indexes:
+                emulator.create_index(name, dimension)
+        emulator._serve()
+        return emulator
+
+    def _serve(self) -> None:
+        sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.config.host, self.config.port))
+        port = sock.getsockname()[1]
+        shown = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
+        shown = f"[{shown}]" if ":" in shown else shown
+        self.controller_url = f"http://{shown}:{port}"
+        uconfig = uvicorn.Config(
+            build_app(self.runtime),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(uconfig)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="retention-emulator", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"the emulator did not start on {self.controller_url}")
+            time.sleep(0.005)
+        self._server, self._thread, self._socket = server, thread, sock
+
+    def index_host(self, name: str) -> str:
+        """The data-plane base URL of an index, with its scheme (what `host` describes)."""
+        return data_url(self.controller_url, name)
+
+    def stop(self) -> None:
+        """Stop serving, apply pending writes, and close the database."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._server = self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        self.store.flush()
+        if self._backend is not None:
+            with self.store.lock:
+                self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- seeding and inspecting without HTTP (tests, benchmarks, the demo)
+
+    def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
+        with self.store.lock:
+            if name in self.store.indexes:
+                raise ValueError(f"index {name!r} already exists")
+            self.store.add_index(IndexInfo(name=name, dimension=dimension, metric=metric, uid=name))
+
+    def upsert(
+        self, index: str, namespace: str, records: Iterable[SeedRecord], *, validate: bool = True
+    ) -> int:
+        """Store records at once, skipping limits, faults and lag; return how many.
+
+        A record is `(id, values, metadata)` or the wire form `{"id", "values", "metadata"}`.
+        """
+        items: dict[str, Record] = {}
+        for item in records:
+            if isinstance(item, Mapping):
+                rid, values, meta = item["id"], item["values"], item.get("metadata") or {}
+            else:
+                rid, values, meta = item
+            if validate:
+                check_id(rid)
+                metadata = check_metadata(meta)
+            else:
+                metadata = dict(meta)
+            items[rid] = Record([float(v) for v in values], None, metadata)
+        with self.store.lock:
+            state = self.store.indexes[index]
+            ns = state.namespace(namespace)
+            ns.catch_up(everything=True)
+            ns.put(items)
+        return len(items)
+
+    def records(self, index: str, namespace: str = "") -> dict[str, Record]:
+        """A copy of the records reads would see now in a namespace."""
+        with self.store.lock:
+            state = self.store.indexes[index]
+            return dict(state.namespace(namespace_key(namespace)).records)

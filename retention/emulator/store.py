@@ -1,0 +1,222 @@
+"""The records of every index, with Pinecone's eventual consistency.
+
+Each namespace keeps the records that reads see, plus a queue of accepted writes that are not
+visible yet. A write gets the next log sequence number (LSN) of its namespace and is applied
+once `lag` seconds have passed on the emulator's clock; filter-based writes are evaluated when
+they are applied, as a log replay would. Reads apply whatever is due first. With no lag every
+write is applied at once. This is how `--lag-ms` makes a deleted record stay listed for a while
+and how `x-pinecone-request-lsn` / `x-pinecone-max-indexed-lsn` stay truthful.
+
+One re-entrant lock guards everything: the server's event loop and a test thread seeding data
+through `Emulator.upsert` may touch the store at the same time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from retention.emulator.config import Clock
+from retention.emulator.model import Backup, IndexInfo
+from retention.emulator.records import Metadata, Record
+
+DEFAULT_NAMESPACE = "__default__"
+
+Predicate = Callable[[Metadata], bool]
+Operation = Callable[["Namespace"], object]
+
+
+def namespace_key(name: str | None) -> str:
+    """`""`, a missing name and `__default__` are the same default namespace."""
+    return name or DEFAULT_NAMESPACE
+
+
+class Backend(Protocol):
+    """Where visible changes are mirrored (`persistence.SqliteBackend`), if anywhere."""
+
+    def put_index(self, info: IndexInfo) -> None: ...
+    def drop_index(self, name: str) -> None: ...
+    def put_namespace(self, index: str, ns: str, schema: dict[str, object] | None) -> None: ...
+    def drop_namespace(self, index: str, ns: str) -> None: ...
+    def put_records(self, index: str, ns: str, items: Iterable[tuple[str, Record]]) -> None: ...
+    def remove_records(self, index: str, ns: str, ids: Iterable[str]) -> None: ...
+    def put_backup(self, backup: Backup) -> None: ...
+    def drop_backup(self, backup_id: str) -> None: ...
+
+
+@dataclass
+class _Pending:
+    due: float
+    lsn: int
+    op: Operation
+
+
+class Namespace:
+    """One namespace: visible records, pending writes, LSNs, and an ID order for `list`."""
+
+    def __init__(self, index: IndexState, name: str, *, explicit: bool = False) -> None:
+        self.index = index
+        self.name = name
+        self.records: dict[str, Record] = {}
+        self.explicit = explicit
+        self.schema: dict[str, object] | None = None
+        self.lsn = 0
+        self.indexed_lsn = 0
+        self._pending: deque[_Pending] = deque()
+        self._sorted: list[str] | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.explicit or bool(self.records)
+
+    # -- the write log
+
+    def write(self, op: Operation) -> int:
+        """Accept a write; return its LSN. It becomes visible after the store's lag."""
+        self.lsn += 1
+        store = self.index.store
+        if store.lag <= 0 and not self._pending:
+            op(self)
+            self.indexed_lsn = self.lsn
+        else:
+            self._pending.append(_Pending(store.clock() + store.lag, self.lsn, op))
+        return self.lsn
+
+    def catch_up(self, *, everything: bool = False) -> None:
+        """Apply the writes whose lag has passed (all of them with `everything`)."""
+        now = self.index.store.clock()
+        while self._pending and (everything or self._pending[0].due <= now):
+            item = self._pending.popleft()
+            item.op(self)
+            self.indexed_lsn = item.lsn
+
+    # -- changes, applied by operations; each is mirrored to the backend
+
+    def put(self, items: dict[str, Record]) -> None:
+        if self._sorted is not None and any(rid not in self.records for rid in items):
+            self._sorted = None
+        self.records.update(items)
+        backend = self.index.store.backend
+        if backend is not None:
+            backend.put_records(self.index.info.name, self.name, items.items())
+
+    def remove(self, ids: Iterable[str]) -> int:
+        gone = [rid for rid in ids if self.records.pop(rid, None) is not None]
+        if gone:
+            self._sorted = None
+            backend = self.index.store.backend
+            if backend is not None:
+                backend.remove_records(self.index.info.name, self.name, gone)
+        return len(gone)
+
+    def matching(self, predicate: Predicate) -> Iterator[tuple[str, Record]]:
+        """Visible records matching a filter, honouring the namespace's filterable schema."""
+        fields = self.filterable_fields()
+        if fields is None:
+            return ((rid, r) for rid, r in self.records.items() if predicate(r.metadata))
+        return (
+            (rid, r)
+            for rid, r in self.records.items()
+            if predicate({k: v for k, v in r.metadata.items() if k in fields})
+        )
+
+    def filterable_fields(self) -> frozenset[str] | None:
+        if not self.schema:
+            return None
+        raw = self.schema.get("fields")
+        if not isinstance(raw, dict):
+            return None
+        return frozenset(k for k, v in raw.items() if isinstance(v, dict) and v.get("filterable"))
+
+    def sorted_ids(self) -> list[str]:
+        """IDs in bitwise order (code-point order equals byte order for ASCII IDs)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.records)
+        return self._sorted
+
+    def ids_from(self, start: str, *, after: bool) -> Iterator[str]:
+        ids = self.sorted_ids()
+        i = bisect.bisect_right(ids, start) if after else bisect.bisect_left(ids, start)
+        return iter(ids[i:])
+
+
+class IndexState:
+    """One index: its description and its namespaces."""
+
+    def __init__(self, store: Store, info: IndexInfo) -> None:
+        self.store = store
+        self.info = info
+        self.namespaces: dict[str, Namespace] = {}
+
+    def namespace(self, name: str | None) -> Namespace:
+        """The namespace, caught up with its due writes, created (invisibly) if new."""
+        key = namespace_key(name)
+        ns = self.namespaces.get(key)
+        if ns is None:
+            ns = self.namespaces[key] = Namespace(self, key)
+        ns.catch_up()
+        return ns
+
+    def visible_namespaces(self) -> list[Namespace]:
+        out = []
+        for ns in self.namespaces.values():
+            ns.catch_up()
+            if ns.exists:
+                out.append(ns)
+        return sorted(out, key=lambda n: n.name)
+
+    def drop_namespace(self, key: str) -> None:
+        self.namespaces.pop(key, None)
+        if self.store.backend is not None:
+            self.store.backend.drop_namespace(self.info.name, key)
+
+    def record_count(self) -> int:
+        return sum(len(ns.records) for ns in self.visible_namespaces())
+
+
+class Store:
+    """Every index of one emulator, loaded from and mirrored to an optional backend."""
+
+    def __init__(self, *, clock: Clock, lag: float, backend: Backend | None = None) -> None:
+        self.clock = clock
+        self.lag = lag
+        self.backend = backend
+        self.lock = threading.RLock()
+        self.indexes: dict[str, IndexState] = {}
+        self.backups: dict[str, Backup] = {}
+
+    def add_index(self, info: IndexInfo) -> IndexState:
+        state = self.indexes[info.name] = IndexState(self, info)
+        if self.backend is not None:
+            self.backend.put_index(info)
+        return state
+
+    def save_index(self, info: IndexInfo) -> None:
+        if self.backend is not None:
+            self.backend.put_index(info)
+
+    def drop_index(self, name: str) -> None:
+        del self.indexes[name]
+        if self.backend is not None:
+            self.backend.drop_index(name)
+
+    def add_backup(self, backup: Backup) -> None:
+        self.backups[backup.backup_id] = backup
+        if self.backend is not None:
+            self.backend.put_backup(backup)
+
+    def drop_backup(self, backup_id: str) -> None:
+        del self.backups[backup_id]
+        if self.backend is not None:
+            self.backend.drop_backup(backup_id)
+
+    def flush(self) -> None:
+        """Apply every pending write, lag or not (before a clean shutdown)."""
+        with self.lock:
+            for state in self.indexes.values():
+                for ns in state.namespaces.values():
+                    ns.catch_up(everything=True)
