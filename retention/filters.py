@@ -589,11 +589,13 @@ def _field_ops(raw: dict[str, object], name: str) -> object:
 
 
 def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and (not isinstance(value, float) or math.isfinite(value))
-    )
+    """A finite int or float (not a bool) that a 64-bit float can hold, as Pinecone stores it."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range, such as 10**400 from JSON
+        return False
 
 
 def _is_scalar(value: object) -> bool:
