@@ -1,48 +1,62 @@
-"""Pinecone's published per-second limits, enforced with token buckets.
+"""Pinecone's published per-second limits, enforced over sliding one-second windows.
 
-Each (limit, namespace or index) pair owns a bucket that holds one second's worth of units and
-refills continuously, so a client that spreads its requests at exactly the published rate, or
-sends one second's worth at once and then waits a second, is never refused. A request is
-charged against every bucket it counts towards (a 1,000-ID delete costs 1,000 delete records
-in its namespace and in its index, plus one delete request); when any bucket is short, nothing
-is charged and the first limit that was short is reported with Pinecone's 429 message.
+Each (limit, namespace or index) pair remembers what it admitted during the last second. A
+request is admitted when what it costs, added to that, stays within the limit: six filtered
+deletes within any one second get one 429, while a client that spreads its requests at
+exactly the published rate, or sends one second's worth at once and then waits a second, is
+never refused. A request is charged against every window it counts towards (a 1,000-ID delete
+costs 1,000 delete records in its namespace and in its index, plus one delete request); when
+any window is full, nothing is charged and the first full one is reported with Pinecone's 429
+message.
 
-A request that costs more than a whole bucket (1,000 IDs against a limit lowered to 500/s) is
-let through when the bucket is full and leaves it in debt, so the long-run rate still holds.
+A request that costs more than a whole second's worth (1,000 IDs against a limit lowered to
+500/s) is admitted only into an empty window, so the long-run rate still holds roughly.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retention.emulator.config import Clock
 from retention.limits import Limit
 
 _EPSILON = 1e-9
+_WINDOW_S = 1.0
 
 
 @dataclass
-class _Bucket:
-    capacity: float
-    tokens: float
-    stamp: float
+class _Window:
+    limit: float
+    used: float = 0.0
+    events: deque[tuple[float, float]] = field(default_factory=deque)
 
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.capacity)
-            self.stamp = now
+    def expire(self, now: float) -> None:
+        while self.events and self.events[0][0] <= now - _WINDOW_S + _EPSILON:
+            self.used -= self.events.popleft()[1]
+        if not self.events:
+            self.used = 0.0
 
     def can_take(self, cost: float) -> bool:
-        if cost > self.capacity:
-            return self.tokens + _EPSILON >= self.capacity
-        return self.tokens + _EPSILON >= cost
+        if cost > self.limit:
+            return not self.events
+        return self.used + cost <= self.limit + _EPSILON
 
-    def wait_for(self, cost: float) -> float:
+    def take(self, now: float, cost: float) -> None:
+        self.events.append((now, cost))
+        self.used += cost
+
+    def wait_for(self, now: float, cost: float) -> float:
         """Seconds until `can_take(cost)` holds."""
-        need = min(cost, self.capacity) - self.tokens
-        return max(0.0, need / self.capacity)
+        need = self.used + min(cost, self.limit) - self.limit
+        freed = 0.0
+        for stamp, amount in self.events:
+            freed += amount
+            if freed + _EPSILON >= need:
+                return max(0.0, stamp + _WINDOW_S - now)
+        return _WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -63,37 +77,36 @@ class Denial:
 
 
 class RateLimiter:
-    """Buckets for one emulator; `limits` empty means `--limits off`."""
+    """Windows for one emulator; `limits` empty means `--limits off`."""
 
     def __init__(self, limits: Sequence[Limit], clock: Clock) -> None:
         self._by_key: dict[tuple[str, str], list[Limit]] = {}
         for limit in limits:
             self._by_key.setdefault((limit.operation, limit.unit), []).append(limit)
         self._clock = clock
-        self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self._windows: dict[tuple[str, str, str], _Window] = {}
 
     def charge(
         self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]
     ) -> Denial | None:
         """Charge `(operation, unit, amount)` items; return the first limit hit, if any."""
         now = self._clock()
-        planned: list[tuple[_Bucket, float]] = []
+        planned: list[tuple[_Window, float]] = []
         for operation, unit, amount in costs:
             for limit in self._by_key.get((operation, unit), ()):
                 subject = namespace if limit.scope == "namespace" else index
-                bucket = self._bucket(limit, index, subject, now)
-                if not bucket.can_take(amount):
-                    return Denial(limit, subject, bucket.wait_for(amount))
-                planned.append((bucket, amount))
-        for bucket, amount in planned:
-            bucket.tokens -= amount
+                window = self._window(limit, index, subject, now)
+                if not window.can_take(amount):
+                    return Denial(limit, subject, window.wait_for(now, amount))
+                planned.append((window, amount))
+        for window, amount in planned:
+            window.take(now, amount)
         return None
 
-    def _bucket(self, limit: Limit, index: str, subject: str, now: float) -> _Bucket:
+    def _window(self, limit: Limit, index: str, subject: str, now: float) -> _Window:
         key = (limit.name, index, subject)
-        bucket = self._buckets.get(key)
-        if bucket is None or bucket.capacity != limit.per_second:
-            bucket = self._buckets[key] = _Bucket(limit.per_second, limit.per_second, now)
-        else:
-            bucket.refill(now)
-        return bucket
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window(limit.per_second)
+        window.expire(now)
+        return window
