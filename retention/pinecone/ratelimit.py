@@ -22,11 +22,14 @@ a reservation of weight w occupies an interval of w / rate seconds:
   T seconds a key admits at most rate x T plus one reservation: no burst above one batch.
   A weight above a key's one-second capacity is charged at that capacity, so an oversized
   request waits its turn instead of never fitting.
-- AIMD per key: a 429 multiplies the key's rate by `decrease`; the rate then grows back by
-  `increase` x limit per second, up to the limit. One 429 episode counts once: refusals of
+- AIMD per key: a 429 sets the key's rate to `decrease` x (the rate, or what the server
+  accepted in the last second if that is less); the rate then grows back by `increase` x
+  limit per second, up to the limit. One 429 episode counts once: refusals of
   reservations made before the latest decrease of that key are ignored.
 - Keys without a configured limit cost nothing, so callers describe each request fully and
   the table (`retention.limits`, overridable) decides what binds.
+- A waiter whose key was slowed while it slept queues again at the new rate, so a 429 does
+  not turn into a burst of 429s from requests already paced at the old rate.
 - A cancelled waiter's slot is not given back: the limiter may under-use, never over-use.
 
 Time and sleep are injected (`monotonic`, `sleep`); tests drive it on a fake clock.
@@ -38,6 +41,7 @@ import asyncio
 import itertools
 import time
 from bisect import bisect_right, insort
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -67,7 +71,7 @@ class Reservation:
 
 
 class _Bucket:
-    __slots__ = ("busy", "decreased_after", "limit", "rate", "updated")
+    __slots__ = ("busy", "decreased_after", "limit", "rate", "recent", "refused", "updated")
 
     def __init__(self, limit: Limit, now: float) -> None:
         self.limit = limit
@@ -75,6 +79,8 @@ class _Bucket:
         self.updated = now
         self.decreased_after = -1  # serial of the last reservation before the latest decrease
         self.busy: list[tuple[float, float]] = []  # disjoint [start, end), sorted
+        self.recent: deque[tuple[float, float, int]] = deque()  # (start, weight, serial)
+        self.refused: set[int] = set()  # serials answered with 429
 
     @property
     def capacity(self) -> float:
@@ -87,6 +93,16 @@ class _Bucket:
             self.updated = now
         while self.busy and self.busy[0][1] <= now:
             self.busy.pop(0)
+        while self.recent and self.recent[0][0] < now - 1.0 - EPSILON:
+            self.refused.discard(self.recent.popleft()[2])
+
+    def delivered(self, now: float) -> float:
+        """Weight sent in the last second and not refused: what the server let through."""
+        return sum(
+            weight
+            for start, weight, serial in self.recent
+            if start <= now and serial not in self.refused
+        )
 
     def conflict(self, t: float, duration: float) -> float | None:
         """End of a busy interval overlapping [t, t + duration), or None if it is free."""
@@ -107,8 +123,8 @@ class RateLimiter:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        decrease: float = 0.7,
-        increase: float = 0.005,
+        decrease: float = 0.8,
+        increase: float = 0.003,
         floor: float = 0.05,
     ) -> None:
         if not 0 < decrease < 1:
@@ -166,18 +182,31 @@ class RateLimiter:
             if not ends:
                 break
             start = max(ends)
-        for bucket, duration in durations:
-            insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
         self._last_serial = next(self._serials)
+        for (bucket, duration), (_, weight) in zip(durations, charged, strict=True):
+            insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
+            bucket.recent.append((start, weight, self._last_serial))
         return Reservation(start=start, serial=self._last_serial, weights=dict(weights))
 
     async def acquire(self, weights: Mapping[Key, float]) -> Reservation:
         """Reserve a turn on every key in `weights`, then sleep until it comes."""
-        reservation = self.reserve(weights)
-        delay = reservation.start - self._monotonic()
-        if delay > 0:
-            await self._sleep(delay)
-        return reservation
+        while True:
+            reservation = self.reserve(weights)
+            delay = reservation.start - self._monotonic()
+            if delay > 0:
+                await self._sleep(delay)
+            if not self._stale(reservation):
+                return reservation
+            # A 429 slowed one of our keys while we waited: our turn was paced at the old
+            # rate, so queue again at the new one (behind our old slot: never over-use).
+
+    def _stale(self, reservation: Reservation) -> bool:
+        """Whether a key of `reservation` was slowed after the reservation was made."""
+        return any(
+            bucket.decreased_after >= reservation.serial
+            for key in reservation.weights
+            if (bucket := self._buckets.get(key)) is not None
+        )
 
     def throttled(self, reservation: Reservation, message: str = "") -> tuple[Key, ...]:
         """React to a 429 on `reservation`: slow the keys it names; return the keys slowed.
@@ -192,10 +221,18 @@ class RateLimiter:
         slowed: list[Key] = []
         for key in named or keys:
             bucket = self._bucket(key, now)
-            if bucket is None or reservation.serial <= bucket.decreased_after:
-                continue  # this congestion episode was already answered
+            if bucket is None:
+                continue
             bucket.recover(now, self.increase)
-            bucket.rate = max(self.floor * bucket.limit.per_second, bucket.rate * self.decrease)
+            bucket.refused.add(reservation.serial)
+            if reservation.serial <= bucket.decreased_after:
+                continue  # this congestion episode was already answered
+            # Like TCP's ssthresh (RFC 5681: from the flight size, not the window), decrease
+            # from what the server actually accepted in the last second when that is less
+            # than the nominal rate: one 429 then brings 5,000/s close to a real 2,000/s.
+            weight = min(reservation.weights[key], bucket.capacity)
+            basis = min(bucket.rate, max(bucket.delivered(now), weight))
+            bucket.rate = max(self.floor * bucket.limit.per_second, basis * self.decrease)
             bucket.decreased_after = self._last_serial
             slowed.append(key)
         return tuple(slowed)

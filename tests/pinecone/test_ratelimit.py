@@ -104,20 +104,41 @@ async def test_acquire_sleeps_until_the_turn(clock: FakeClock) -> None:
     assert clock.sleeps == pytest.approx([0.2, 0.2])
 
 
-async def test_throttle_halves_only_the_named_key_once_per_episode(clock: FakeClock) -> None:
-    """A 429 naming the namespace slows that key by `decrease`; refusals from the same episode do not."""
-    lim = limiter(clock)
+RECORDS_A = "Request failed. You've reached the max delete records per second for namespace a."
+
+
+def run_for(lim: RateLimiter, clock: FakeClock, seconds: float) -> None:
+    """Send 1,000-record deletes in namespace a back to back for `seconds`, all accepted."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now = max(clock.now, lim.reserve(delete("a", 1000)).start)
+
+
+async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClock) -> None:
+    """A 429 naming the namespace slows that key by `decrease`; refusals of the same episode do not."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.5, increase=0)
+    run_for(lim, clock, 3)
     early = [lim.reserve(delete("a", 1000)) for _ in range(3)]
-    message = "Request failed. You've reached the max delete records per second for namespace a."
-    slowed = lim.throttled(early[0], message)
-    assert slowed == (("delete_records", IDX, "a"),)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(3500)
+    clock.now = early[0].start
+    assert lim.throttled(early[0], RECORDS_A) == (("delete_records", IDX, "a"),)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
     assert lim.rate(("delete_records", IDX)) == 5000
-    assert lim.throttled(early[1], message) == ()
-    clock.now += 0.001
+    clock.now = early[1].start
+    assert lim.throttled(early[1], RECORDS_A) == ()
     later = lim.reserve(delete("a", 1000))
-    assert lim.throttled(later, message) == (("delete_records", IDX, "a"),)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(3500 * 0.7, rel=1e-3)
+    clock.now = later.start
+    assert lim.throttled(later, RECORDS_A) == (("delete_records", IDX, "a"),)
+    assert lim.rate(("delete_records", IDX, "a")) < 2500
+
+
+async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -> None:
+    """Paced at 5,000/s against a server that took 2,000 in the last second, a 429 lands near 2,000."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.8, increase=0)
+    first, second, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
+    clock.now = third.start
+    lim.throttled(third, RECORDS_A)
+    assert (first.start, second.start) == (0, 0.2)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
 
 
 async def test_throttle_without_a_recognised_message_slows_every_key(clock: FakeClock) -> None:
@@ -131,21 +152,34 @@ async def test_rate_recovers_additively_up_to_the_limit(clock: FakeClock) -> Non
     """After a 429 the rate grows by `increase` x limit per second and never passes the limit."""
     lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.5, increase=0.1)
     key = ("delete_records", IDX, "a")
-    lim.throttled(lim.reserve(delete("a", 1000)), "max delete records per second for namespace a")
-    assert lim.rate(key) == 2500
+    run_for(lim, clock, 2)
+    refused = lim.reserve(delete("a", 1000))
+    clock.now = refused.start
+    lim.throttled(refused, RECORDS_A)
+    assert lim.rate(key) == pytest.approx(2500)
     clock.now += 2
     assert lim.rate(key) == pytest.approx(3500)
     clock.now += 60
     assert lim.rate(key) == 5000
 
 
-async def test_slower_rate_spaces_reservations_further(clock: FakeClock) -> None:
-    """After a decrease, 1,000-record batches are spaced at 1,000 / new rate."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.5, increase=0)
-    first = lim.reserve(delete("a", 1000))
-    lim.throttled(first, "max delete records per second for namespace a")
-    starts = [lim.reserve(delete("a", 1000)).start for _ in range(3)]
-    assert starts == pytest.approx([0.2, 0.6, 1.0])
+async def test_waiters_requeue_at_the_new_rate_after_a_429(clock: FakeClock) -> None:
+    """A waiter paced at the old rate queues again once a 429 slows its key."""
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        await asyncio.sleep(0)  # really suspend, so the 429 can arrive meanwhile
+
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=sleep, decrease=0.5, increase=0)
+    run_for(lim, clock, 2)
+    refused = lim.reserve(delete("a", 1000))
+    clock.now = refused.start
+    waiter = asyncio.ensure_future(lim.acquire(delete("a", 1000)))
+    await asyncio.sleep(0)  # the waiter reserves at 5,000/s and starts sleeping
+    lim.throttled(refused, RECORDS_A)
+    granted = await waiter
+    assert granted.start == pytest.approx(refused.start + 0.2 + 0.2)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
 
 
 def test_settings_are_checked() -> None:
