@@ -26,6 +26,10 @@ a reservation of weight w occupies an interval of w / rate seconds:
   accepted in the last second if that is less); the rate then grows back by `increase` x
   limit per second, up to the limit. One 429 episode counts once: refusals of
   reservations made before the latest decrease of that key are ignored.
+- `headroom` (2%) keeps the pace just under each limit. Pinecone's window algorithm is not
+  published; against a sliding one-second window, batches paced at exactly the limit are
+  refused whenever one arrives a few milliseconds later than its predecessor five batches
+  back. 2% leaves 20 ms of slack per second for network and scheduling jitter.
 - Keys without a configured limit cost nothing, so callers describe each request fully and
   the table (`retention.limits`, overridable) decides what binds.
 - A waiter whose key was slowed while it slept queues again at the new rate, so a 429 does
@@ -71,11 +75,21 @@ class Reservation:
 
 
 class _Bucket:
-    __slots__ = ("busy", "decreased_after", "limit", "rate", "recent", "refused", "updated")
+    __slots__ = (
+        "busy",
+        "ceiling",
+        "decreased_after",
+        "limit",
+        "rate",
+        "recent",
+        "refused",
+        "updated",
+    )
 
-    def __init__(self, limit: Limit, now: float) -> None:
+    def __init__(self, limit: Limit, now: float, headroom: float) -> None:
         self.limit = limit
-        self.rate = limit.per_second
+        self.ceiling = limit.per_second * (1.0 - headroom)
+        self.rate = self.ceiling
         self.updated = now
         self.decreased_after = -1  # serial of the last reservation before the latest decrease
         self.busy: list[tuple[float, float]] = []  # disjoint [start, end), sorted
@@ -89,7 +103,7 @@ class _Bucket:
     def recover(self, now: float, increase: float) -> None:
         if now > self.updated:
             grown = self.rate + increase * self.limit.per_second * (now - self.updated)
-            self.rate = min(self.limit.per_second, grown)
+            self.rate = min(self.ceiling, grown)
             self.updated = now
         while self.busy and self.busy[0][1] <= now:
             self.busy.pop(0)
@@ -126,6 +140,7 @@ class RateLimiter:
         decrease: float = 0.8,
         increase: float = 0.003,
         floor: float = 0.05,
+        headroom: float = 0.02,
     ) -> None:
         if not 0 < decrease < 1:
             raise ValueError(f"decrease must be between 0 and 1, got: {decrease:g}")
@@ -133,6 +148,9 @@ class RateLimiter:
             raise ValueError(f"increase must not be negative, got: {increase:g}")
         if not 0 < floor <= 1:
             raise ValueError(f"floor must be in (0, 1], got: {floor:g}")
+        if not 0 <= headroom < 1:
+            raise ValueError(f"headroom must be in [0, 1), got: {headroom:g}")
+        self.headroom = headroom
         self._limits = {limit.name: limit for limit in limits}
         self._monotonic = monotonic
         self._sleep = sleep
@@ -161,7 +179,7 @@ class RateLimiter:
             limit = self.limit(key)
             if limit is None:
                 return None
-            bucket = self._buckets[key] = _Bucket(limit, now)
+            bucket = self._buckets[key] = _Bucket(limit, now, self.headroom)
         return bucket
 
     def reserve(self, weights: Mapping[Key, float]) -> Reservation:

@@ -26,7 +26,9 @@ def delete(ns: str, n: int) -> dict[tuple[str, ...], float]:
 
 
 def limiter(clock: FakeClock, **settings: float) -> RateLimiter:
-    return RateLimiter(override(PUBLISHED, settings), monotonic=clock.monotonic, sleep=clock.sleep)
+    return RateLimiter(
+        override(PUBLISHED, settings), monotonic=clock.monotonic, sleep=clock.sleep, headroom=0
+    )
 
 
 async def test_two_namespaces_share_the_index_limit(clock: FakeClock) -> None:
@@ -116,7 +118,9 @@ def run_for(lim: RateLimiter, clock: FakeClock, seconds: float) -> None:
 
 async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClock) -> None:
     """A 429 naming the namespace slows that key by `decrease`; refusals of the same episode do not."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.5, increase=0)
+    lim = RateLimiter(
+        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0
+    )
     run_for(lim, clock, 3)
     early = [lim.reserve(delete("a", 1000)) for _ in range(3)]
     clock.now = early[0].start
@@ -133,7 +137,9 @@ async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClo
 
 async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -> None:
     """Paced at 5,000/s against a server that took 2,000 in the last second, a 429 lands near 2,000."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.8, increase=0)
+    lim = RateLimiter(
+        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.8, increase=0
+    )
     first, second, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
@@ -150,7 +156,9 @@ async def test_throttle_without_a_recognised_message_slows_every_key(clock: Fake
 
 async def test_rate_recovers_additively_up_to_the_limit(clock: FakeClock) -> None:
     """After a 429 the rate grows by `increase` x limit per second and never passes the limit."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, decrease=0.5, increase=0.1)
+    lim = RateLimiter(
+        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0.1
+    )
     key = ("delete_records", IDX, "a")
     run_for(lim, clock, 2)
     refused = lim.reserve(delete("a", 1000))
@@ -170,7 +178,7 @@ async def test_waiters_requeue_at_the_new_rate_after_a_429(clock: FakeClock) -> 
         clock.now += seconds
         await asyncio.sleep(0)  # really suspend, so the 429 can arrive meanwhile
 
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=sleep, decrease=0.5, increase=0)
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=sleep, headroom=0, decrease=0.5, increase=0)
     run_for(lim, clock, 2)
     refused = lim.reserve(delete("a", 1000))
     clock.now = refused.start
@@ -180,6 +188,14 @@ async def test_waiters_requeue_at_the_new_rate_after_a_429(clock: FakeClock) -> 
     granted = await waiter
     assert granted.start == pytest.approx(refused.start + 0.2 + 0.2)
     assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
+
+
+async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
+    """By default the pace is 98% of each limit, so five batches span 1.02 s, not 1 s."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    starts = [lim.reserve(delete("a", 1000)).start for _ in range(6)]
+    assert starts[5] == pytest.approx(1000 / 4900 * 5)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(4900)
 
 
 def test_settings_are_checked() -> None:
