@@ -1,0 +1,117 @@
+"""`--data` keeps every record across restarts; the command runs until a signal and exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.emulator.conftest import StartEmulator, http, vec
+
+
+def test_restart_with_the_same_data_keeps_every_record(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """Records written over HTTP, namespaces, protection and backups survive a restart."""
+    first = start_emulator(data_dir=tmp_path, indexes=(("idx", 4),))
+    first.upsert("idx", "seeded", ((f"s{i}", vec(i), {"n": i}) for i in range(2000)))
+    with http(first) as client:
+        client.post(
+            "/vectors/upsert",
+            json={
+                "namespace": "ns",
+                "vectors": [
+                    {"id": f"h{i}", "values": vec(i), "metadata": {"tags": ["a"]}}
+                    for i in range(100)
+                ],
+            },
+        )
+        client.post("/vectors/delete", json={"namespace": "ns", "ids": ["h0", "h1"]})
+        client.post(
+            "/vectors/update", json={"namespace": "ns", "id": "h2", "setMetadata": {"x": True}}
+        )
+        client.post("/namespaces", json={"name": "empty"})
+    with http(first, name=None) as client:
+        client.patch("/indexes/idx", json={"deletion_protection": "enabled"})
+        backup = client.post("/indexes/idx/backups", json={"name": "b"}).json()
+    before = {ns: first.records("idx", ns) for ns in ("seeded", "ns")}
+    first.stop()
+
+    second = start_emulator(data_dir=tmp_path, indexes=(("idx", 4),))
+    assert {ns: second.records("idx", ns) for ns in ("seeded", "ns")} == before
+    assert len(before["seeded"]) == 2000 and len(before["ns"]) == 98
+    assert second.records("idx", "ns")["h2"].metadata == {"tags": ["a"], "x": True}
+    with http(second) as client:
+        names = [n["name"] for n in client.get("/namespaces").json()["namespaces"]]
+        assert names == ["empty", "ns", "seeded"]
+    with http(second, name=None) as client:
+        assert client.get("/indexes/idx").json()["deletion_protection"] == "enabled"
+        assert client.get(f"/backups/{backup['backup_id']}").json()["status"] == "Ready"
+
+
+def test_pending_writes_are_kept_on_stop(start_emulator: StartEmulator, tmp_path: Path) -> None:
+    """Writes still inside the lag when the emulator stops are not lost."""
+    first = start_emulator(data_dir=tmp_path, indexes=(("idx", 4),), lag_ms=60_000)
+    with http(first) as client:
+        client.post("/vectors/upsert", json={"vectors": [{"id": "late", "values": vec(1)}]})
+    first.stop()
+    second = start_emulator(data_dir=tmp_path)
+    assert list(second.records("idx")) == ["late"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_command_serves_until_sigterm_then_exits_0(tmp_path: Path) -> None:
+    """`python -m retention.emulator` serves the SDK's paths and stops cleanly on SIGTERM."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "retention.emulator",
+            "--port",
+            str(port),
+            "--index",
+            "idx:3",
+            "--data",
+            str(tmp_path),
+            "--limits",
+            "off",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/indexes/idx",
+                    headers={"X-Pinecone-Api-Version": "2025-10"},
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, (
+                    process.stderr.read() if process.stderr else ""
+                )
+                time.sleep(0.1)
+        assert r.json()["dimension"] == 3
+        assert r.json()["host"] == f"http://127.0.0.1:{port}/index/idx"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert (tmp_path / "emulator.sqlite3").is_file()
