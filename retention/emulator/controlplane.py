@@ -54,6 +54,8 @@ def index_model(call: Call, info: IndexInfo) -> dict[str, Any]:
             },
             "read_capacity": {"mode": "OnDemand", "status": {"state": "Ready"}},
         }
+    if info.tags is None:  # the older specs type `tags` as an object, never null
+        del common["tags"]
     return {
         **common,
         "dimension": info.dimension,
@@ -165,7 +167,7 @@ def configure_index(call: Call) -> Reply:
         merged = {**(info.tags or {}), **tags}
         info.tags = {k: v for k, v in merged.items() if v != ""} or None
     call.store.save_index(info)
-    return Reply(index_model(call, info))
+    return Reply(index_model(call, info), status=202)
 
 
 def delete_index(call: Call) -> Reply:
@@ -206,7 +208,7 @@ def backup_model(call: Call, backup: Backup) -> dict[str, Any]:
     else:
         out["dimension"] = backup.dimension
         out["metric"] = backup.metric
-    return out
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def create_backup(call: Call) -> Reply:

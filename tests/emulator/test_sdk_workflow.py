@@ -30,7 +30,10 @@ def loaded() -> object:
     with Emulator.start() as emulator:  # Pinecone's limits on: a paced SDK client stays under them
         pc = sdk(emulator, retries=True)
         model = pc.indexes.create(
-            name="docs", dimension=4, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+            name="docs",
+            dimension=4,
+            metric="cosine",
+            spec=ServerlessSpec(cloud="aws", region="us-east-1"),
         )
         index = pc.index(host=model.host)
         for ns, n in PER_NAMESPACE.items():
@@ -71,7 +74,11 @@ def test_list_with_prefix_and_pagination(loaded: tuple[Emulator, object, object]
     first = index.list_paginated(namespace="tenant-a", prefix="doc-12#", limit=4)  # type: ignore[attr-defined]
     assert [v.id for v in first.vectors] == [f"doc-12#chunk-{i}" for i in range(4)]
     assert first.pagination is not None
-    ids = [v.id for page in index.list(namespace="tenant-a", prefix="doc-12", limit=7) for v in page.vectors]  # type: ignore[attr-defined]
+    ids = [
+        v.id
+        for page in index.list(namespace="tenant-a", prefix="doc-12", limit=7)
+        for v in page.vectors
+    ]  # type: ignore[attr-defined]
     expected = sorted(
         f"doc-{d}#chunk-{c}" for d in range(400) if str(d).startswith("12") for c in range(10)
     )
@@ -125,7 +132,9 @@ def test_writes_and_deletes_through_the_sdk(start_emulator: StartEmulator) -> No
     """Update, delete by IDs, by filter, deleteAll and namespace deletion do what Pinecone does."""
     emulator = start_emulator(limits="pinecone")
     pc = sdk(emulator)
-    pc.indexes.create(name="w", dimension=4, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1"))
+    pc.indexes.create(
+        name="w", dimension=4, metric="cosine", spec=ServerlessSpec(cloud="aws", region="us-east-1")
+    )
     emulator.upsert("w", "ns", ((f"r{i:03}", vec(i), {"n": i}) for i in range(300)))
     emulator.upsert("w", "", ((f"d{i}", vec(i), {"n": i}) for i in range(5)))
     index = pc.index(name="w")
