@@ -106,6 +106,51 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when there is nothing to delete, 2 when deletions are planned",
     )
     plan.set_defaults(command_func=cmd_plan)
+
+    apply = commands.add_parser(
+        "apply",
+        help="execute a reviewed plan file, or plan and apply in one step",
+        description=(
+            "Apply exactly a reviewed plan (retention apply PLANFILE), or plan and apply the "
+            "policies in one step (retention apply [PATH...] --auto-approve)."
+        ),
+    )
+    apply.add_argument("paths", nargs="*", metavar="PLANFILE|PATH", default=[DEFAULT_POLICY_PATH])
+    apply.add_argument(
+        "--auto-approve", action="store_true", help="apply without asking (policies mode)"
+    )
+    apply.add_argument("--max-age", default="24h", help="refuse plans older than this (24h)")
+    apply.add_argument(
+        "--tolerance",
+        type=float,
+        default=10.0,
+        metavar="PERCENT",
+        help="refuse when a selection grew more than this since planning (10)",
+    )
+    apply.add_argument("--max-records", type=int, help="refuse to delete more records in total")
+    apply.add_argument("--report", metavar="FILE", help="write the apply report (JSON) here")
+    apply.add_argument(
+        "--journal", metavar="FILE", help="progress journal (default: PLANFILE.journal)"
+    )
+    apply.add_argument(
+        "--verify-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait this long for deletions to become visible (60)",
+    )
+    apply.set_defaults(command_func=cmd_apply)
+
+    from retention.emulator.command import add_arguments as emulator_arguments
+    from retention.emulator.command import run as run_emulator
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Pinecone-compatible emulator",
+        description="Serve a Pinecone-compatible API on loopback for tests and demos.",
+    )
+    emulator_arguments(emulator)
+    emulator.set_defaults(command_func=run_emulator)
     return parser
 
 
@@ -221,3 +266,130 @@ def _write_json(path: str, document: object) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(json.dumps(document, indent=2) + "\n")
     os.replace(tmp, target)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    import signal
+
+    from retention import logs
+    from retention.applying.executor import ApplySettings, Stop
+    from retention.planning.plan import from_document
+    from retention.planning.render import render_text
+    from retention.policy.durations import parse_duration
+    from retention.runs import apply_live, plan_live
+
+    try:
+        max_age = parse_duration(args.max_age)
+    except ValueError as exc:
+        raise RetentionError(f"--max-age: {exc}") from None
+    if args.tolerance < 0:
+        raise RetentionError(f"--tolerance must not be negative, got: {args.tolerance:g}")
+    settings = ApplySettings(
+        max_age=max_age,
+        tolerance=args.tolerance / 100,
+        max_records=args.max_records,
+        verify_timeout=args.verify_timeout,
+    )
+    logs.configure()
+    log = logs.get_logger(command="apply")
+    plan_doc = _plan_file(args.paths)
+    stop = Stop()
+    got: list[int] = []
+
+    async def run() -> int:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+
+        def on_signal(signum: int) -> None:
+            got.append(signum)
+            log.warning("stop_requested", signal=signal.Signals(signum).name)
+            stop.request()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, on_signal, signum)
+        now = datetime.now(UTC).replace(microsecond=0)
+        async with _client() as client:
+            journal: Path | None
+            if plan_doc is not None:
+                plan: Plan = from_document(plan_doc)
+                digest = (
+                    load_policies(list(plan.sources.files)).digest if plan.sources.files else None
+                )
+                journal = Path(args.journal or args.paths[0] + ".journal")
+            else:
+                policies = load_policies(args.paths)
+                from retention import gitsource
+
+                plan = await plan_live(
+                    client,
+                    policies,
+                    now=now,
+                    git_revision=gitsource.revision(args.paths[0]),
+                    log=log,
+                )
+                digest = policies.digest
+                journal = Path(args.journal) if args.journal else None
+                color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+                sys.stdout.write(render_text(plan, color=color))
+                if not plan.totals.records:
+                    return 0
+                if not args.auto_approve and not _confirm():
+                    print("retention: apply cancelled; nothing was deleted", file=sys.stderr)
+                    return 1
+            report = await apply_live(
+                client,
+                plan,
+                now=now,
+                digest=digest,
+                settings=settings,
+                log=log,
+                stop=stop,
+                journal=journal,
+                bar=sys.stderr if sys.stderr.isatty() else None,
+            )
+        report.finished = datetime.now(UTC)
+        if args.report:
+            _write_json(args.report, report.to_document())
+        print(report.summary())
+        for r in report.pending:
+            print(
+                f"pending: {r.action.id}: {r.remaining:,} records still visible after "
+                f"{settings.verify_timeout:g}s (Pinecone is eventually consistent; re-plan later)",
+                file=sys.stderr,
+            )
+        for r in report.failed:
+            print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
+        if report.interrupted:
+            return 128 + (got[0] if got else signal.SIGINT)
+        return 1 if report.failed else 0
+
+    return asyncio.run(run())
+
+
+def _plan_file(paths: Sequence[str]) -> dict[str, object] | None:
+    """The plan document when the only argument is a plan file, else None (policy paths)."""
+    import json
+
+    if len(paths) != 1 or not Path(paths[0]).is_file():
+        return None
+    path = Path(paths[0])
+    if path.suffix in (".yaml", ".yml"):
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlanError(f"{path} is not a plan file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise PlanError(f"{path} is not a plan file")
+    return doc
+
+
+def _confirm() -> bool:
+    if not sys.stdin.isatty():
+        raise RetentionError(
+            "refusing to apply without confirmation: pass a reviewed plan file, or "
+            "--auto-approve to plan and apply in one step"
+        )
+    answer = input("Apply this plan? Only 'yes' is accepted: ")
+    return answer.strip() == "yes"

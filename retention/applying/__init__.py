@@ -1,0 +1,1 @@
+"""Applying a plan: freshness and guard checks, paced deletion, a journal, verification."""

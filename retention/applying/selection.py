@@ -1,0 +1,125 @@
+"""What an action selects right now, streamed in batches of at most 1,000 IDs.
+
+The same generator serves the recount before the first delete, the deletion itself and the
+verification after it, so the three can never disagree about what "selected" means. For ID
+actions each batch's metadata is fetched just before it is handed out and re-checked against
+the plan's `where` (must match under every reading) and protections (must not match under
+any), so a record that changed since planning is spared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from retention.errors import NotFound, PlanError
+from retention.filters import Predicate, parse_filter, possibly, surely
+from retention.pinecone import IndexClient
+from retention.planning.plan import Action
+
+BATCH = 1000
+LIST_PAGE = 100
+
+
+def checker(action: Action) -> Callable[[Mapping[str, Any]], bool]:
+    """True for a record's metadata that the action may delete now."""
+    keep: Predicate | None = None
+    if action.client_where is not None:
+        keep = surely(parse_filter(action.client_where, strict=False))
+    protected = [possibly(parse_filter(p, strict=False)) for p in action.client_protect]
+
+    def allowed(metadata: Mapping[str, Any]) -> bool:
+        if keep is not None and not keep(metadata):
+            return False
+        return not any(p(metadata) for p in protected)
+
+    return allowed
+
+
+async def selected(index: IndexClient, action: Action) -> AsyncIterator[list[str]]:
+    """Batches of IDs the deleteByIds `action` selects now."""
+    source = action.id_source
+    if source is None:
+        raise PlanError(f"action {action.id} has no ID source")
+    allowed = checker(action)
+    ns = action.namespace
+    if source.type == "filter":
+        assert source.filter is not None
+        async for page in index.fetch_by_metadata(source.filter, ns, limit=BATCH):
+            ids = [r.id for r in page.records if allowed(r.metadata)]
+            if ids:
+                yield ids
+        return
+    async for candidates in _candidates(index, action):
+        found = await index.fetch(candidates, ns)
+        ids = [i for i in candidates if i in found.records and allowed(found.records[i].metadata)]
+        if ids:
+            yield ids
+
+
+async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[str]]:
+    source = action.id_source
+    assert source is not None
+    if source.type == "inline":
+        for start in range(0, len(source.ids), BATCH):
+            yield list(source.ids[start : start + BATCH])
+    elif source.type == "file":
+        assert source.path is not None
+        async for chunk in _read_file(source.path, source.sha256):
+            yield chunk
+    else:
+        batch: list[str] = []
+        async for page in index.list_ids(
+            action.namespace, prefix=source.prefix or None, limit=LIST_PAGE
+        ):
+            batch.extend(page.ids)
+            while len(batch) >= BATCH:
+                yield batch[:BATCH]
+                batch = batch[BATCH:]
+        if batch:
+            yield batch
+
+
+async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
+    """The IDs of a policy's ID file, refusing a file that changed since planning."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise PlanError(f"cannot read ID file {path}: {exc.strerror}") from None
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise PlanError(f"ID file {path} changed since the plan was made; run retention plan again")
+    batch: list[str] = []
+    with open(path, "rb") as handle:
+        for raw in handle:
+            line = raw.rstrip(b"\n").removesuffix(b"\r")
+            if line:
+                batch.append(line.decode("ascii"))
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+async def count_selected(index: IndexClient, action: Action) -> int:
+    """How many records the action selects now."""
+    if action.kind == "deleteByFilter":
+        assert action.filter is not None
+        return (await index.count(action.filter, action.namespace)).matched
+    if action.kind == "deleteByIds":
+        n = 0
+        async for batch in selected(index, action):
+            n += len(batch)
+        return n
+    return await namespace_records(index, action.namespace)
+
+
+async def namespace_records(index: IndexClient, namespace: str) -> int:
+    try:
+        return (await index.describe_namespace(namespace)).record_count
+    except NotFound:
+        return 0
