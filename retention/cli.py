@@ -141,6 +141,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.set_defaults(command_func=cmd_apply)
 
+    run = commands.add_parser(
+        "run",
+        help="reconcile the policies on their schedules (the Kubernetes pod)",
+        description=(
+            "Run the long-lived reconciler: each policy is planned, checked and applied on its "
+            "schedule; the policy directory is reloaded when it changes; health and metrics are "
+            "served over HTTP."
+        ),
+    )
+    run.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
+    run.add_argument("--http-port", type=int, default=8080, help="health and metrics port (8080)")
+    run.add_argument("--http-host", default="0.0.0.0", help="health and metrics interface")
+    run.add_argument(
+        "--observe", action="store_true", help="plan only, for every policy: delete nothing"
+    )
+    run.add_argument(
+        "--reload-interval", type=float, default=5.0, metavar="SECONDS", help="policy polling (5)"
+    )
+    run.add_argument(
+        "--grace",
+        type=float,
+        default=50.0,
+        metavar="SECONDS",
+        help="on SIGTERM, wait this long for applies in flight (50)",
+    )
+    run.add_argument(
+        "--state-dir",
+        default=os.environ.get("RETENTION_STATE_DIR"),
+        help="write each policy's last plan and report here (env RETENTION_STATE_DIR)",
+    )
+    run.set_defaults(command_func=cmd_run)
+
     from retention.emulator.command import add_arguments as emulator_arguments
     from retention.emulator.command import run as run_emulator
 
@@ -393,3 +425,40 @@ def _confirm() -> bool:
         )
     answer = input("Apply this plan? Only 'yes' is accepted: ")
     return answer.strip() == "yes"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from retention import logs
+    from retention.pinecone import connect
+    from retention.pinecone.client import POOL
+    from retention.service.metrics import Metrics
+    from retention.service.running import Service, ServiceSettings
+
+    logs.configure()
+    log = logs.get_logger(command="run")
+    state = Path(args.state_dir) if args.state_dir else None
+    if state is not None:
+        state.mkdir(parents=True, exist_ok=True)
+    settings = ServiceSettings(
+        paths=tuple(args.paths),
+        http_host=args.http_host,
+        http_port=args.http_port,
+        reload_interval=args.reload_interval,
+        observe=args.observe,
+        grace=args.grace,
+        state_dir=state,
+    )
+    metrics = Metrics()
+
+    async def serve() -> int:
+        transport = metrics.transport(httpx.AsyncHTTPTransport(limits=POOL))
+        try:
+            client = connect(environ=os.environ, transport=transport, log=log)
+        except ValueError as exc:
+            raise RetentionError(str(exc)) from None
+        async with client:
+            return await Service(settings, client=client, metrics=metrics, log=log).run()
+
+    return asyncio.run(serve())

@@ -1,0 +1,1 @@
+"""`retention run`: the long-running reconciler (schedules, reload, health, metrics)."""

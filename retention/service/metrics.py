@@ -1,0 +1,123 @@
+"""Prometheus metrics of the reconciler, in a registry of their own (no global state)."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records_deleted = Counter(
+            "retention_records_deleted",
+            "Records deleted.",
+            ["policy", "index", "namespace"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "retention_pinecone_requests",
+            "Requests to Pinecone by operation and outcome.",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "retention_pinecone_rate_limited",
+            "429 answers from Pinecone.",
+            ["operation"],
+            registry=r,
+        )
+        self.plan_seconds = Histogram(
+            "retention_plan_duration_seconds",
+            "Time to plan a policy.",
+            ["policy"],
+            registry=r,
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+        )
+        self.apply_seconds = Histogram(
+            "retention_apply_duration_seconds",
+            "Time to apply and verify a policy's plan.",
+            ["policy"],
+            registry=r,
+            buckets=(0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
+        )
+        self.runs = Counter(
+            "retention_reconcile_runs",
+            "Reconcile runs by outcome.",
+            ["policy", "outcome"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "retention_last_success_timestamp_seconds",
+            "When each policy last reconciled successfully (Unix time).",
+            ["policy"],
+            registry=r,
+        )
+        self.pending = Gauge(
+            "retention_records_pending",
+            "Records the last run found to delete and did not (observe mode, blocked, or not yet "
+            "visible as deleted).",
+            ["policy"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "retention_config_reloads", "Policy reloads that were accepted.", registry=r
+        )
+        self.reload_failures = Counter(
+            "retention_config_reload_failures", "Policy reloads rejected as invalid.", registry=r
+        )
+        self.policies = Gauge(
+            "retention_policies_loaded", "Policies in the running set.", registry=r
+        )
+
+    def transport(self, inner: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncBaseTransport:
+        """An httpx transport that counts every request to Pinecone by operation and outcome."""
+        return _CountingTransport(inner or httpx.AsyncHTTPTransport(), self)
+
+
+_OPERATIONS = {
+    "/vectors/delete": "delete",
+    "/vectors/update": "update",
+    "/vectors/fetch": "fetch",
+    "/vectors/fetch_by_metadata": "fetch_by_metadata",
+    "/vectors/list": "list",
+    "/describe_index_stats": "describe_index_stats",
+}
+
+
+def operation_of(request: httpx.Request) -> str:
+    path = request.url.path
+    for suffix, name in _OPERATIONS.items():
+        if path.endswith(suffix):
+            return name
+    if "/namespaces" in path:
+        return "namespaces"
+    if "/indexes" in path or "/backups" in path:
+        return "control"
+    return "other"
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        operation = operation_of(request)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError:
+            self.metrics.requests.labels(operation, "transport_error").inc()
+            raise
+        status = response.status_code
+        outcome = (
+            "ok" if status < 400 else "rate_limited" if status == 429 else f"{status // 100}xx"
+        )
+        self.metrics.requests.labels(operation, outcome).inc()
+        if status == 429:
+            self.metrics.rate_limited.labels(operation).inc()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

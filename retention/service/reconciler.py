@@ -1,0 +1,124 @@
+"""One reconcile of one policy: plan, guards, apply, verify, with the CLI's code paths.
+
+The reconciler is the only place in the service that reads the clock. It never lets two jobs
+work on the same (index, namespace): each run takes the locks of the namespaces its plan
+touches, in sorted order so that two runs cannot deadlock, and re-checks the plan under them
+(the apply's recount and guards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from retention.applying.executor import ApplySettings, Stop
+from retention.errors import RetentionError
+from retention.pinecone import PineconeClient
+from retention.planning.plan import Plan, to_document
+from retention.policy import PolicySet
+from retention.runs import apply_live, plan_live
+from retention.service.metrics import Metrics
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Reconciler:
+    client: PineconeClient
+    metrics: Metrics
+    log: Any
+    settings: ApplySettings = field(default_factory=ApplySettings)
+    observe: bool = False
+    state_dir: Path | None = None
+    clock: Callable[[], datetime] = _utcnow
+    policies: PolicySet | None = None
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _stops: set[Stop] = field(default_factory=set)
+
+    def stop_all(self) -> None:
+        """Ask every running apply to finish its batches in flight and stop."""
+        for stop in self._stops:
+            stop.request()
+
+    async def reconcile(self, name: str) -> None:
+        """Plan, then (unless observing) apply and verify the policy `name`; never raises."""
+        policies = self.policies
+        log = self.log.bind(policy=name)
+        if policies is None or not any(p.name == name for p in policies.policies):
+            log.warning("reconcile_skipped", reason="policy no longer loaded")
+            return
+        one = replace(policies, policies=tuple(p for p in policies.policies if p.name == name))
+        policy = one.policies[0]
+        outcome = "error"
+        try:
+            started = time.monotonic()
+            plan = await plan_live(self.client, one, now=self.clock(), log=log)
+            self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
+            self._save(f"{name}.plan.json", to_document(plan))
+            status = plan.policy(name).status
+            if self.observe or policy.mode == "observe" or status != "ready":
+                outcome = "observed" if status != "blocked" else "blocked"
+                self.metrics.pending.labels(name).set(plan.policy(name).records)
+                log.info("reconcile_observed", status=status, records=plan.policy(name).records)
+            elif not plan.totals.records:
+                outcome = "nothing_to_delete"
+                self.metrics.pending.labels(name).set(0)
+            else:
+                outcome = await self._apply(name, plan, policies.digest, log)
+            if outcome in ("applied", "nothing_to_delete", "observed"):
+                self.metrics.last_success.labels(name).set(time.time())
+        except RetentionError as exc:
+            log.error("reconcile_failed", error=str(exc))
+        except Exception as exc:  # a bug must not kill the scheduler; it is logged with its trace
+            log.exception("reconcile_crashed", error=repr(exc))
+        finally:
+            self.metrics.runs.labels(name, outcome).inc()
+
+    async def _apply(self, name: str, plan: Plan, digest: str, log: Any) -> str:
+        keys = sorted({(a.index, a.namespace) for a in plan.actions if a.records})
+        locks = [self._locks.setdefault(k, asyncio.Lock()) for k in keys]
+        stop = Stop()
+        self._stops.add(stop)
+        try:
+            for lock in locks:
+                await lock.acquire()
+            started = time.monotonic()
+            report = await apply_live(
+                self.client,
+                plan,
+                now=self.clock(),
+                digest=digest,
+                settings=self.settings,
+                log=log,
+                stop=stop,
+            )
+            self.metrics.apply_seconds.labels(name).observe(time.monotonic() - started)
+        finally:
+            for lock in locks:
+                if lock.locked():
+                    lock.release()
+            self._stops.discard(stop)
+        self._save(f"{name}.report.json", report.to_document())
+        for r in report.results:
+            a = r.action
+            self.metrics.records_deleted.labels(name, a.index, a.namespace).inc(r.deleted)
+        self.metrics.pending.labels(name).set(sum(r.remaining or 0 for r in report.pending))
+        if report.failed:
+            return "failed"
+        return "interrupted" if report.interrupted else "applied"
+
+    def _save(self, filename: str, document: dict[str, Any]) -> None:
+        if self.state_dir is None:
+            return
+        target = self.state_dir / filename
+        tmp = target.with_name(f".{filename}.tmp")
+        tmp.write_text(json.dumps(document, indent=2))
+        tmp.replace(target)

@@ -1,0 +1,206 @@
+"""`retention run`: schedules, reload, health and metrics, and an orderly SIGTERM.
+
+    policies dir ──poll──▶ load ──valid──▶ jobs (one per policy) ──fire──▶ reconcile
+                                 └─invalid─▶ errors logged and counted; last good set runs on
+
+On SIGTERM: stop scheduling, let every running apply finish its batches in flight (within the
+grace period), stop the HTTP server, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from retention.applying.executor import ApplySettings
+from retention.errors import PolicyErrors, RetentionError
+from retention.pinecone import PineconeClient
+from retention.policy import PolicySet, load_policies
+from retention.service.http import make_app, make_server
+from retention.service.metrics import Metrics
+from retention.service.reconciler import Reconciler
+from retention.service.scheduling import trigger_for
+from retention.service.watching import content_digest
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    paths: tuple[str, ...]
+    http_host: str = "0.0.0.0"
+    """Where health and metrics listen; in a pod, every interface."""
+    http_port: int = 8080
+    reload_interval: float = 5.0
+    """Seconds between looks at the policy directory."""
+    observe: bool = False
+    """Plan only, for every policy: expose what would be deleted, delete nothing."""
+    grace: float = 50.0
+    """Seconds SIGTERM waits for running applies to finish their batches in flight."""
+    state_dir: Path | None = None
+    """Where the last plan and report of each policy are written, if anywhere."""
+    ready_ttl: float = 15.0
+    """How long a successful Pinecone check keeps the service ready."""
+    apply: ApplySettings = field(default_factory=ApplySettings)
+
+
+class Service:
+    def __init__(
+        self, settings: ServiceSettings, *, client: PineconeClient, metrics: Metrics, log: Any
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.metrics = metrics
+        self.log = log
+        self.reconciler = Reconciler(
+            client,
+            metrics,
+            log,
+            settings=settings.apply,
+            observe=settings.observe,
+            state_dir=settings.state_dir,
+        )
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.shutdown = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
+        self.digest: str | None = None
+        self.started = time.monotonic()
+        self._pinecone_ok_at: float | None = None
+
+    # -- policies and jobs
+
+    def reload(self) -> bool:
+        """Load the policies if they changed; True when a new set was installed."""
+        digest = content_digest(self.settings.paths)
+        if digest == self.digest:
+            return False
+        self.digest = digest
+        try:
+            policies = load_policies(self.settings.paths)
+        except PolicyErrors as exc:
+            self.metrics.reload_failures.inc()
+            for error in exc.errors:
+                self.log.error("policy_invalid", error=str(error))
+            self.log.error(
+                "config_reload_rejected",
+                errors=len(exc.errors),
+                keeping=len(self.reconciler.policies.policies) if self.reconciler.policies else 0,
+            )
+            return False
+        self._install(policies)
+        self.metrics.reloads.inc()
+        self.metrics.policies.set(len(policies.policies))
+        self.log.info(
+            "config_loaded",
+            policies=[p.name for p in policies.policies],
+            holds=[h.name for h in policies.holds],
+            digest=policies.digest,
+        )
+        return True
+
+    def _install(self, policies: PolicySet) -> None:
+        old = (
+            {p.name: p for p in self.reconciler.policies.policies}
+            if self.reconciler.policies
+            else {}
+        )
+        self.reconciler.policies = policies
+        for name in old.keys() - {p.name for p in policies.policies}:
+            self.scheduler.remove_job(name)
+        for policy in policies.policies:
+            before = old.get(policy.name)
+            if before is not None and (before.schedule, before.jitter) == (
+                policy.schedule,
+                policy.jitter,
+            ):
+                continue  # same timing: the job reads the new rules when it next fires
+            self.scheduler.add_job(
+                self._job,
+                trigger_for(policy),
+                args=(policy.name,),
+                id=policy.name,
+                name=f"reconcile {policy.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+                replace_existing=True,
+            )
+            self.log.info("policy_scheduled", policy=policy.name, schedule=policy.schedule or "1h")
+
+    async def _job(self, name: str) -> None:
+        if self.shutdown.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await self.reconciler.reconcile(name)
+        finally:
+            self.running.discard(task)
+
+    async def _watch(self) -> None:
+        while not self.shutdown.is_set():
+            try:
+                await asyncio.wait_for(self.shutdown.wait(), timeout=self.settings.reload_interval)
+            except TimeoutError:
+                self.reload()
+
+    # -- health
+
+    def health(self) -> dict[str, object]:
+        return {
+            "uptime_seconds": round(time.monotonic() - self.started, 1),
+            "scheduler": self.scheduler.running,
+            "jobs_running": len(self.running),
+        }
+
+    async def ready(self) -> tuple[bool, dict[str, object]]:
+        loaded = self.reconciler.policies is not None
+        now = time.monotonic()
+        if self._pinecone_ok_at is None or now - self._pinecone_ok_at > self.settings.ready_ttl:
+            try:
+                await asyncio.wait_for(self.client.control.list_indexes(), timeout=5.0)
+            except (RetentionError, TimeoutError) as exc:
+                return False, {"policies_loaded": loaded, "pinecone": f"unreachable: {exc}"}
+            self._pinecone_ok_at = now
+        return loaded, {"policies_loaded": loaded, "pinecone": "ok"}
+
+    # -- the whole life
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        self.scheduler.start()
+        self.reload()
+        server = make_server(
+            make_app(self.metrics, ready=self.ready, health=self.health),
+            self.settings.http_host,
+            self.settings.http_port,
+        )
+        http = asyncio.create_task(server.serve())
+        watcher = asyncio.create_task(self._watch())
+        self.log.info(
+            "service_started", http_port=self.settings.http_port, observe=self.settings.observe
+        )
+        await self.shutdown.wait()
+
+        self.scheduler.shutdown(wait=False)
+        self.reconciler.stop_all()
+        if self.running:
+            self.log.info("service_draining", jobs=len(self.running))
+            await asyncio.wait(set(self.running), timeout=self.settings.grace)
+        server.should_exit = True
+        await asyncio.gather(http, watcher, return_exceptions=True)
+        self.log.info("service_stopped")
+        return 0
+
+    def _on_signal(self, signum: int) -> None:
+        self.log.info("stop_requested", signal=signal.Signals(signum).name)
+        self.reconciler.stop_all()
+        self.shutdown.set()
