@@ -153,5 +153,14 @@ def error_for_transport(
     """The `PineconeTransportError` for a request to `operation` that got no HTTP answer."""
     detail = truncate(scrub(str(exc) or type(exc).__name__, secrets))
     return PineconeTransportError(
-        f"{operation}: {type(exc).__name__}: {detail}", operation=operation
+        f"{operation}: {type(exc).__name__}: {detail}{_origin(exc)}", operation=operation
     )
+
+
+def _origin(exc: httpx.TransportError) -> str:
+    """` (scheme://host:port)` of the request that got no answer, so the message says where."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # raised by httpx when the error carries no request
+        return ""
+    return f" ({url.scheme}://{url.netloc.decode('ascii', errors='replace')})"

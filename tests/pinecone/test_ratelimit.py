@@ -136,7 +136,7 @@ async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClo
 
 
 async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -> None:
-    """Paced at 5,000/s against a server that took 2,000 in the last second, a 429 lands near 2,000."""
+    """At 5,000/s, a 429 after 2,000 accepted in the last second decreases from 2,000 + 1,000 refused."""
     lim = RateLimiter(
         monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.8, increase=0
     )
@@ -144,7 +144,7 @@ async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
     assert (first.start, second.start) == (0, 0.2)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 3000)
 
 
 async def test_throttle_without_a_recognised_message_slows_every_key(clock: FakeClock) -> None:
