@@ -282,7 +282,7 @@ class IndexClient:
         ns = canonical_namespace(namespace)
         batches = _chunks(ids, batch_size)
         infos: list[ResponseInfo] = []
-        sent = [0, 0]  # requests, ids
+        sizes: list[int] = []
 
         async def worker() -> None:
             # Workers take batches in order and reserve in that order: first come first served.
@@ -297,8 +297,7 @@ class IndexClient:
                     },
                 )
                 infos.append(info)
-                sent[0] += 1
-                sent[1] += n
+                sizes.append(n)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -307,7 +306,7 @@ class IndexClient:
         except ExceptionGroup as failed:
             # The first failure stops the other workers; callers see it as one plain error.
             raise failed.exceptions[0]  # noqa: B904 - keeps its own cause (the httpx error)
-        return DeleteResult(requests=sent[0], ids_sent=sent[1], infos=tuple(infos))
+        return DeleteResult(requests=len(sizes), ids_sent=sum(sizes), infos=tuple(infos))
 
     async def delete_by_filter(self, filter: Filter, namespace: str) -> DeleteResult:
         """Delete every record in `namespace` matching `filter`, in one request."""

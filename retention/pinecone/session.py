@@ -20,8 +20,14 @@ from typing import Any
 import httpx
 
 from retention import __version__
-from retention.errors import RateLimited
-from retention.pinecone.errors import error_for_response, error_for_transport
+from retention.errors import PineconeError, RateLimited
+from retention.pinecone.errors import (
+    REQUEST_ID_HEADER,
+    error_for_response,
+    error_for_transport,
+    scrub,
+    truncate,
+)
 from retention.pinecone.ratelimit import Key, RateLimiter, Reservation
 from retention.pinecone.retrying import Retrying
 
@@ -106,5 +112,14 @@ class Session:
         )
         if not response.content:
             return {}, response
-        data = response.json()
+        try:
+            data = response.json()
+        except ValueError as exc:
+            shown = truncate(scrub(response.text, self._secrets))
+            raise PineconeError(
+                f"{operation}: HTTP {response.status_code} answer is not JSON: {shown}",
+                status=response.status_code,
+                request_id=response.headers.get(REQUEST_ID_HEADER),
+                operation=operation,
+            ) from exc
         return (data if isinstance(data, dict) else {}), response

@@ -128,3 +128,12 @@ async def test_api_key_is_in_no_error_and_no_log(
     assert KEY not in str(info.value) and KEY not in repr(info.value.args)
     assert KEY not in repr(client) and KEY not in repr(client.settings)
     assert all(r.headers["Api-Key"] == KEY for r in fake.seen)
+
+
+async def test_success_that_is_not_json_is_an_error(
+    fake: FakePinecone, client: PineconeClient
+) -> None:
+    """A 200 whose body is not JSON raises PineconeError quoting the (scrubbed) body."""
+    fake.script.append(httpx.Response(200, text=f"<html>{KEY}</html>"))
+    with pytest.raises(PineconeError, match=r"answer is not JSON: <html>\*\*\*</html>"):
+        await client.index_at("idx", HOST).describe_index_stats()
