@@ -1,0 +1,195 @@
+"""`retention run` as a subprocess against the emulator: schedules, reload, HTTP, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from retention.emulator import Emulator, EmulatorConfig
+
+POLICY = """\
+apiVersion: retention/v1
+kind: RetentionPolicy
+metadata: {{name: {name}}}
+spec:
+  index: idx
+  namespaces: {{include: ["t-*"]}}
+  schedule: 1s
+  rules:
+    - name: old
+      olderThan: {age}
+      field: created_at
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator.start(EmulatorConfig(limits="off", indexes=(("idx", 4),))) as running:
+        now = time.time()
+        running.upsert(
+            "idx",
+            "t-a",
+            [(f"r{i:03d}", [0.1] * 4, {"created_at": now - (i + 0.5) * 3600}) for i in range(100)],
+        )
+        yield running
+
+
+@pytest.fixture
+def service(
+    emu: Emulator, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path, Path]]:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="3d"))
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = {
+        **os.environ,
+        "PINECONE_API_KEY": "test-key",
+        "PINECONE_CONTROLLER_HOST": emu.controller_url,
+        "RETENTION_STATE_DIR": str(tmp_path / "state"),
+    }
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "retention",
+                "run",
+                str(policies),
+                "--http-port",
+                str(port),
+                "--http-host",
+                "127.0.0.1",
+                "--reload-interval",
+                "0.3",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _get(url + "/healthz") == 200)
+        yield proc, url, policies, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _get(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=1.0).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def left(emu: Emulator) -> int:
+    return len(emu.records("idx", "t-a"))
+
+
+@pytest.mark.slow
+def test_reconciles_on_schedule_reloads_and_stops_cleanly(
+    emu: Emulator, service: tuple[subprocess.Popen[bytes], str, Path, Path]
+) -> None:
+    """Deletions happen on schedule, an edit is picked up, a broken edit is rejected while the
+    last good policies keep running, the endpoints answer, and SIGTERM exits 0 promptly."""
+    proc, url, policies, log = service
+    # 100 records one hour apart (ages 0.5h .. 99.5h); older than 3 days leaves 72.
+    wait_for(lambda: left(emu) == 72)
+    ready = httpx.get(url + "/readyz").json()
+    assert ready == {"ready": True, "policies_loaded": True, "pinecone": "ok"}
+    deleted = 'retention_records_deleted_total{index="idx",namespace="t-a",policy="chat"} 28.0'
+    wait_for(lambda: deleted in httpx.get(url + "/metrics").text)
+    metrics = httpx.get(url + "/metrics").text
+    assert 'retention_reconcile_runs_total{outcome="applied",policy="chat"}' in metrics
+    assert 'retention_last_success_timestamp_seconds{policy="chat"}' in metrics
+    assert 'retention_pinecone_requests_total{operation="delete",outcome="ok"}' in metrics
+
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="2d"))
+    wait_for(lambda: left(emu) == 48)
+
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="30x"))
+    wait_for(
+        lambda: "retention_config_reload_failures_total 1.0" in httpx.get(url + "/metrics").text
+    )
+    now = time.time()
+    emu.upsert("idx", "t-a", [("late", [0.1] * 4, {"created_at": now - 5 * 86400})])
+    wait_for(lambda: left(emu) == 48)  # the last good policy (2d) still runs and deletes "late"
+    assert "late" not in emu.records("idx", "t-a")
+
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    text = log.read_text()
+    assert '"event": "config_reload_rejected"' in text
+    assert "invalid duration" in text or "write a duration" in text
+    assert '"event": "service_stopped"' in text
+    assert "test-key" not in text
+
+
+def test_healthz_does_not_depend_on_pinecone(tmp_path: Path) -> None:
+    """With Pinecone unreachable the process is healthy but not ready."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="3d"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "PINECONE_API_KEY": "k",
+        "PINECONE_CONTROLLER_HOST": f"http://127.0.0.1:{free_port()}",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "retention",
+            "run",
+            str(policies),
+            "--http-port",
+            str(port),
+            "--http-host",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _get(url + "/healthz") == 200)
+        response = httpx.get(url + "/readyz", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["policies_loaded"] is True
+        assert response.json()["pinecone"].startswith("unreachable")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
