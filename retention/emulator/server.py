@@ -62,6 +62,9 @@ class Emulator:
     def _serve(self) -> None:
         sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this: uvicorn writes headers and body apart, and with
+        # Nagle's algorithm each keep-alive response would wait ~40 ms for a delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.config.host, self.config.port))
         port = sock.getsockname()[1]
         shown = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
