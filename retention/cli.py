@@ -173,6 +173,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command_func=cmd_run)
 
+    demo = commands.add_parser(
+        "demo",
+        help="a zero-configuration tour on the embedded emulator",
+        description="Seed the embedded emulator and run validate, plan, apply and verify.",
+    )
+    demo.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
+    demo.set_defaults(command_func=cmd_demo)
+
     from retention.emulator.command import add_arguments as emulator_arguments
     from retention.emulator.command import run as run_emulator
 
@@ -218,10 +226,12 @@ def _github(error: PolicyError) -> str:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from retention import logs
     from retention.planning.delta import delta, render_delta
     from retention.planning.plan import parse_time, to_document
     from retention.planning.render import render_json, render_markdown, render_text
 
+    logs.configure()  # retry warnings go to stderr: stdout carries the plan and nothing else
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     base_policies = _base_policies(args.base, args.paths) if args.base else None
@@ -284,6 +294,11 @@ def _base_policies(ref: str, paths: Sequence[str]) -> PolicySet:
 def _client() -> PineconeClient:
     from retention.pinecone import connect
 
+    if not os.environ.get("PINECONE_API_KEY"):
+        raise RetentionError(
+            "PINECONE_API_KEY is not set; export the API key of the Pinecone project "
+            "(any value for the emulator)"
+        )
     try:
         return connect(environ=os.environ)
     except ValueError as exc:
@@ -462,3 +477,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return await Service(settings, client=client, metrics=metrics, log=log).run()
 
     return asyncio.run(serve())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from retention.demo import run_demo
+
+    return run_demo(list(args.paths))

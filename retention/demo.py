@@ -1,0 +1,186 @@
+"""`retention demo`: the whole loop on the embedded emulator, with no configuration.
+
+It starts the emulator on a free loopback port with Pinecone's rate limits on, seeds two indexes
+shaped like the example policies expect (support tickets spread over a year, legal holds, GDPR
+erasure targets, document chunks, scratch namespaces), then runs validate, plan, apply with
+progress, and a verifying re-plan on the policies, exactly as the CLI would.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from retention import logs
+from retention.applying.executor import ApplySettings, Stop
+from retention.emulator import Emulator, EmulatorConfig
+from retention.pinecone import PineconeClient, PineconeSettings, connect
+from retention.planning.render import render_text
+from retention.policy import PolicySet, load_policies
+from retention.runs import apply_live, plan_live
+
+DAY = 86_400
+DIMENSION = 8
+SOURCES = ("zendesk", "chat", "messenger", "email", "phone")
+TENANTS = {
+    "tenant-acme": 12_000,
+    "tenant-globex": 8_000,
+    "tenant-initech": 5_000,
+    "tenant-legal-eu": 2_000,
+}
+NAMESPACES = {
+    "support-prod": [*TENANTS, ""],
+    "kb-prod": ["", "scratch-exp-17", "scratch-exp-18"],
+}
+
+
+def _vector(rng: random.Random) -> list[float]:
+    return [rng.random() for _ in range(DIMENSION)]
+
+
+def _tickets(
+    rng: random.Random, prefix: str, n: int, now: float
+) -> Iterator[tuple[str, list[float], dict[str, Any]]]:
+    for i in range(n):
+        meta: dict[str, Any] = {
+            "source": SOURCES[rng.randrange(len(SOURCES))],
+            "tags": rng.sample(["billing", "bug", "login", "refund", "urgent"], 2),
+            "created_at": int(now - rng.uniform(0, 365) * DAY),
+        }
+        if rng.random() < 0.03:
+            meta["legal_hold"] = True
+        if rng.random() < 0.02:
+            meta["case_id"] = rng.choice(["C-1", "C-7", "C-9"])
+        if rng.random() < 0.01:
+            del meta["created_at"]  # imported without a timestamp: never expires by TTL
+        yield f"{prefix}-{i:06d}", _vector(rng), meta
+
+
+def seed(emulator: Emulator, policies_dir: Path, now: float) -> dict[str, int]:
+    """Create and fill the demo indexes; return records per index."""
+    rng = random.Random(2026)
+    counts: dict[str, int] = {}
+    emulator.create_index("support-prod", DIMENSION)
+    for ns, n in TENANTS.items():
+        emulator.upsert(
+            "support-prod", ns, _tickets(rng, ns.removeprefix("tenant-"), n, now), validate=False
+        )
+    emulator.upsert("support-prod", "", _tickets(rng, "misc", 1_500, now), validate=False)
+    erasure = policies_dir / "erasure" / "2026-11.txt"
+    ids = erasure.read_text().split() if erasure.exists() else []
+    ids += ["user-42#msg-1", "user-42#msg-2"]
+    for i, rid in enumerate(ids):
+        ns = "tenant-acme" if i % 2 else "tenant-globex"
+        emulator.upsert(
+            "support-prod", ns, [(rid, _vector(rng), {"source": "email", "created_at": int(now)})]
+        )
+    counts["support-prod"] = sum(TENANTS.values()) + 1_500 + len(ids)
+
+    emulator.create_index("kb-prod", DIMENSION)
+    chunks = []
+    for doc in range(400):
+        for chunk in range(25):
+            meta: dict[str, Any] = {"doc": f"doc-{doc:03d}", "chunk": chunk}
+            if rng.random() < 0.05:
+                meta["superseded_at"] = int((now - rng.uniform(0, 30) * DAY) * 1000)
+            if rng.random() < 0.01:
+                meta["pinned"] = True
+            chunks.append((f"doc-{doc:03d}#{chunk:02d}", _vector(rng), meta))
+    emulator.upsert("kb-prod", "", chunks, validate=False)
+    emulator.upsert(
+        "kb-prod",
+        "scratch-exp-17",
+        [(f"exp17-{i}", _vector(rng), {"run": 17}) for i in range(3_000)],
+    )
+    emulator.upsert(
+        "kb-prod",
+        "scratch-exp-18",
+        [(f"exp18-{i}", _vector(rng), {"run": 18}) for i in range(2_000)],
+    )
+    counts["kb-prod"] = len(chunks) + 5_000
+    return counts
+
+
+def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
+    """Run the tour; return the exit code."""
+    import asyncio
+
+    logs.configure(level="warning")
+    log = logs.get_logger(command="demo")
+    policies_dir = Path(paths[0])
+
+    def say(text: str = "") -> None:
+        print(text, file=out, flush=True)
+
+    say("retention demo: policies as code for Pinecone, on the embedded emulator\n")
+    policies = load_policies(paths)
+    say(
+        f"1. validate  {len(policies.policies)} policies and {len(policies.holds)} legal hold(s) "
+        f"in {len(policies.files)} files: valid"
+    )
+
+    started = time.monotonic()
+    with Emulator.start(EmulatorConfig(limits="pinecone")) as emulator:
+        counts = seed(emulator, policies_dir, time.time())
+        total = sum(counts.values())
+        say(
+            f"2. seed      emulator at {emulator.controller_url} (Pinecone's rate limits on): "
+            f"{total:,} records in {len(counts)} indexes"
+        )
+        settings = PineconeSettings(api_key="demo", controller_url=emulator.controller_url)
+
+        async def tour() -> int:
+            async with connect(settings) as client:
+                return await _tour(client, policies, out, log, say)
+
+        code = asyncio.run(tour())
+        left = sum(len(emulator.records(i, ns)) for i, nss in NAMESPACES.items() for ns in nss)
+    say(
+        f"\nDone in {time.monotonic() - started:.0f}s: {total - left:,} of {total:,} records deleted, "
+        "every protected and held record kept."
+    )
+    say(
+        "\nNext:\n"
+        "  - edit policies/*.yaml, then `retention validate` (add --format github in CI)\n"
+        "  - `retention emulator --index support-prod:8` and point PINECONE_CONTROLLER_HOST at it\n"
+        "  - against Pinecone: export PINECONE_API_KEY, then `retention plan --out plan.json`,\n"
+        "    review it, and `retention apply plan.json`\n"
+        "  - run it for good: deploy/kubernetes (retention run) and deploy/ci (plans on pull requests)"
+    )
+    return code
+
+
+async def _tour(
+    client: PineconeClient, policies: PolicySet, out: TextIO, log: Any, say: Callable[[str], None]
+) -> int:
+    now = datetime.now(UTC).replace(microsecond=0)
+    plan = await plan_live(client, policies, now=now, log=log)
+    say("3. plan      what the policies delete now, as a reviewer sees it:\n")
+    out.write(_indent(render_text(plan, color=out.isatty())))
+    say("4. apply     exactly that plan, at Pinecone's rate limits, then verify:")
+    report = await apply_live(
+        client,
+        plan,
+        now=now,
+        digest=policies.digest,
+        settings=ApplySettings(),
+        log=log,
+        stop=Stop(),
+        bar=out if out.isatty() else None,
+    )
+    report.finished = datetime.now(UTC)
+    say(f"   {report.summary()}")
+    again = await plan_live(client, policies, now=datetime.now(UTC).replace(microsecond=0), log=log)
+    say(
+        f"5. re-plan   {'nothing left to delete: verified' if not again.totals.records else 'left: ' + str(again.totals.records)}"
+    )
+    return 0 if not again.totals.records and not report.failed else 1
+
+
+def _indent(text: str) -> str:
+    return "".join(f"   {line}\n" if line else "\n" for line in text.splitlines())
