@@ -22,8 +22,8 @@ a reservation of weight w occupies an interval of w / rate seconds:
   T seconds a key admits at most rate x T plus one reservation: no burst above one batch.
   A weight above a key's one-second capacity is charged at that capacity, so an oversized
   request waits its turn instead of never fitting.
-- AIMD per key: a 429 sets the key's rate to `decrease` x (the rate, or what the server
-  accepted in the last second plus the refused weight, if that is less); the rate then grows
+- AIMD per key: a 429 sets the key's rate to `decrease` x (the rate, or the most the server
+  accepted in any one second of the last three, if that is less); the rate then grows
   back by `increase` x limit per second, up to the limit. With batches of 1,000 at 2,000/s
   (two requests a second) one refused request per cycle costs ~2% of requests, so the cycle
   must be long: the defaults (0.85, 0.15%/s) give ~40 s cycles at ~90% of the real limit.
@@ -66,6 +66,8 @@ def limit_key_name(key: Key) -> str:
 
 EPSILON = 1e-9
 """Seconds of slack when comparing interval ends, against float rounding."""
+HISTORY = 3.0
+"""Seconds of accepted reservations kept to estimate the server's limit after a 429."""
 
 
 @dataclass(frozen=True)
@@ -110,16 +112,30 @@ class _Bucket:
             self.updated = now
         while self.busy and self.busy[0][1] <= now:
             self.busy.pop(0)
-        while self.recent and self.recent[0][0] < now - 1.0 - EPSILON:
+        while self.recent and self.recent[0][0] < now - HISTORY:
             self.refused.discard(self.recent.popleft()[2])
 
     def delivered(self, now: float) -> float:
-        """Weight sent in the last second and not refused: what the server let through."""
-        return sum(
-            weight
+        """The most weight the server accepted within any one second of the last few.
+
+        A lower bound on the server's real limit (it did let that much through), measured
+        at its best moment, so that coarse batches (two 1,000-record batches a second) do
+        not make a window that happens to hold one of them read as half the limit.
+        """
+        starts = sorted(
+            (start, weight)
             for start, weight, serial in self.recent
             if start <= now and serial not in self.refused
         )
+        best = total = 0.0
+        first = 0
+        for start, weight in starts:
+            total += weight
+            while starts[first][0] <= start - 1.0 + EPSILON:
+                total -= starts[first][1]
+                first += 1
+            best = max(best, total)
+        return best
 
     def conflict(self, t: float, duration: float) -> float | None:
         """End of a busy interval overlapping [t, t + duration), or None if it is free."""
@@ -250,10 +266,9 @@ class RateLimiter:
                 continue  # this congestion episode was already answered
             # Like TCP's ssthresh (RFC 5681: from the flight size, not the window), decrease
             # from what the server demonstrably takes when that is less than our nominal
-            # rate: it accepted `delivered` in the last second and refused `weight` more, so
-            # its limit is below their sum. One 429 brings 5,000/s close to a real 2,000/s.
+            # rate, so one 429 brings 5,000/s close to a real 2,000/s.
             weight = min(reservation.weights[key], bucket.capacity)
-            basis = min(bucket.rate, bucket.delivered(now) + weight)
+            basis = min(bucket.rate, max(bucket.delivered(now), weight))
             bucket.rate = max(self.floor * bucket.limit.per_second, basis * self.decrease)
             bucket.decreased_after = self._last_serial
             slowed.append(key)

@@ -136,7 +136,7 @@ async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClo
 
 
 async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -> None:
-    """At 5,000/s, a 429 after 2,000 accepted in the last second decreases from 2,000 + 1,000 refused."""
+    """At 5,000/s, a 429 after the server took 2,000 within a second decreases from 2,000."""
     lim = RateLimiter(
         monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.8, increase=0
     )
@@ -144,7 +144,7 @@ async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
     assert (first.start, second.start) == (0, 0.2)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 3000)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
 
 
 async def test_throttle_without_a_recognised_message_slows_every_key(clock: FakeClock) -> None:
@@ -196,6 +196,24 @@ async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
     starts = [lim.reserve(delete("a", 1000)).start for _ in range(6)]
     assert starts[5] == pytest.approx(1000 / 4900 * 5)
     assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(4900)
+
+
+async def test_decrease_uses_the_best_second_not_the_latest(clock: FakeClock) -> None:
+    """Two batches a second: a 429 when the latest second holds one batch still reads 2,000/s."""
+    lim = RateLimiter(
+        override(PUBLISHED, {"delete_records_per_s": 2000}),
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
+        headroom=0,
+        decrease=0.8,
+        increase=0,
+    )
+    starts = [lim.reserve(delete("a", 1000)).start for _ in range(4)]
+    assert starts == pytest.approx([0, 0.5, 1.0, 1.5])
+    clock.now = 2.45
+    refused = lim.reserve(delete("a", 1000))
+    lim.throttled(refused, RECORDS_A)
+    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
 
 
 def test_settings_are_checked() -> None:
