@@ -16,6 +16,7 @@ from types import FrameType
 
 from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
 from retention.emulator.server import Emulator
+from retention.limits import PUBLISHED, override
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +132,10 @@ def _limit_setting(text: str) -> tuple[str, float]:
         number = -1.0
     if not sep or not name or number <= 0:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE with VALUE > 0, got: {text}")
+    try:
+        override(PUBLISHED, {name: number})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return name, number
 
 
