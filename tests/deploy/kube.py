@@ -20,7 +20,7 @@ BASE = KUSTOMIZE / "base"
 OVERLAYS = sorted(p for p in (KUSTOMIZE / "overlays").iterdir() if p.is_dir())
 KUSTOMIZATIONS = [BASE, *OVERLAYS]
 POLICIES = REPO / "policies"
-MIRROR = BASE / "policies"
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 # The oldest Kubernetes minor still widely supported by managed offerings; schemas for it ship
 # inside kubernetes-validate (1.25 onwards), so validation needs no network.
@@ -34,8 +34,9 @@ def load_all(path: Path) -> list[dict[str, Any]]:
 
 
 def kustomization(directory: Path) -> dict[str, Any]:
-    """The parsed kustomization.yaml of `directory`."""
-    (doc,) = load_all(directory / "kustomization.yaml")
+    """The parsed kustomization file of `directory` (any of the names kustomize accepts)."""
+    (path,) = [directory / n for n in KUSTOMIZATION_NAMES if (directory / n).is_file()]
+    (doc,) = load_all(path)
     return doc
 
 

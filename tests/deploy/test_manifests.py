@@ -13,6 +13,7 @@ from tests.deploy.kube import (
     BASE,
     KUBERNETES_VERSION,
     KUSTOMIZATIONS,
+    POLICIES,
     REPO,
     configmaps_from_generator,
     kubectl,
@@ -78,7 +79,9 @@ def test_rendered_kustomization_is_valid_kubernetes(directory: Path) -> None:
 def test_rendered_configmaps_keep_fixed_names_and_policy_content(directory: Path) -> None:
     """The rendered policy ConfigMaps carry no hash suffix and exactly the generator's files."""
     rendered = {d["metadata"]["name"]: d for d in render(directory) if d["kind"] == "ConfigMap"}
-    assert {name: doc["data"] for name, doc in rendered.items()} == configmaps_from_generator(BASE)
+    assert {name: doc["data"] for name, doc in rendered.items()} == configmaps_from_generator(
+        POLICIES
+    )
 
 
 @needs_kubectl
@@ -96,7 +99,7 @@ def test_overlay_sets_namespace_and_image() -> None:
 
 def test_generators_keep_configmap_names_stable() -> None:
     """Every policy ConfigMap disables the name hash, so updates reload in place."""
-    generators = kustomization(BASE)["configMapGenerator"]
+    generators = kustomization(POLICIES)["configMapGenerator"]
     assert generators
     for generator in generators:
         assert generator["options"]["disableNameSuffixHash"] is True
