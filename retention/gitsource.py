@@ -40,8 +40,17 @@ def materialize(ref: str, paths: Sequence[str], into: Path) -> list[str]:
     that correspond to `paths` (same layout relative to the repository root)."""
     first = Path(paths[0]) if paths else Path(".")
     cwd = first if first.is_dir() else first.parent
-    root = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-    commit = _git(["rev-parse", "--verify", f"{ref}^{{commit}}"], root).decode().strip()
+    try:
+        root = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
+    except PlanError:
+        raise PlanError(
+            f"--base {ref}: {first} is not in a git repository (--base reads the policies "
+            "from git history)"
+        ) from None
+    try:
+        commit = _git(["rev-parse", "--verify", f"{ref}^{{commit}}"], root).decode().strip()
+    except PlanError:
+        raise PlanError(f"--base {ref}: no such commit in the git repository {root}") from None
     mapped = []
     for raw in paths:
         relative = Path(raw).resolve().relative_to(root.resolve())

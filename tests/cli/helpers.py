@@ -1,0 +1,152 @@
+"""Small datasets, policy files, git repositories and CLI runs shared by the CLI tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retention.cli import main
+from retention.emulator import Emulator
+
+AT = "2027-01-01T00:00:00Z"
+"""Every test plans as of this moment, so counts never depend on the wall clock."""
+AT_EPOCH = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+DAY = 86_400
+API_KEY = "test-key-0123456789"
+"""Long enough that scrubbing it from error texts cannot garble ordinary words."""
+
+Metadata = dict[str, Any]
+
+
+def metadata(i: int) -> Metadata:
+    """Record `i`: created 0.5 to 119.5 days before AT (cycling), every tenth one a draft."""
+    return {
+        "created_at": int(AT_EPOCH - (i % 120 + 0.5) * DAY),
+        "kind": "draft" if i % 10 == 0 else "final",
+    }
+
+
+def seed(emulator: Emulator, index: str, namespaces: Mapping[str, int]) -> None:
+    """Create `index` and fill each namespace with that many records of `metadata(i)`."""
+    emulator.create_index(index, 4)
+    for ns, n in namespaces.items():
+        emulator.upsert(index, ns, ((f"{ns}-{i:05d}", [0.1] * 4, metadata(i)) for i in range(n)))
+
+
+def older_than(n: int, days: int) -> int:
+    """How many of `n` seeded records are older than `days` at AT, counted in plain Python."""
+    return sum(1 for i in range(n) if metadata(i)["created_at"] < AT_EPOCH - days * DAY)
+
+
+def expired_or_draft(n: int, days: int) -> int:
+    """How many of `n` seeded records are older than `days` or drafts (each counted once)."""
+    return sum(
+        1
+        for i in range(n)
+        if metadata(i)["created_at"] < AT_EPOCH - days * DAY or metadata(i)["kind"] == "draft"
+    )
+
+
+def drafts(n: int) -> int:
+    """How many of `n` seeded records are drafts."""
+    return sum(1 for i in range(n) if metadata(i)["kind"] == "draft")
+
+
+def policy(name: str, index: str, rules: Sequence[str], include: str = "*") -> str:
+    """A RetentionPolicy document over the namespaces of `index` matching `include`."""
+    body = "".join(rules)
+    return (
+        "apiVersion: retention/v1\n"
+        "kind: RetentionPolicy\n"
+        f"metadata:\n  name: {name}\n"
+        f"spec:\n  index: {index}\n"
+        f'  namespaces:\n    include: ["{include}"]\n'
+        f"  rules:\n{body}"
+    )
+
+
+def ttl_rule(name: str, older: str) -> str:
+    """A TTL rule on `created_at` in seconds."""
+    return f"    - name: {name}\n      olderThan: {older}\n      field: created_at\n      unit: s\n"
+
+
+def where_rule(name: str, kind: str) -> str:
+    """A rule that selects the records whose `kind` equals `kind`."""
+    return f"    - name: {name}\n      where: {{kind: {{$eq: {kind}}}}}\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a throwaway identity; return its stdout."""
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def commit_all(repo: Path, message: str) -> str:
+    """Commit everything in `repo`; return the new HEAD."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def init_repo(repo: Path) -> None:
+    """An empty repository at `repo`."""
+    repo.mkdir(parents=True, exist_ok=True)
+    git(repo, "init", "-q")
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one `main([...])` call returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def messages(self) -> list[str]:
+        """Lines of stderr that are not structured log events (retry warnings are JSON lines)."""
+        return [line for line in self.err.splitlines() if not _is_event(line)]
+
+    @property
+    def events(self) -> list[str]:
+        """The `event` names of the structured log lines on stderr."""
+        return [json.loads(line)["event"] for line in self.err.splitlines() if _is_event(line)]
+
+
+def _is_event(line: str) -> bool:
+    if not line.startswith("{"):
+        return False
+    try:
+        return "event" in json.loads(line)
+    except ValueError:
+        return False
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
+    """Run `retention ARGV` in process and capture what it printed."""
+    capsys.readouterr()
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
