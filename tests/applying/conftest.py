@@ -1,0 +1,24 @@
+"""Emulators shared by the apply tests: in-process, limits off unless a test asks otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from retention.emulator import Emulator, EmulatorConfig
+from retention.filters import Semantics
+
+OTHER_READINGS = Semantics(
+    ne_matches_missing=True, nin_matches_missing=False, list_negation="any_differs"
+)
+
+
+@pytest.fixture(scope="module")
+def emulators() -> Iterator[tuple[Emulator, Emulator]]:
+    """Two emulators: Pinecone's likely filter semantics, and the other plausible readings."""
+    with (
+        Emulator.start(EmulatorConfig(limits="off")) as usual,
+        Emulator.start(EmulatorConfig(limits="off", semantics=OTHER_READINGS)) as other,
+    ):
+        yield usual, other
