@@ -234,8 +234,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     logs.configure()  # retry warnings go to stderr: stdout carries the plan and nothing else
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
-    base_policies = _base_policies(args.base, args.paths) if args.base else None
-    plan, base_plan = asyncio.run(_plan_live(policies, base_policies, now, args.paths[0]))
+    with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
+        base_policies = _base_policies(args.base, args.paths, Path(scratch)) if args.base else None
+        plan, base_plan = asyncio.run(_plan_live(policies, base_policies, now, args.paths[0]))
 
     if args.format == "json":
         sys.stdout.write(render_json(plan))
@@ -274,10 +275,11 @@ async def _plan_live(
     return plan, base_plan
 
 
-def _base_policies(ref: str, paths: Sequence[str]) -> PolicySet:
+def _base_policies(ref: str, paths: Sequence[str], into: Path) -> PolicySet:
+    """The policies as they are at git `ref`, written below `into` (which must outlive their
+    planning: ID files are read from there)."""
     from retention import gitsource
 
-    into = Path(tempfile.mkdtemp(prefix="retention-base-"))
     mapped = gitsource.materialize(ref, paths, into)
     existing = [p for p in mapped if Path(p).exists()]
     if not existing:

@@ -32,6 +32,7 @@ class _Namespace:
     index: str
     info: NamespaceInfo
     selections: list[Selection] = field(default_factory=list)
+    unions: dict[frozenset[str], int] = field(default_factory=dict)
 
 
 async def make_plan(
@@ -72,28 +73,35 @@ async def make_plan(
         )
     await asyncio.gather(*work)
 
+    # Each policy's records, each record once: namespaces concurrently (counts are paced per
+    # namespace, so a sequential loop would make a 100-namespace plan take minutes).
     per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
     per_policy_ns: dict[tuple[str, str, str], int] = {}
-    for ns in namespaces:
+
+    async def count_policies(ns: _Namespace) -> None:
         for name in sorted({s.action.policy for s in ns.selections}):
             own = [s for s in ns.selections if s.action.policy == name]
-            count = (await _union(ctx, ns, own))[0]
+            count = await _union(ctx, ns, own)
             per_policy[name] += count
             per_policy_ns[(name, ns.index, ns.info.name)] = count
+
+    await asyncio.gather(*(count_policies(ns) for ns in namespaces))
     results = tuple(
         _result(p, per_policy[p.name], per_policy_ns, namespaces) for p in policies.policies
     )
 
     # Totals count what an apply would delete: ready policies, each record once.
     ready = {r.name for r in results if r.status == "ready"}
-    actions: list[Action] = []
-    overlaps: list[Overlap] = []
-    union_total = 0
-    for ns in namespaces:
-        actions.extend(s.action for s in ns.selections)
-        union, pairs = await _union(ctx, ns, [s for s in ns.selections if s.action.policy in ready])
-        union_total += union
-        overlaps.extend(pairs)
+    actions = [s.action for ns in namespaces for s in ns.selections]
+
+    async def count_ready(ns: _Namespace) -> tuple[int, list[Overlap]]:
+        chosen = [s for s in ns.selections if s.action.policy in ready]
+        union = await _union(ctx, ns, chosen)
+        return union, await _overlaps(ctx, ns, chosen, union)
+
+    counted = await asyncio.gather(*(count_ready(ns) for ns in namespaces))
+    union_total = sum(union for union, _ in counted)
+    overlaps = [pair for _, pairs in counted for pair in pairs]
 
     return Plan(
         as_of=now,
@@ -117,47 +125,53 @@ async def _plan_policy(ctx: Context, policies: PolicySet, policy: Policy, ns: _N
     ns.selections.extend(selections)
 
 
-async def _union(
-    ctx: Context, ns: _Namespace, selections: Sequence[Selection]
-) -> tuple[int, list[Overlap]]:
-    """How many distinct records the selections cover, and which pairs of them overlap."""
+async def _union(ctx: Context, ns: _Namespace, selections: Sequence[Selection]) -> int:
+    """How many distinct records the selections cover (cached per set of actions)."""
+    key = frozenset(s.action.id for s in selections)
+    if key not in ns.unions:
+        ns.unions[key] = await _count_union(ctx, ns, selections)
+    return ns.unions[key]
+
+
+async def _count_union(ctx: Context, ns: _Namespace, selections: Sequence[Selection]) -> int:
     if len(selections) < 2:
-        return (selections[0].action.records if selections else 0), []
+        return selections[0].action.records if selections else 0
     if any(s.everything for s in selections):
-        everything = [s for s in selections if s.everything]
-        total = ns.info.records
-        return total, [
-            Overlap(
-                ns.index, ns.info.name, (e.action.id, s.action.id), min(s.action.records, total)
-            )
-            for e in everything
-            for s in selections
-            if s is not e and s.action.records and (not s.everything or s.action.id > e.action.id)
-        ]
-    inv, index, name = ctx.inventory, ns.index, ns.info.name
-    filtered = [s for s in selections if s.filter is not None and s.action.records]
+        return ns.info.records
+    filtered = [s.filter for s in selections if s.filter is not None and s.action.records]
     listed = [s for s in selections if s.filter is None and s.action.records]
     union = 0
-    if filtered:
-        union = (
-            filtered[0].action.records
-            if len(filtered) == 1
-            else await inv.count(index, name, or_(*(s.filter for s in filtered if s.filter)))
+    if len(filtered) == 1:
+        union = next(
+            s.action.records for s in selections if s.filter is not None and s.action.records
         )
-    checks = [surely(s.filter) for s in filtered if s.filter is not None]
+    elif filtered:
+        union = await ctx.inventory.count(ns.index, ns.info.name, or_(*filtered))
+    checks = [surely(f) for f in filtered]
     seen: set[str] = set()
     for s in listed:
         for record_id, metadata in s.ids.items():
             if record_id not in seen and not any(check(metadata) for check in checks):
                 seen.add(record_id)
-    union += len(seen)
+    return union + len(seen)
+
+
+async def _overlaps(
+    ctx: Context, ns: _Namespace, selections: Sequence[Selection], union: int
+) -> list[Overlap]:
+    """Which pairs of actions select the same records; only looked for when some do."""
+    if sum(s.action.records for s in selections) <= union:
+        return []
     pairs = []
     for i, a in enumerate(selections):
         for b in selections[i + 1 :]:
-            both = await _intersection(ctx, ns, a, b)
+            if a.everything or b.everything:
+                both = min(a.action.records, b.action.records)
+            else:
+                both = await _intersection(ctx, ns, a, b)
             if both:
-                pairs.append(Overlap(index, name, (a.action.id, b.action.id), both))
-    return union, pairs
+                pairs.append(Overlap(ns.index, ns.info.name, (a.action.id, b.action.id), both))
+    return pairs
 
 
 async def _intersection(ctx: Context, ns: _Namespace, a: Selection, b: Selection) -> int:

@@ -1,7 +1,8 @@
 """Plans for people: a terminal diff and a pull-request comment. Pure: Plan in, text out.
 
 Both put what can stop an apply (blocked policies) and what a reviewer must notice (overlaps,
-namespaces no policy covers) before the details, and end with the same totals line.
+namespaces no policy covers) before the details, and state the same totals (the text diff on its
+last line, the comment in its heading).
 """
 
 from __future__ import annotations
