@@ -7,7 +7,7 @@ Each refusal is one line that says what changed and how to re-plan. Pure: the ca
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from retention.errors import GuardError, PlanError
@@ -24,6 +24,7 @@ def check_fresh(
     max_age: timedelta,
     digest: str | None,
     hosts: Mapping[str, str],
+    changed_files: Sequence[str] = (),
 ) -> None:
     age = now - plan.as_of
     if age > max_age:
@@ -35,6 +36,12 @@ def check_fresh(
         raise PlanError(
             f"the plan is dated in the future ({format_time(plan.as_of)}); plans made with --at "
             f"are for reading, not applying; {REPLAN}"
+        )
+    if changed_files:
+        # Also a digest change, but naming the file says what to look at.
+        raise PlanError(
+            f"ID file {changed_files[0]} changed since the plan was made; nothing was deleted; "
+            f"{REPLAN}"
         )
     if digest is not None and digest != plan.sources.digest:
         raise PlanError(

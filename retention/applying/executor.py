@@ -24,7 +24,12 @@ from retention.applying.checks import check_blocked, check_fresh, check_growth, 
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
-from retention.applying.selection import count_selected, namespace_records, selected
+from retention.applying.selection import (
+    changed_id_files,
+    count_selected,
+    namespace_records,
+    selected,
+)
 from retention.errors import NotFound, PineconeError
 from retention.pinecone import IndexClient, PineconeClient
 from retention.planning.plan import Action, Plan
@@ -94,7 +99,16 @@ class Executor:
         """Check the plan against the world, then execute it; `only` limits it to policies."""
         report = Report(plan.fingerprint, started=now)
         hosts = {name: (await self.index(name)).host for name in plan.index_hosts}
-        check_fresh(plan, now=now, max_age=self.settings.max_age, digest=digest, hosts=hosts)
+        check_fresh(
+            plan,
+            now=now,
+            max_age=self.settings.max_age,
+            digest=digest,
+            hosts=hosts,
+            changed_files=changed_id_files(
+                a for a in plan.actions if only is None or a.policy in only
+            ),
+        )
         status = {p.name: p.status for p in plan.policies}
         chosen = [p for p in plan.policies if only is None or p.name in only]
         check_blocked(_subset(plan, chosen))

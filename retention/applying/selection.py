@@ -10,7 +10,7 @@ any), so a record that changed since planning is spared.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from retention.errors import NotFound, PlanError
@@ -81,8 +81,8 @@ async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[
             yield batch
 
 
-async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
-    """The IDs of a policy's ID file, refusing a file that changed since planning."""
+def file_digest(path: str) -> str:
+    """The SHA-256 of an ID file, as the plan pins it."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -90,7 +90,24 @@ async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
                 digest.update(chunk)
     except OSError as exc:
         raise PlanError(f"cannot read ID file {path}: {exc.strerror}") from None
-    if sha256 is not None and digest.hexdigest() != sha256:
+    return digest.hexdigest()
+
+
+def changed_id_files(actions: Iterable[Action]) -> list[str]:
+    """The ID files of `actions` whose content is not what the plan pinned."""
+    changed: list[str] = []
+    for action in actions:
+        source = action.id_source
+        if source is None or source.type != "file" or source.path is None:
+            continue
+        if source.path not in changed and file_digest(source.path) != source.sha256:
+            changed.append(source.path)
+    return changed
+
+
+async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
+    """The IDs of a policy's ID file, refusing a file that changed since planning."""
+    if sha256 is not None and file_digest(path) != sha256:
         raise PlanError(f"ID file {path} changed since the plan was made; run retention plan again")
     batch: list[str] = []
     with open(path, "rb") as handle:

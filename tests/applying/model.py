@@ -32,6 +32,9 @@ PROTECTS: tuple[dict[str, Any], ...] = (
     {"tags": {"$in": ["c"]}},
     {"source": "email"},
 )
+Data = dict[str, dict[str, dict[str, Any]]]
+"""namespace -> id -> metadata."""
+
 HOLDS: tuple[dict[str, Any], ...] = ({"tags": "b"}, {"source": "chat"}, {"hold": True})
 
 

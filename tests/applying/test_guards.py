@@ -1,0 +1,226 @@
+"""Stale plans and tripped guards: each refusal is exit 1, one line on stderr, nothing deleted."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retention.emulator import Emulator, EmulatorConfig
+from tests.applying.world import (
+    cli,
+    fresh_index,
+    pointed_at,
+    policy,
+    seed,
+    snapshot,
+    write_policies,
+)
+
+DAY = 86_400
+NS = ("ns-a", "ns-b")
+
+
+def records(start: int, n: int, *, age_days: int, now: float) -> dict[str, dict[str, Any]]:
+    return {
+        f"doc#{i:05d}": {"created_at": int(now - age_days * DAY), "kind": "ticket"}
+        for i in range(start, start + n)
+    }
+
+
+@dataclass
+class Setup:
+    emulator: Emulator
+    index: str
+    policies: Path
+    planfile: Path
+    ids_file: Path
+
+    def plan(self, *args: str) -> dict[str, Any]:
+        code, out, err = cli("plan", str(self.policies), "--out", str(self.planfile), *args)
+        assert code == 0, out + err
+        return json.loads(self.planfile.read_text())  # type: ignore[no-any-return]
+
+    def state(self) -> dict[str, set[str]]:
+        return snapshot(self.emulator, self.index, NS)
+
+    def add(self, ns: str, start: int, n: int) -> None:
+        seed(self.emulator, self.index, {ns: records(start, n, age_days=100, now=time.time())})
+
+    def refused(self, *args: str, planfile: Path | None = None) -> str:
+        """Apply; assert exit 1, one line on stderr and no record deleted; return the line."""
+        before = self.state()
+        code, out, err = cli("apply", str(planfile or self.planfile), *args)
+        assert code == 1, out + err
+        lines = err.splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith("retention: error: "), err
+        assert self.state() == before
+        return lines[0]
+
+
+def write(setup_dir: Path, index: str, **limits: Any) -> Path:
+    """An expiry policy (with optional limits) and an ID-file erasure policy."""
+    docs = [
+        policy(
+            "expire",
+            index,
+            ["ns-*"],
+            [{"name": "old", "olderThan": "30d", "field": "created_at"}],
+            **({"limits": limits} if limits else {}),
+        ),
+        policy("erase", index, ["ns-b"], [{"name": "listed", "idsFile": "erase.txt"}]),
+    ]
+    return write_policies(setup_dir, docs)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    """ns-a: 40 expired and 60 fresh records; ns-b: 10 expired, 40 fresh, 5 listed for erasure."""
+    with Emulator.start(EmulatorConfig(limits="off")) as emulator, pointed_at(emulator):
+        index = fresh_index(emulator, "guard")
+        now = time.time()
+        seed(
+            emulator,
+            index,
+            {
+                "ns-a": records(0, 40, age_days=100, now=now)
+                | records(40, 60, age_days=1, now=now),
+                "ns-b": records(0, 10, age_days=100, now=now)
+                | records(10, 45, age_days=1, now=now),
+            },
+        )
+        policies = tmp_path / "policies"
+        ids_file = policies / "erase.txt"
+        write(policies, index)
+        ids_file.write_text("".join(f"doc#{i:05d}\n" for i in range(50, 55)))
+        yield Setup(emulator, index, policies, tmp_path / "plan.json", ids_file)
+
+
+def test_a_plan_older_than_max_age(setup: Setup) -> None:
+    """A plan made two hours ago is refused with --max-age 1h."""
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+    setup.plan("--at", then)
+    line = setup.refused("--max-age", "1h")
+    assert "the plan is stale" in line and "expire after 1h" in line
+
+
+def test_a_plan_dated_in_the_future(setup: Setup) -> None:
+    """A plan made with --at in the future is for reading, not applying."""
+    setup.plan("--at", "2099-01-01T00:00:00Z")
+    assert "the plan is dated in the future (2099-01-01T00:00:00Z)" in setup.refused()
+
+
+def test_policies_edited_after_planning(setup: Setup) -> None:
+    """Editing a policy after planning changes the digest the plan was made from."""
+    setup.plan()
+    write(setup.policies, setup.index, maxRecords=1_000_000)
+    assert "the policies changed since the plan was made" in setup.refused()
+
+
+def test_an_id_file_changed_after_planning(setup: Setup) -> None:
+    """An ID file edited after planning is refused before anything is deleted."""
+    setup.plan()
+    setup.ids_file.write_text("doc#00050\ndoc#00011\n")
+    line = setup.refused()
+    assert f"ID file {setup.ids_file} changed since the plan was made" in line
+
+
+def test_a_tampered_plan_file(setup: Setup) -> None:
+    """Raising a count in the plan file breaks its fingerprint."""
+    doc = setup.plan()
+    doc["actions"][0]["records"]["count"] += 1000
+    setup.planfile.write_text(json.dumps(doc))
+    assert "the plan file was modified after it was made" in setup.refused()
+
+
+def test_an_edited_index_host(setup: Setup) -> None:
+    """Pointing the plan at another host by editing it is tampering too."""
+    doc = setup.plan()
+    doc["indexes"][0]["host"] = "https://elsewhere.example.com"
+    setup.planfile.write_text(json.dumps(doc))
+    assert "the plan file was modified after it was made" in setup.refused()
+
+
+def test_an_index_that_answers_at_another_host(setup: Setup) -> None:
+    """The same index name served from another host (recreated, moved) is refused.
+
+    The emulator derives hosts from the index name, so recreating the index keeps its host; a
+    second emulator serving the same index and records stands in for the recreated one.
+    """
+    setup.plan()
+    with Emulator.start(EmulatorConfig(limits="off")) as other:
+        other.create_index(setup.index, 2)
+        for ns in NS:
+            held = setup.emulator.records(setup.index, ns)
+            other.upsert(setup.index, ns, [(i, r.values, r.metadata) for i, r in held.items()])
+        with pointed_at(other):
+            code, out, err = cli("apply", str(setup.planfile))
+            assert code == 1, out + err
+            assert len(err.splitlines()) == 1, err
+            assert f"index '{setup.index}' now answers at {other.index_host(setup.index)}" in err
+            assert {ns: set(other.records(setup.index, ns)) for ns in NS} == {
+                ns: set(setup.emulator.records(setup.index, ns)) for ns in NS
+            }
+
+
+def test_a_selection_that_grew_beyond_tolerance(setup: Setup) -> None:
+    """Ten matching records added to ns-a after planning (40 planned, 10% tolerance)."""
+    setup.plan()
+    setup.add("ns-a", 1000, 10)
+    line = setup.refused()
+    assert "expire/old in" in line and "now selects 50 records, 10 more than the 40 planned" in line
+    assert "(tolerance 10%)" in line
+
+
+def test_max_records_breached_on_recount(setup: Setup) -> None:
+    """Within tolerance, but the recount takes the policy over its maxRecords."""
+    write(setup.policies, setup.index, maxRecords=52)
+    setup.plan()
+    setup.add("ns-b", 1000, 5)
+    line = setup.refused("--tolerance", "100")
+    assert "policy 'expire' would delete 55 records, over its maxRecords 52" in line
+
+
+def test_max_percent_breached_on_recount(setup: Setup) -> None:
+    """ns-a: 40 of 100 planned (40%), 20 more expired records make it 60 of 120 (50%)."""
+    write(setup.policies, setup.index, maxPercent=45)
+    setup.plan()
+    setup.add("ns-a", 1000, 20)
+    line = setup.refused("--tolerance", "100")
+    assert (
+        "policy 'expire' would delete" in line
+        and "of namespace 'ns-a', over its maxPercent 45" in line
+    )
+
+
+def test_max_records_for_the_run(setup: Setup) -> None:
+    """--max-records caps the whole run: 40 + 10 expired + 5 listed = 55."""
+    setup.plan()
+    assert "this apply would delete 55 records, over --max-records 54" in setup.refused(
+        "--max-records", "54"
+    )
+
+
+def test_a_plan_with_a_blocked_policy(setup: Setup) -> None:
+    """A policy over its maxRecords at planning time is BLOCKED, and apply refuses the plan."""
+    write(setup.policies, setup.index, maxRecords=10)
+    doc = setup.plan()
+    assert {p["name"]: p["status"] for p in doc["policies"]}["expire"] == "blocked"
+    line = setup.refused()
+    assert "policy 'expire' is blocked by its guards in this plan" in line
+    assert "nothing was deleted" in line
+
+
+def test_the_same_plan_applies_when_nothing_changed(setup: Setup) -> None:
+    """The control: the unchanged plan applies and deletes the 55 planned records."""
+    setup.plan()
+    before = setup.state()
+    code, out, err = cli("apply", str(setup.planfile))
+    assert code == 0, out + err
+    assert sum(len(before[ns] - setup.state()[ns]) for ns in NS) == 55
