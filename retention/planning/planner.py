@@ -97,7 +97,7 @@ async def make_plan(
     async def count_ready(ns: _Namespace) -> tuple[int, list[Overlap]]:
         chosen = [s for s in ns.selections if s.action.policy in ready]
         union = await _union(ctx, ns, chosen)
-        return union, await _overlaps(ctx, ns, chosen, union)
+        return union, await _overlaps(ctx, ns, chosen)
 
     counted = await asyncio.gather(*(count_ready(ns) for ns in namespaces))
     union_total = sum(union for union, _ in counted)
@@ -156,15 +156,14 @@ async def _count_union(ctx: Context, ns: _Namespace, selections: Sequence[Select
     return union + len(seen)
 
 
-async def _overlaps(
-    ctx: Context, ns: _Namespace, selections: Sequence[Selection], union: int
-) -> list[Overlap]:
-    """Which pairs of actions select the same records; only looked for when some do."""
-    if sum(s.action.records for s in selections) <= union:
-        return []
+async def _overlaps(ctx: Context, ns: _Namespace, selections: Sequence[Selection]) -> list[Overlap]:
+    """Which pairs of actions select the same records. Every pair of actions that delete is
+    checked, whether or not the totals show an overlap, so a plan costs the same API calls
+    however many records the namespaces hold."""
     pairs = []
-    for i, a in enumerate(selections):
-        for b in selections[i + 1 :]:
+    deleting = [s for s in selections if s.action.records]
+    for i, a in enumerate(deleting):
+        for b in deleting[i + 1 :]:
             if a.everything or b.everything:
                 both = min(a.action.records, b.action.records)
             else:
