@@ -102,7 +102,7 @@ def test_apply_deletes_exactly_the_plan_many(
         check_world_live(emulators[world.semantics], world, Path(work))
 
 
-@pytest.mark.parametrize("seed_", [1, 2])
+@pytest.mark.parametrize("seed_", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_apply_on_a_larger_random_world(
     emulators: tuple[Emulator, Emulator], tmp_path: Path, seed_: int
 ) -> None:
