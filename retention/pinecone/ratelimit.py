@@ -32,7 +32,10 @@ a reservation of weight w occupies an interval of w / rate seconds:
 - `headroom` (2%) keeps the pace just under each limit. Pinecone's window algorithm is not
   published; against a sliding one-second window, batches paced at exactly the limit are
   refused whenever one arrives a few milliseconds later than its predecessor five batches
-  back. 2% leaves 20 ms of slack per second for network and scheduling jitter.
+  back. 2% leaves 20 ms of slack per second for network and scheduling jitter. Slow keys
+  (at most 10 units/s, such as 5 dry-run counts/s per namespace) get 10%: a refusal there costs
+  a whole backoff for a cheap read, and a busy event loop or network easily delays one request
+  by more than 20 ms. `headroom=0` paces exactly at every limit.
 - Keys without a configured limit cost nothing, so callers describe each request fully and
   the table (`retention.limits`, overridable) decides what binds.
 - A waiter whose key was slowed while it slept queues again at the new rate, so a 429 does
@@ -53,6 +56,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from retention.limits import PUBLISHED, Limit
+
+SLOW_KEY = 10.0
+"""Limits of at most this many units per second get `slow_headroom`."""
 
 Key = tuple[str, ...]
 """(family, index) for index scope or (family, index, namespace); family as `delete_records`."""
@@ -160,6 +166,7 @@ class RateLimiter:
         increase: float = 0.0015,
         floor: float = 0.05,
         headroom: float = 0.02,
+        slow_headroom: float = 0.10,
     ) -> None:
         if not 0 < decrease < 1:
             raise ValueError(f"decrease must be between 0 and 1, got: {decrease:g}")
@@ -170,6 +177,7 @@ class RateLimiter:
         if not 0 <= headroom < 1:
             raise ValueError(f"headroom must be in [0, 1), got: {headroom:g}")
         self.headroom = headroom
+        self.slow_headroom = max(headroom, slow_headroom) if headroom else 0.0
         self._limits = {limit.name: limit for limit in limits}
         self._monotonic = monotonic
         self._sleep = sleep
@@ -198,7 +206,8 @@ class RateLimiter:
             limit = self.limit(key)
             if limit is None:
                 return None
-            bucket = self._buckets[key] = _Bucket(limit, now, self.headroom)
+            slack = self.slow_headroom if limit.per_second <= SLOW_KEY else self.headroom
+            bucket = self._buckets[key] = _Bucket(limit, now, slack)
         return bucket
 
     def reserve(self, weights: Mapping[Key, float]) -> Reservation:

@@ -198,6 +198,17 @@ async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
     assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(4900)
 
 
+async def test_slow_keys_get_more_headroom(clock: FakeClock) -> None:
+    """A 5/s key is paced at 90% (4.5/s): one late request must not cost a refusal there."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    key = ("delete_by_metadata_requests", IDX, "a")
+    starts = [lim.reserve({key: 1}).start for _ in range(6)]
+    assert starts[5] == pytest.approx(5 / 4.5)
+    assert lim.rate(key) == pytest.approx(4.5)
+    exact = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0)
+    assert [exact.reserve({key: 1}).start for _ in range(6)][5] == pytest.approx(1.0)
+
+
 async def test_decrease_uses_the_best_second_not_the_latest(clock: FakeClock) -> None:
     """Two batches a second: a 429 when the latest second holds one batch still reads 2,000/s."""
     lim = RateLimiter(
