@@ -6,6 +6,9 @@
 - filtered deletes are one request each; ID actions stream: an enumerator fills a small queue
   with re-checked batches of at most 1,000 IDs and a few workers delete them, so the limiter,
   not the enumeration, sets the pace and memory stays bounded by the queue;
+- each ID delete waits, if needed, until the request a second's worth of records before it has
+  been answered for a second (`spacing`), so one slow answer cannot make the next on-time
+  request share its one-second window and draw a 429;
 - a stop request (SIGINT/SIGTERM) lets each batch in flight finish, then reports and returns;
 - deletes are idempotent and selections fixed by the plan, so running the same apply after a
   crash finishes the work without deleting anything extra.
@@ -30,6 +33,7 @@ from retention.applying.selection import (
     namespace_records,
     selected,
 )
+from retention.applying.spacing import Spacing
 from retention.errors import NotFound, PineconeError
 from retention.pinecone import IndexClient, PineconeClient
 from retention.planning.plan import Action, Plan
@@ -87,6 +91,7 @@ class Executor:
         self.sleep = sleep
         self.monotonic = monotonic
         self._indexes: dict[str, IndexClient] = {}
+        self.spacing = Spacing(client.limiter.limit, monotonic=monotonic, sleep=sleep)
 
     async def index(self, name: str) -> IndexClient:
         if name not in self._indexes:
@@ -243,7 +248,9 @@ class Executor:
             while (batch := await queue.get()) is not None:
                 if self.stop.requested:
                     continue  # drain without deleting: only batches already sent finish
-                done = await index.delete_ids(batch, a.namespace)
+                weights = Spacing.delete_weights(index.name, a.namespace, len(batch))
+                async with self.spacing.turn(weights):
+                    done = await index.delete_ids(batch, a.namespace)
                 for info in done.infos:
                     result.note_request(info.request_id)
                 if done.lsn is not None:
