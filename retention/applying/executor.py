@@ -244,12 +244,17 @@ class Executor:
                 for _ in range(workers):
                     await queue.put(None)
 
+        def stopping() -> bool:
+            return self.stop.requested
+
         async def delete_batches() -> None:
             while (batch := await queue.get()) is not None:
                 if self.stop.requested:
                     continue  # drain without deleting: only batches already sent finish
                 weights = Spacing.delete_weights(index.name, a.namespace, len(batch))
                 async with self.spacing.turn(weights):
+                    if stopping():  # came while this batch waited for its turn
+                        continue
                     done = await index.delete_ids(batch, a.namespace)
                 for info in done.infos:
                     result.note_request(info.request_id)
