@@ -83,6 +83,8 @@ class Reservation:
     start: float
     serial: int
     weights: Mapping[Key, float]
+    slots: tuple[tuple[Key, float, float], ...] = ()
+    """(key, start, end) of each interval this reservation occupies."""
 
 
 class _Bucket:
@@ -90,6 +92,7 @@ class _Bucket:
         "busy",
         "ceiling",
         "decreased_after",
+        "key",
         "limit",
         "rate",
         "recent",
@@ -97,7 +100,8 @@ class _Bucket:
         "updated",
     )
 
-    def __init__(self, limit: Limit, now: float, headroom: float) -> None:
+    def __init__(self, key: Key, limit: Limit, now: float, headroom: float) -> None:
+        self.key = key
         self.limit = limit
         self.ceiling = limit.per_second * (1.0 - headroom)
         self.rate = self.ceiling
@@ -207,7 +211,7 @@ class RateLimiter:
             if limit is None:
                 return None
             slack = self.slow_headroom if limit.per_second <= SLOW_KEY else self.headroom
-            bucket = self._buckets[key] = _Bucket(limit, now, slack)
+            bucket = self._buckets[key] = _Bucket(key, limit, now, slack)
         return bucket
 
     def reserve(self, weights: Mapping[Key, float]) -> Reservation:
@@ -229,10 +233,26 @@ class RateLimiter:
                 break
             start = max(ends)
         self._last_serial = next(self._serials)
+        slots = []
         for (bucket, duration), (_, weight) in zip(durations, charged, strict=True):
             insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
             bucket.recent.append((start, weight, self._last_serial))
-        return Reservation(start=start, serial=self._last_serial, weights=dict(weights))
+            slots.append((bucket.key, start, start + duration))
+        return Reservation(
+            start=start, serial=self._last_serial, weights=dict(weights), slots=tuple(slots)
+        )
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back the slots of a reservation that will not be used (nothing was sent)."""
+        for key, start, end in reservation.slots:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                continue
+            if (start, end) in bucket.busy:
+                bucket.busy.remove((start, end))
+            for entry in list(bucket.recent):
+                if entry[2] == reservation.serial:
+                    bucket.recent.remove(entry)
 
     async def acquire(self, weights: Mapping[Key, float]) -> Reservation:
         """Reserve a turn on every key in `weights`, then sleep until it comes."""
@@ -244,7 +264,9 @@ class RateLimiter:
             if not self._stale(reservation):
                 return reservation
             # A 429 slowed one of our keys while we waited: our turn was paced at the old
-            # rate, so queue again at the new one (behind our old slot: never over-use).
+            # rate. Nothing was sent, so give the turn back and queue again at the new rate;
+            # keeping it would book every waiter twice and halve the pace for no reason.
+            self.release(reservation)
 
     def _stale(self, reservation: Reservation) -> bool:
         """Whether a key of `reservation` was slowed after the reservation was made."""
@@ -280,6 +302,19 @@ class RateLimiter:
             basis = min(bucket.rate, max(bucket.delivered(now), weight))
             bucket.rate = max(self.floor * bucket.limit.per_second, basis * self.decrease)
             bucket.decreased_after = self._last_serial
+            # Every turn booked on this key from now on was paced at the old rate and its
+            # holder will queue again: free the future so they queue at the new rate.
+            bucket.busy = [iv for iv in bucket.busy if iv[0] <= now + EPSILON]
+            # The refused turn itself now counts at the new rate, so the next one keeps the
+            # new spacing from it.
+            for slot_key, start, end in reservation.slots:
+                if slot_key != key:
+                    continue
+                if (start, end) in bucket.busy:
+                    bucket.busy.remove((start, end))
+                stretched = start + weight / bucket.rate
+                if stretched > now:
+                    insort(bucket.busy, (start, stretched), key=lambda iv: iv[0])
             slowed.append(key)
         return tuple(slowed)
 

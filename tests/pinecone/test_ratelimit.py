@@ -190,6 +190,27 @@ async def test_waiters_requeue_at_the_new_rate_after_a_429(clock: FakeClock) -> 
     assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
 
 
+async def test_a_429_among_many_waiters_costs_only_the_new_rate(clock: FakeClock) -> None:
+    """Twenty turns on a 5/s key, the third refused: the waiting ones queue again at the new
+    rate right behind the refused turn, instead of behind their own abandoned turns."""
+    lim = RateLimiter(
+        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0
+    )
+    key = ("update_by_metadata_requests", IDX, "a")
+    turns = [lim.reserve({key: 1}) for _ in range(20)]
+    assert [t.start for t in turns[:3]] == pytest.approx([0, 0.2, 0.4])
+    clock.now = 0.4
+    lim.throttled(turns[2], "")
+    rate = lim.rate(key)
+    assert rate is not None and rate < 5
+    starts = []
+    for waiting in turns[3:]:  # each wakes at its old turn, finds it stale, queues again
+        clock.now = max(clock.now, waiting.start)
+        lim.release(waiting)
+        starts.append(lim.reserve({key: 1}).start)
+    assert starts == pytest.approx([0.4 + (i + 1) / rate for i in range(17)])
+
+
 async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
     """By default the pace is 98% of each limit, so five batches span 1.02 s, not 1 s."""
     lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
