@@ -339,7 +339,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         max_records=args.max_records,
         verify_timeout=args.verify_timeout,
     )
-    logs.configure()
+    # On a terminal the progress bar and the summary tell the story; elsewhere (CI, a pod)
+    # every step is a JSON event, one per batch.
+    logs.configure(level="warning" if sys.stderr.isatty() else "info")
     log = logs.get_logger(command="apply")
     plan_doc = _plan_file(args.paths)
     stop = Stop()

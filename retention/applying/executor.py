@@ -262,7 +262,7 @@ class Executor:
                     result.lsn = max(result.lsn or 0, done.lsn)
                 result.deleted += len(batch)
                 self.progress.advance(len(batch))
-                self.log.debug(
+                self.log.info(
                     "delete_batch",
                     action=a.id,
                     index=a.index,

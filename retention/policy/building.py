@@ -217,8 +217,22 @@ def _ttl_contradiction(where: Filter, name: str) -> str | None:
 def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
     base = os.path.dirname(check.doc.path)
     full = os.path.normpath(os.path.join(base, relative))
+    count, bad = 0, 0
+    digest = hashlib.sha256()
     try:
-        data = open(full, "rb").read()  # noqa: SIM115 - read whole, then check line by line
+        with open(full, "rb") as handle:  # line by line: ID files may hold millions of IDs
+            for number, raw in enumerate(handle, start=1):
+                digest.update(raw)
+                line = raw.rstrip(b"\n").removesuffix(b"\r")
+                if not line:
+                    continue
+                problem = _id_problem(line)
+                if problem:
+                    bad += 1
+                    if bad <= _MAX_FILE_ERRORS:
+                        check.errors.append(PolicyError(Location(full, number, 1), problem))
+                    continue
+                count += 1
     except FileNotFoundError:
         check.fail(
             path,
@@ -230,18 +244,6 @@ def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
     except OSError as exc:
         check.fail(path, f"cannot read ids file '{relative}': {exc.strerror}")
         return None
-    count, bad = 0, 0
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        line = line.removesuffix(b"\r")
-        if not line:
-            continue
-        problem = _id_problem(line)
-        if problem:
-            bad += 1
-            if bad <= _MAX_FILE_ERRORS:
-                check.errors.append(PolicyError(Location(full, number, 1), problem))
-            continue
-        count += 1
     if bad > _MAX_FILE_ERRORS:
         check.errors.append(
             PolicyError(
@@ -251,9 +253,8 @@ def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
     if not bad and not count:
         check.fail(path, f"ids file '{relative}' holds no IDs")
         return None
-    digest = hashlib.sha256(data).hexdigest()
-    check.ids_digests.append(digest)
-    return IdsFile(full, count, digest) if not bad else None
+    check.ids_digests.append(digest.hexdigest())
+    return IdsFile(full, count, digest.hexdigest()) if not bad else None
 
 
 def _id_problem(raw: bytes) -> str | None:
