@@ -26,7 +26,7 @@ from retention.policy import PolicySet, load_policies
 from retention.service.http import make_app, make_server
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
-from retention.service.scheduling import trigger_for
+from retention.service.scheduling import MISFIRE_GRACE, trigger_for
 from retention.service.watching import content_digest
 
 
@@ -127,7 +127,7 @@ class Service:
                 name=f"reconcile {policy.name}",
                 max_instances=1,
                 coalesce=True,
-                misfire_grace_time=3600,
+                misfire_grace_time=MISFIRE_GRACE,
                 replace_existing=True,
             )
             self.log.info("policy_scheduled", policy=policy.name, schedule=policy.schedule or "1h")

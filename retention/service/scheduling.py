@@ -1,22 +1,21 @@
-"""Policies -> APScheduler 3.x jobs: one job per policy, rebuilt whenever the policies change.
+"""A policy's schedule as an APScheduler 3.x trigger.
 
 Cron schedules are UTC; intervals (`30s`, `15m`, `6h`, `1d`) start one interval after the job is
-added. Each job runs at most one instance, coalesces missed runs into one, and tolerates an hour
-of delay (a slow apply of another policy must not make this one skip its turn).
+added. A policy without a schedule runs hourly. Jobs (see `running.Service`) run at most one
+instance, coalesce missed runs into one, and tolerate an hour of delay (a slow apply of another
+policy must not make this one skip its turn).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from retention.policy import Policy, PolicySet
+from retention.policy import Policy
 from retention.policy.durations import parse_duration
 
 MISFIRE_GRACE = 3600
@@ -74,27 +73,3 @@ def cron_trigger(schedule: str, jitter: timedelta | None = None) -> CronTrigger:
         timezone=UTC,
         jitter=int(jitter.total_seconds()) if jitter else None,
     )
-
-
-def install(
-    scheduler: AsyncIOScheduler,
-    policies: PolicySet,
-    run: Callable[[str], Awaitable[None]],
-) -> list[str]:
-    """Replace every job with one per policy of `policies`; return the policy names."""
-    scheduler.remove_all_jobs()
-    names = []
-    for policy in policies.policies:
-        scheduler.add_job(
-            run,
-            trigger_for(policy),
-            args=(policy.name,),
-            id=policy.name,
-            name=f"reconcile {policy.name}",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=MISFIRE_GRACE,
-            replace_existing=True,
-        )
-        names.append(policy.name)
-    return names
