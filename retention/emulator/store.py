@@ -14,6 +14,7 @@ through `Emulator.upsert` may touch the store at the same time.
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +69,7 @@ class Namespace:
         self.indexed_lsn = 0
         self._pending: deque[_Pending] = deque()
         self._sorted: list[str] | None = None
+        self._stale = 0  # IDs in _sorted that were removed since it was built
 
     @property
     def exists(self) -> bool:
@@ -107,7 +109,11 @@ class Namespace:
     def remove(self, ids: Iterable[str]) -> int:
         gone = [rid for rid in ids if self.records.pop(rid, None) is not None]
         if gone:
-            self._sorted = None
+            # Removed IDs stay in the sorted order and are skipped when listed; re-sorting a
+            # million IDs after every delete would make `list` the bottleneck.
+            self._stale += len(gone)
+            if self._sorted is not None and self._stale > len(self._sorted) // 2:
+                self._sorted = None
             backend = self.index.store.backend
             if backend is not None:
                 backend.remove_records(self.index.info.name, self.name, gone)
@@ -136,12 +142,15 @@ class Namespace:
         """IDs in bitwise order (code-point order equals byte order for ASCII IDs)."""
         if self._sorted is None:
             self._sorted = sorted(self.records)
+            self._stale = 0
         return self._sorted
 
     def ids_from(self, start: str, *, after: bool) -> Iterator[str]:
+        """Visible IDs from `start` on, in order, without copying the tail of the order."""
         ids = self.sorted_ids()
         i = bisect.bisect_right(ids, start) if after else bisect.bisect_left(ids, start)
-        return iter(ids[i:])
+        records = self.records
+        return (rid for rid in itertools.islice(ids, i, None) if rid in records)
 
 
 class IndexState:
