@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from retention.filters import Filter, Metadata, to_json
 from retention.pinecone import IndexClient, PineconeClient
 from retention.planning.inventory import NamespaceInfo
+from retention.policy.idfile import id_batches
 
 PAGE = 100
 MATCH_PAGE = 1000
@@ -70,15 +71,5 @@ class LiveInventory:
         return {i: r.metadata for i, r in result.records.items()}
 
     async def read_ids_file(self, path: str) -> AsyncIterator[Sequence[str]]:
-        yield_batch: list[str] = []
-        with open(path, "rb") as handle:
-            for raw in handle:
-                line = raw.rstrip(b"\n").removesuffix(b"\r")
-                if not line:
-                    continue
-                yield_batch.append(line.decode("ascii"))
-                if len(yield_batch) == ID_FILE_BATCH:
-                    yield yield_batch
-                    yield_batch = []
-        if yield_batch:
-            yield yield_batch
+        for batch in id_batches(path, ID_FILE_BATCH):
+            yield batch

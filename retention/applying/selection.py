@@ -17,6 +17,7 @@ from retention.errors import NotFound, PlanError
 from retention.filters import Predicate, parse_filter, possibly, surely
 from retention.pinecone import IndexClient
 from retention.planning.plan import Action
+from retention.policy.idfile import id_batches
 
 BATCH = 1000
 LIST_PAGE = 100
@@ -109,16 +110,7 @@ async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
     """The IDs of a policy's ID file, refusing a file that changed since planning."""
     if sha256 is not None and file_digest(path) != sha256:
         raise PlanError(f"ID file {path} changed since the plan was made; run retention plan again")
-    batch: list[str] = []
-    with open(path, "rb") as handle:
-        for raw in handle:
-            line = raw.rstrip(b"\n").removesuffix(b"\r")
-            if line:
-                batch.append(line.decode("ascii"))
-            if len(batch) == BATCH:
-                yield batch
-                batch = []
-    if batch:
+    for batch in id_batches(path, BATCH):
         yield batch
 
 
