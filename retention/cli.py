@@ -231,7 +231,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from retention.planning.plan import parse_time, to_document
     from retention.planning.render import render_json, render_markdown, render_text
 
-    logs.configure()  # retry warnings go to stderr: stdout carries the plan and nothing else
+    # Retry warnings go to stderr; stdout carries the plan, which says everything else.
+    logs.configure(level="warning")
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
@@ -261,17 +262,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
 async def _plan_live(
     policies: PolicySet, base: PolicySet | None, now: datetime, where: str
 ) -> tuple[Plan, Plan | None]:
-    from retention import gitsource
-    from retention.inventory import LiveInventory
-    from retention.planning.planner import PlanOptions, make_plan
+    from retention import gitsource, logs
+    from retention.runs import plan_live
 
-    options = PlanOptions(tool_version=__version__, git_revision=gitsource.revision(where))
+    log = logs.get_logger(command="plan")
+    revision = gitsource.revision(where)
     async with _client() as client:
-        inventory = LiveInventory(client)
-        plan = await make_plan(policies, inventory, now=now, options=options)
+        plan = await plan_live(client, policies, now=now, git_revision=revision, log=log)
         base_plan = None
         if base is not None:
-            base_plan = await make_plan(base, inventory, now=now, options=options)
+            base_plan = await plan_live(client, base, now=now, git_revision=revision, log=log)
     return plan, base_plan
 
 
