@@ -206,7 +206,7 @@ class _Parser:
                 self.fail(path, f"{op} takes a string, number or boolean, got {_type_name(arg)}")
             return None
         if op in RANGE_OPERATORS:
-            if _is_number(arg):
+            if is_number(arg):
                 return Compare(name, op, arg)  # type: ignore[arg-type]
             hint = ""
             if isinstance(arg, str):
@@ -249,7 +249,7 @@ class _Parser:
             return None
         ok = True
         for i, item in enumerate(arg):
-            if isinstance(item, bool) or not (isinstance(item, str) or _is_number(item)):
+            if isinstance(item, bool) or not (isinstance(item, str) or is_number(item)):
                 self.fail(
                     (*path, i), f"{op} takes strings and numbers, got {_describe_value(item)}"
                 )
@@ -369,7 +369,7 @@ def _compile_compare(c: Compare, sem: Semantics) -> Predicate:
     if op in ("$eq", "$ne", "$in", "$nin"):
         values = value if isinstance(value, tuple) else (value,)
         strings = frozenset(v for v in values if isinstance(v, str))
-        numbers = frozenset(float(v) for v in values if _is_number(v))
+        numbers = frozenset(float(v) for v in values if is_number(v))
         bools = frozenset(v for v in values if isinstance(v, bool))
 
         def contains(x: object) -> bool:
@@ -416,7 +416,7 @@ def _compile_compare(c: Compare, sem: Semantics) -> Predicate:
 
     def ranged(m: Metadata) -> bool:
         x = m.get(name, _MISSING)
-        return _is_number(x) and compare(float(x), bound)  # type: ignore[arg-type]
+        return is_number(x) and compare(float(x), bound)  # type: ignore[arg-type]
 
     return ranged
 
@@ -588,7 +588,7 @@ def _field_ops(raw: dict[str, object], name: str) -> object:
     return merged
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
     """A finite int or float (not a bool) that a 64-bit float can hold, as Pinecone stores it."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
@@ -599,7 +599,7 @@ def _is_number(value: object) -> bool:
 
 
 def _is_scalar(value: object) -> bool:
-    return isinstance(value, str | bool) or _is_number(value)
+    return isinstance(value, str | bool) or is_number(value)
 
 
 def _has_string(value: object) -> bool:
@@ -631,7 +631,7 @@ def _describe_value(value: object) -> str:
         return f"boolean {'true' if value else 'false'}"
     if value is None:
         return "null"
-    if _is_number(value):
+    if is_number(value):
         return f"number {value}"
     return _type_name(value)
 
@@ -655,21 +655,49 @@ def _operator_misplaced(key: str) -> str:
 # Client-side decisions that must hold whatever Pinecone does in its undocumented corners
 
 SEMANTICS_VARIANTS = tuple(
-    Semantics(ne_matches_missing=False, nin_matches_missing=nin, list_negation=lists)
+    Semantics(ne_matches_missing=ne, nin_matches_missing=nin, list_negation=lists)
+    for ne in (False, True)
     for nin in (True, False)
     for lists in ("none_equal", "any_differs")
 )
+"""Every combination of the undocumented corners: the emulator can be set to any of them, and a
+client-side decision must hold under each."""
+
+
+def _variants(f: Filter) -> tuple[Semantics, ...]:
+    """The readings that can change what `f` matches: only `$ne`/`$nin` depend on them."""
+    ops = _operators(f)
+    if not ops & {"$ne", "$nin"}:
+        return (DEFAULT_SEMANTICS,)
+    return tuple(
+        s
+        for s in SEMANTICS_VARIANTS
+        if ("$ne" in ops or not s.ne_matches_missing)
+        and ("$nin" in ops or s.nin_matches_missing == DEFAULT_SEMANTICS.nin_matches_missing)
+    )
+
+
+def _operators(f: Filter) -> frozenset[str]:
+    if isinstance(f, Compare):
+        return frozenset({f.op})
+    if isinstance(f, Not):
+        return _operators(f.operand)
+    return frozenset().union(*(_operators(c) for c in f.clauses))
 
 
 def surely(f: Filter) -> Predicate:
     """A predicate true only when a record matches under every plausible reading of the
     filter: use it to decide what to delete."""
-    variants = [compile_filter(f, s) for s in SEMANTICS_VARIANTS]
+    variants = [compile_filter(f, s) for s in _variants(f)]
+    if len(variants) == 1:
+        return variants[0]
     return lambda m: all(p(m) for p in variants)
 
 
 def possibly(f: Filter) -> Predicate:
     """A predicate true when a record matches under any plausible reading: use it to decide
     what to protect."""
-    variants = [compile_filter(f, s) for s in SEMANTICS_VARIANTS]
+    variants = [compile_filter(f, s) for s in _variants(f)]
+    if len(variants) == 1:
+        return variants[0]
     return lambda m: any(p(m) for p in variants)
