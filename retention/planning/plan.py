@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from retention.errors import PlanError
@@ -52,6 +53,9 @@ class Action:
     # at the moment it is deleted; checked client-side on freshly fetched metadata.
     client_where: dict[str, Any] | None = None
     client_protect: tuple[dict[str, Any], ...] = ()
+    # deleteByFilter: the protections the filter must spare; an apply asks Pinecone to count
+    # `filter AND (p1 OR p2 ...)` just before the delete and refuses unless it is zero.
+    protections: tuple[dict[str, Any], ...] = ()
     samples: tuple[str, ...] = ()
     requests: int = 0
     seconds: float = 0.0
@@ -69,6 +73,8 @@ class Guard:
     value: float
     ok: bool
     namespace: str | None = None
+    default: bool = False
+    """The documented default guard of a policy that sets no maxPercent of its own."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,20 @@ class Overlap:
     namespace: str
     actions: tuple[str, ...]
     records: int
+
+
+@dataclass(frozen=True)
+class InvalidTimestamps:
+    """Records a TTL rule would select but whose time field holds no epoch number: they never
+    expire under the rule, so the plan says how many there are (`records` is None when the
+    namespace changed too fast while they were counted to give a number)."""
+
+    policy: str
+    rule: str
+    index: str
+    namespace: str
+    field: str
+    records: int | None
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,9 @@ class Plan:
     overlaps: tuple[Overlap, ...] = ()
     unmatched_namespaces: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    unmatched_holds: tuple[str, ...] = ()
+    """Legal holds that protect nothing: their index is missing or no namespace matches."""
+    invalid_timestamps: tuple[InvalidTimestamps, ...] = ()
     totals: Totals = field(default_factory=lambda: Totals(0, 0, 0, 0, 0, 0.0))
 
     def policy(self, name: str) -> PolicyResult:
@@ -124,19 +147,16 @@ class Plan:
                 return result
         raise KeyError(name)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """A digest of everything the plan is bound to; never empty."""
-        material = {
-            "tool": self.tool_version,
-            "asOf": format_time(self.as_of),
-            "digest": self.sources.digest,
-            "git": self.sources.git_revision,
-            "hosts": dict(sorted(self.index_hosts.items())),
-            "counts": sorted((a.id, a.kind, a.records) for a in self.actions),
-        }
-        blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+        """A digest of the whole plan document (everything but the fingerprint itself)."""
+        return fingerprint_of(_body(self))
+
+
+def fingerprint_of(body: Mapping[str, Any]) -> str:
+    """The fingerprint of a plan document without its `fingerprint` key."""
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
 def format_time(moment: datetime) -> str:
@@ -162,11 +182,16 @@ def parse_time(text: str) -> datetime:
 
 def to_document(plan: Plan) -> dict[str, Any]:
     """The plan file / `--format json` document (schemas/plan.v1.json)."""
+    body = _body(plan)
+    head = {k: body.pop(k) for k in ("apiVersion", "kind", "asOf")}
+    return {**head, "fingerprint": plan.fingerprint, **body}
+
+
+def _body(plan: Plan) -> dict[str, Any]:
     return {
         "apiVersion": PLAN_API_VERSION,
         "kind": "Plan",
         "asOf": format_time(plan.as_of),
-        "fingerprint": plan.fingerprint,
         "tool": {"name": "retention", "version": plan.tool_version},
         "sources": {
             "files": list(plan.sources.files),
@@ -186,6 +211,18 @@ def to_document(plan: Plan) -> dict[str, Any]:
             for o in plan.overlaps
         ],
         "unmatchedNamespaces": [{"index": i, "namespace": n} for i, n in plan.unmatched_namespaces],
+        "unmatchedHolds": list(plan.unmatched_holds),
+        "invalidTimestamps": [
+            {
+                "policy": t.policy,
+                "rule": t.rule,
+                "index": t.index,
+                "namespace": t.namespace,
+                "field": t.field,
+                "records": t.records,
+            }
+            for t in plan.invalid_timestamps
+        ],
         "warnings": list(plan.warnings),
         "totals": {
             "records": plan.totals.records,
@@ -211,6 +248,7 @@ def _policy_doc(p: PolicyResult) -> dict[str, Any]:
                 "value": g.value,
                 "ok": g.ok,
                 "namespace": g.namespace,
+                "default": g.default,
             }
             for g in p.guards
         ],
@@ -245,6 +283,7 @@ def _action_doc(a: Action) -> dict[str, Any]:
             if a.client_where is not None or a.client_protect
             else None
         ),
+        "protections": list(a.protections),
         "records": {
             "count": a.records,
             "method": a.count_method,
@@ -256,13 +295,29 @@ def _action_doc(a: Action) -> dict[str, Any]:
     }
 
 
+MAX_DEPTH = 100
+"""How deeply a plan file may nest: policy filters are at most 64 deep, the plan adds a few."""
+
+
 def from_document(doc: Mapping[str, Any]) -> Plan:
-    """Read a plan file back; raises PlanError when it is not one this release wrote."""
+    """Read a plan file back; raises PlanError when it is not one this release wrote.
+
+    The document is checked against `schemas/plan.v1.json` first, so a file of the wrong shape
+    is one clear line, never a crash; then its fingerprint, over the whole document, must match.
+    Whether its actions are what the policies say is `sealing.check_sealed`'s question.
+    """
+    if not isinstance(doc, Mapping):
+        raise PlanError("not a plan file: a plan is a JSON object")
     if doc.get("apiVersion") != PLAN_API_VERSION or doc.get("kind") != "Plan":
         raise PlanError(
-            f"not a plan file of this release (apiVersion {doc.get('apiVersion')!r}, kind "
-            f"{doc.get('kind')!r}; expected {PLAN_API_VERSION} Plan)"
+            f"not a plan file of this release (apiVersion {_shown(doc.get('apiVersion'))}, kind "
+            f"{_shown(doc.get('kind'))}; expected {PLAN_API_VERSION} Plan)"
         )
+    if _depth(doc) > MAX_DEPTH:
+        raise PlanError(f"the plan file nests deeper than {MAX_DEPTH} levels; it is not a plan")
+    problem = _shape_problem(doc)
+    if problem:
+        raise PlanError(f"the plan file is not a valid plan: {problem}")
     try:
         plan = Plan(
             as_of=parse_time(doc["asOf"]),
@@ -280,7 +335,14 @@ def from_document(doc: Mapping[str, Any]) -> Plan:
                     p["status"],
                     p["records"],
                     tuple(
-                        Guard(g["name"], g["limit"], g["value"], g["ok"], g.get("namespace"))
+                        Guard(
+                            g["name"],
+                            g["limit"],
+                            g["value"],
+                            g["ok"],
+                            g.get("namespace"),
+                            g.get("default", False),
+                        )
                         for g in p["guards"]
                     ),
                     p.get("reason"),
@@ -295,17 +357,68 @@ def from_document(doc: Mapping[str, Any]) -> Plan:
                 (u["index"], u["namespace"]) for u in doc["unmatchedNamespaces"]
             ),
             warnings=tuple(doc["warnings"]),
+            unmatched_holds=tuple(doc.get("unmatchedHolds", ())),
+            invalid_timestamps=tuple(
+                InvalidTimestamps(
+                    t["policy"], t["rule"], t["index"], t["namespace"], t["field"], t["records"]
+                )
+                for t in doc.get("invalidTimestamps", ())
+            ),
             totals=Totals(**doc["totals"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(
             f"the plan file is incomplete or corrupt ({type(exc).__name__}: {exc})"
         ) from None
+    for raw, action in zip(doc["actions"], plan.actions, strict=True):
+        if raw["id"] != action.id:
+            raise PlanError(
+                f"the plan file was modified: action {_shown(raw['id'])} is "
+                f"{action.policy}/{action.rule} in {action.index}/{action.namespace}"
+            )
     if plan.fingerprint != doc.get("fingerprint"):
         raise PlanError(
-            "the plan file was modified after it was made (its fingerprint does not match)"
+            "the plan file was modified after it was made, or made by another release (its "
+            "fingerprint does not match its content); run `retention plan` again"
         )
     return plan
+
+
+def _shape_problem(doc: Mapping[str, Any]) -> str | None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    from retention.policy.schema import PLAN_SCHEMA, load_schema
+
+    error = best_match(Draft202012Validator(load_schema(PLAN_SCHEMA)).iter_errors(doc))
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return f"{where.lstrip('.') or 'the document'}: {message}"
+
+
+def _depth(value: object) -> int:
+    """How deeply `value` nests, without recursion (a hostile file may nest very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _action_from(a: Mapping[str, Any]) -> Action:
@@ -335,6 +448,7 @@ def _action_from(a: Mapping[str, Any]) -> Action:
         id_source=source,
         client_where=check.get("where"),
         client_protect=tuple(check.get("protect", ())),
+        protections=tuple(a.get("protections", ())),
         samples=tuple(a["samples"]),
         requests=a["cost"]["requests"],
         seconds=a["cost"]["seconds"],

@@ -11,12 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from retention.errors import NotFound
 from retention.filters import and_, or_, surely
 from retention.limits import PUBLISHED, Limit
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
-from retention.planning.strategies import Context, Selection, plan_rule
-from retention.policy.model import Policy, PolicySet
+from retention.planning.strategies import Context, Selection, invalid_words, plan_rule
+from retention.policy.model import LegalHold, Policy, PolicySet
+
+DEFAULT_MAX_PERCENT = 50.0
+"""The guard of a policy without `limits.maxPercent`: no run deletes more than this share of a
+namespace, except through an explicit deleteAll/deleteNamespace rule."""
+DEFAULT_GUARD_MIN_RECORDS = 100
+"""The default guard leaves namespaces smaller than this alone (a few records are no blast)."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,21 @@ async def make_plan(
             for name, n in matched_by.items()
             if not n
         )
+    unmatched_holds = await _unmatched_holds(
+        ctx, policies, dict(zip(indexes, listings, strict=True))
+    )
+    warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
     await asyncio.gather(*work)
+    invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
+    warnings.extend(invalid_words(t) for t in invalid)
 
     # Each policy's records, each record once: namespaces concurrently (counts are paced per
     # namespace, so a sequential loop would make a 100-namespace plan take minutes).
     per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
     per_policy_ns: dict[tuple[str, str, str], int] = {}
+    # What the default guard weighs: the records of rules that are not explicit opt-ins.
+    guarded_ns: dict[tuple[str, str, str], int] = {}
+    by_name = {p.name: p for p in policies.policies}
 
     async def count_policies(ns: _Namespace) -> None:
         for name in sorted({s.action.policy for s in ns.selections}):
@@ -84,10 +100,18 @@ async def make_plan(
             count = await _union(ctx, ns, own)
             per_policy[name] += count
             per_policy_ns[(name, ns.index, ns.info.name)] = count
+            policy = by_name[name]
+            if policy.limits.max_percent is None and ns.info.records >= DEFAULT_GUARD_MIN_RECORDS:
+                optional = {r.name for r in policy.rules if not r.destructive}
+                plain = [s for s in own if s.action.rule in optional]
+                guarded_ns[(name, ns.index, ns.info.name)] = (
+                    count if len(plain) == len(own) else await _union(ctx, ns, plain)
+                )
 
     await asyncio.gather(*(count_policies(ns) for ns in namespaces))
     results = tuple(
-        _result(p, per_policy[p.name], per_policy_ns, namespaces) for p in policies.policies
+        _result(p, per_policy[p.name], per_policy_ns, guarded_ns, namespaces)
+        for p in policies.policies
     )
 
     # Totals count what an apply would delete: ready policies, each record once.
@@ -113,7 +137,39 @@ async def make_plan(
         overlaps=tuple(overlaps),
         unmatched_namespaces=tuple(unmatched),
         warnings=tuple(warnings),
+        unmatched_holds=tuple(hold.name for hold, _ in unmatched_holds),
+        invalid_timestamps=invalid,
         totals=_totals(actions, union_total, ctx, ready),
+    )
+
+
+async def _unmatched_holds(
+    ctx: Context, policies: PolicySet, listings: Mapping[str, Sequence[NamespaceInfo]]
+) -> list[tuple[LegalHold, str]]:
+    """Holds that protect nothing, and why: a mistyped index or pattern must not pass silently.
+
+    Indexes that no policy uses are looked up here too; one that does not exist is named.
+    """
+    found: list[tuple[LegalHold, str]] = []
+    known = dict(listings)
+    for hold in policies.holds:
+        if hold.index not in known:
+            try:
+                await ctx.inventory.index_host(hold.index)
+                known[hold.index] = await ctx.inventory.namespaces(hold.index)
+            except NotFound:
+                found.append((hold, f"index '{hold.index}' does not exist"))
+                continue
+        if not any(hold.namespaces.matches(info.name) for info in known[hold.index]):
+            found.append((hold, f"no namespace of index '{hold.index}' matches its patterns"))
+    return found
+
+
+def _hold_warning(hold: LegalHold, reason: str) -> str:
+    patterns = ", ".join(hold.namespaces.include)
+    return (
+        f"legal hold '{hold.name}' protects nothing: {reason} (namespaces: {patterns}); "
+        "check its spec.index and spec.namespaces"
     )
 
 
@@ -192,26 +248,36 @@ def _result(
     policy: Policy,
     records: int,
     per_ns: Mapping[tuple[str, str, str], int],
+    guarded_ns: Mapping[tuple[str, str, str], int],
     namespaces: Sequence[_Namespace],
 ) -> PolicyResult:
     guards: list[Guard] = []
     if policy.limits.max_records is not None:
         limit = policy.limits.max_records
         guards.append(Guard("maxRecords", limit, records, records <= limit))
+    mine = [ns for ns in namespaces if ns.index == policy.index]
     if policy.limits.max_percent is not None:
         limit_pct = policy.limits.max_percent
-        for ns in namespaces:
+        for ns in mine:
             count = per_ns.get((policy.name, ns.index, ns.info.name))
-            if count is None or ns.index != policy.index:
-                continue
-            total = ns.info.records
-            pct = round(100 * count / total, 2) if total else (100.0 if count else 0.0)
-            guards.append(Guard("maxPercent", limit_pct, pct, pct <= limit_pct, ns.info.name))
+            if count is not None:
+                guards.append(_percent(limit_pct, count, ns))
+    else:
+        for ns in mine:
+            count = guarded_ns.get((policy.name, ns.index, ns.info.name))
+            if count is not None:
+                guards.append(_percent(DEFAULT_MAX_PERCENT, count, ns, default=True))
     breached = [g for g in guards if not g.ok]
     if breached:
         g = breached[0]
         if g.name == "maxRecords":
             reason = f"it would delete {int(g.value):,} records, over maxRecords {int(g.limit):,}"
+        elif g.default:
+            reason = (
+                f"it would delete {g.value:g}% of namespace '{g.namespace}', over the default "
+                f"guard of {g.limit:g}% for a namespace of {DEFAULT_GUARD_MIN_RECORDS} or more "
+                "records; set spec.limits.maxPercent to allow it, or say deleteAll: true"
+            )
         else:
             reason = f"it would delete {g.value:g}% of namespace '{g.namespace}', over maxPercent {g.limit:g}"
         return PolicyResult(policy.name, "blocked", records, tuple(guards), reason)
@@ -220,6 +286,12 @@ def _result(
             policy.name, "observe", records, tuple(guards), "observe mode: plan only"
         )
     return PolicyResult(policy.name, "ready", records, tuple(guards))
+
+
+def _percent(limit: float, count: int, ns: _Namespace, *, default: bool = False) -> Guard:
+    total = ns.info.records
+    pct = round(100 * count / total, 2) if total else (100.0 if count else 0.0)
+    return Guard("maxPercent", limit, pct, pct <= limit, ns.info.name, default)
 
 
 def _totals(actions: Sequence[Action], union: int, ctx: Context, ready: set[str]) -> Totals:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from itertools import groupby
 
-from retention.planning.plan import Action, Plan, format_time, to_document
+from retention.planning.plan import Action, Guard, Plan, format_time, to_document
 
 RED, GREEN, YELLOW, DIM, BOLD, RESET = (
     "\033[31m",
@@ -99,12 +99,7 @@ def render_markdown(plan: Plan) -> str:
         out += ["> [!WARNING]"] + [f"> - {_md(n)}" for n in notices] + [""]
     out += ["| policy | status | records | guards |", "| --- | --- | ---: | --- |"]
     for p in plan.policies:
-        guards = ", ".join(
-            f"{'✅' if g.ok else '❌'} {g.name} {_num(g.value)}{'%' if g.name == 'maxPercent' else ''}"
-            f" ≤ {_num(g.limit)}{'%' if g.name == 'maxPercent' else ''}"
-            + (f" ({g.namespace})" if g.namespace else "")
-            for g in p.guards
-        )
+        guards = ", ".join(_guard(g) for g in p.guards)
         state = "**BLOCKED**" if p.status == "blocked" else p.status
         out.append(f"| `{p.name}` | {state} | {p.records:,} | {guards or '-'} |")
     out.append("")
@@ -136,6 +131,13 @@ def render_markdown(plan: Plan) -> str:
         f"policies {_short(plan.sources.digest)} · plan {_short(plan.fingerprint)}</sub>"
     )
     return "\n".join(out) + "\n"
+
+
+def _guard(g: Guard) -> str:
+    unit = "%" if g.name == "maxPercent" else ""
+    scope = [n for n in (g.namespace, "default" if g.default else None) if n]
+    where = f" ({', '.join(scope)})" if scope else ""
+    return f"{'✅' if g.ok else '❌'} {g.name} {_num(g.value)}{unit} ≤ {_num(g.limit)}{unit}{where}"
 
 
 def _notices(plan: Plan) -> Iterable[str]:

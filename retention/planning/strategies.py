@@ -8,10 +8,14 @@
 - `deleteAll` / `deleteNamespace` only when the policy says so and nothing in the namespace is
   protected; with protections they become a filtered delete of everything unprotected.
 
-Folding relies on `$ne`/`$nin`, whose behaviour on list fields Pinecone does not document. When
-a fold depends on it, the planner asks Pinecone to prove the fold exact: the protected and the
-folded sets must be disjoint (`count(P or F) == count(P) + count(F)`). Otherwise it falls back
-to enumerating the matches and deciding client-side, under every plausible reading.
+Folding relies on `$ne`/`$nin`, whose behaviour on missing and list fields Pinecone does not
+document. So a fold is never taken on our reading of them: Pinecone itself must count no record
+that matches both the folded filter and a protection (`count(F and (P1 or P2 ...)) == 0`), and
+the apply asks again just before it deletes. Otherwise the planner falls back to enumerating the
+matches and deciding client-side, sparing a record that any plausible reading protects.
+
+What an action is (its form) comes from `forms`, from the policies alone; this module adds what
+the index says (counts, samples), so a plan file can be checked against the policies later.
 """
 
 from __future__ import annotations
@@ -20,25 +24,27 @@ import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from retention.errors import PlanError
 from retention.filters import (
     Compare,
     Filter,
     Metadata,
+    Predicate,
     and_,
-    describe,
-    exclude,
+    is_number,
     or_,
     possibly,
     surely,
-    to_json,
 )
 from retention.limits import BY_NAME, Limit
+from retention.planning.forms import Form, forms
 from retention.planning.inventory import Inventory, NamespaceInfo
-from retention.planning.plan import Action, IdSource
+from retention.planning.plan import Action, CountMethod, IdSource, InvalidTimestamps
 from retention.policy.model import Policy, Rule
 
+TTL_CHECK_ATTEMPTS = 4
 FETCH_BATCH = 1000
 DELETE_BATCH = 1000
 LIST_PAGE = 100
@@ -52,6 +58,7 @@ class Selection:
     everything: bool = False
     filter: Filter | None = None
     ids: dict[str, Metadata] = field(default_factory=dict)
+    invalid: InvalidTimestamps | None = None
 
 
 @dataclass(frozen=True)
@@ -70,80 +77,55 @@ async def plan_rule(
     protections: Sequence[Filter],
 ) -> Selection:
     """The action for `rule` of `policy` in namespace `ns`."""
-    condition = rule.condition(ctx.now)
-    if rule.ttl is not None:
-        await _check_ttl_field(ctx, policy, rule, ns)
-    if rule.kind in ("ids", "idsFile", "idPrefix"):
-        return await _by_ids(ctx, policy, rule, ns, condition, protections)
-    if rule.destructive and not protections:
-        kind = "deleteNamespace" if rule.delete_namespace else "deleteAll"
-        words = "the namespace itself, with" if rule.delete_namespace else "every record:"
+    options = forms(policy, rule, protections, now=ctx.now, namespace_records=ns.records)
+    preferred = options.preferred
+    if preferred.kind == "deleteByIds":
+        return await _by_ids(ctx, policy, rule, ns, preferred, options.condition, protections)
+    if preferred.kind != "deleteByFilter":
         action = _action(
             policy,
             rule,
             ns,
-            kind=kind,
+            preferred,
             records=ns.records,
             method="namespaceStats",
-            condition=f"{words} all {ns.records:,} records",
             requests=1,
             seconds=0.0,
         )
         return Selection(action, everything=True)
-    return await _by_filter(ctx, policy, rule, ns, condition, protections)
-
-
-async def _by_filter(
-    ctx: Context,
-    policy: Policy,
-    rule: Rule,
-    ns: NamespaceInfo,
-    condition: Filter | None,
-    protections: Sequence[Filter],
-) -> Selection:
-    folded = exclude(condition, protections)
-    assert folded.filter is not None  # a condition or at least one protection
+    assert options.folded is not None and options.fallback is not None
     inv, index, name = ctx.inventory, policy.index, ns.name
-    notes: list[str] = []
-    if rule.destructive:
-        notes.append(
-            f"{len(protections)} protection(s) apply here, so instead of "
-            f"{'deleting the namespace' if rule.delete_namespace else 'deleteAll'} only "
-            "unprotected records are deleted"
+    invalid = None
+    if rule.ttl is not None:
+        invalid = _found_invalid(
+            ctx, policy, rule, ns, await _invalid_timestamps(ctx, policy, rule, ns)
         )
-    if folded.string_fields:
-        protected = or_(*protections)
-        guarded = and_(condition, protected) or protected
-        either = or_(guarded, folded.filter)
-        n_guarded, n_folded, n_either = (
-            await inv.count(index, name, guarded),
-            await inv.count(index, name, folded.filter),
-            await inv.count(index, name, either),
-        )
-        if n_guarded + n_folded != n_either:
-            fallback = f"protections on {', '.join(sorted(folded.string_fields))} cannot be folded into one filter here (list fields)"
-            return await _by_ids(ctx, policy, rule, ns, condition, protections, reason=fallback)
-        records = n_folded
-    else:
-        records = await inv.count(index, name, folded.filter)
-    if not folded.exact:
-        notes.append("records whose protected fields hold values of another type are spared")
-    samples = await inv.sample(index, name, folded.filter, ctx.sample_size) if records else ()
+    folded = options.folded
+    records = await inv.count(index, name, folded)
+    if records and protections:
+        # Never our reading of Pinecone's filters: Pinecone itself must count no record that
+        # both the folded filter and a protection match, or the records are checked one by one.
+        both = and_(folded, or_(*protections))
+        assert both is not None
+        if await inv.count(index, name, both):
+            fallback = await _by_ids(
+                ctx, policy, rule, ns, options.fallback, options.condition, protections
+            )
+            fallback.invalid = invalid
+            return fallback
+    samples = await inv.sample(index, name, folded, ctx.sample_size) if records else ()
     action = _action(
         policy,
         rule,
         ns,
-        kind="deleteByFilter",
+        preferred,
         records=records,
         method="dryRunCount",
-        condition=describe(folded.filter, rule.time_fields),
-        filter=to_json(folded.filter),
         samples=tuple(samples)[: ctx.sample_size],
         requests=1,
         seconds=1 / _rate(ctx, "delete_by_metadata_requests_per_s_namespace"),
-        notes=tuple(notes),
     )
-    return Selection(action, filter=folded.filter)
+    return Selection(action, filter=folded, invalid=invalid)
 
 
 async def _by_ids(
@@ -151,73 +133,76 @@ async def _by_ids(
     policy: Policy,
     rule: Rule,
     ns: NamespaceInfo,
+    form: Form,
     condition: Filter | None,
     protections: Sequence[Filter],
-    reason: str | None = None,
 ) -> Selection:
     inv, index, name = ctx.inventory, policy.index, ns.name
-    source, batches, listed = _id_source(ctx, policy, rule, ns, condition)
-    keep = surely(condition) if condition is not None and source.type != "filter" else None
+    source = form.id_source
+    assert source is not None
+    batches, listed = _batches(ctx, policy, ns, source, condition)
+    # The same decision the apply makes on fresh metadata: the condition under every reading
+    # of Pinecone's filters, no protection under any.
+    keep = surely(condition) if condition is not None else None
     protected = [possibly(p) for p in protections]
+    # An ID rule with olderThan checks each record's time field here, so it counts the records
+    # whose field holds no number itself (a filter rule asks Pinecone: `_invalid_timestamps`).
+    ttl_field = rule.ttl.field if rule.ttl is not None and listed is False else None
+    where = surely(rule.where) if rule.where is not None else None
+    invalid = 0
     selected: dict[str, Metadata] = {}
     async for batch in batches:
-        if listed is not None:
+        if listed:
             found: Mapping[str, Metadata] = dict(batch)  # type: ignore[arg-type]
         else:
             found = await _fetch(inv, index, name, batch)  # type: ignore[arg-type]
         for record_id, metadata in found.items():
             if keep is not None and not keep(metadata):
+                if ttl_field is not None and _holds_no_time(metadata, ttl_field, where):
+                    invalid += 1
                 continue
             if any(p(metadata) for p in protected):
                 continue
             selected[record_id] = metadata
     n = len(selected)
-    words = _id_words(rule, source)
-    if condition is not None and source.type != "filter":
-        words += f" where {describe(condition, rule.time_fields)}"
-    if protections:
-        words += f", sparing records that match {len(protections)} protection(s)"
     pages = math.ceil(n / LIST_PAGE) if source.type == "prefix" else 0
     batches_n = math.ceil(n / DELETE_BATCH)
     action = _action(
         policy,
         rule,
         ns,
-        kind="deleteByIds",
+        form,
         records=n,
         method="enumeration",
-        condition=words,
-        id_source=source,
-        client_where=to_json(condition) if condition is not None else None,
-        client_protect=tuple(to_json(p) for p in protections),
         samples=tuple(list(selected)[: ctx.sample_size]),
         requests=2 * batches_n + pages,
         seconds=n / _rate(ctx, "delete_records_per_s_namespace"),
-        notes=(reason,) if reason else (),
     )
-    return Selection(action, ids=selected)
+    found_invalid = _found_invalid(ctx, policy, rule, ns, invalid) if ttl_field else None
+    return Selection(action, ids=selected, invalid=found_invalid)
 
 
-def _id_source(
-    ctx: Context, policy: Policy, rule: Rule, ns: NamespaceInfo, condition: Filter | None
-) -> tuple[IdSource, AsyncIterator[Sequence[object]], bool | None]:
-    """The ID source, its batches, and whether batches already carry metadata."""
+def _holds_no_time(metadata: Metadata, name: str, where: Predicate | None) -> bool:
+    """The record has the TTL field, but not as a number, and matches the rule otherwise."""
+    if name not in metadata or is_number(metadata[name]):
+        return False
+    return where is None or where(metadata)
+
+
+def _batches(
+    ctx: Context, policy: Policy, ns: NamespaceInfo, source: IdSource, condition: Filter | None
+) -> tuple[AsyncIterator[Sequence[object]], bool]:
+    """The candidate batches of an ID source, and whether they already carry metadata."""
     inv, index, name = ctx.inventory, policy.index, ns.name
-    if rule.ids is not None:
-        return IdSource("inline", ids=rule.ids), _chunks(rule.ids), None
-    if rule.ids_file is not None:
-        f = rule.ids_file
-        return IdSource("file", path=f.path, sha256=f.sha256), inv.read_ids_file(f.path), None
-    if rule.id_prefix is not None:
-        return (
-            IdSource("prefix", prefix=rule.id_prefix),
-            inv.list_ids(index, name, rule.id_prefix),
-            None,
-        )
-    if condition is not None:
-        pages = inv.matching(index, name, condition)
-        return IdSource("filter", filter=to_json(condition)), pages, True
-    return IdSource("prefix", prefix=""), inv.list_ids(index, name, ""), None
+    if source.type == "inline":
+        return _chunks(source.ids), False
+    if source.type == "file":
+        assert source.path is not None
+        return inv.read_ids_file(source.path), False
+    if source.type == "prefix":
+        return inv.list_ids(index, name, source.prefix or ""), False
+    assert condition is not None
+    return inv.matching(index, name, condition), True
 
 
 async def _chunks(ids: Sequence[str]) -> AsyncIterator[Sequence[str]]:
@@ -234,48 +219,87 @@ async def _fetch(
     return found
 
 
-async def _check_ttl_field(ctx: Context, policy: Policy, rule: Rule, ns: NamespaceInfo) -> None:
-    """Fail closed when the TTL field holds non-numbers: the TTL would silently never apply."""
+async def _invalid_timestamps(
+    ctx: Context, policy: Policy, rule: Rule, ns: NamespaceInfo
+) -> int | None:
+    """How many records the rule would select but for a TTL field that holds no number.
+
+    Two counts taken at different moments disagree when records come and go in between, so a
+    difference is only believed when it repeats; None when the namespace never held still.
+    """
     assert rule.ttl is not None
     name = rule.ttl.field
-    inv = ctx.inventory
-    present = await inv.count(policy.index, ns.name, Compare(name, "$exists", True))
-    if not present:
-        return
-    numeric = await inv.count(
-        policy.index, ns.name, or_(Compare(name, "$gte", 0), Compare(name, "$lt", 0))
-    )
-    if numeric != present:
+    present = and_(rule.where, Compare(name, "$exists", True))
+    numeric = and_(rule.where, or_(Compare(name, "$gte", 0), Compare(name, "$lt", 0)))
+    assert present is not None and numeric is not None
+    last: int | None = None
+    for _ in range(TTL_CHECK_ATTEMPTS):
+        n_present = await ctx.inventory.count(policy.index, ns.name, present)
+        if not n_present:
+            return 0
+        difference = n_present - await ctx.inventory.count(policy.index, ns.name, numeric)
+        if difference == 0 or (difference > 0 and difference == last):
+            return difference
+        last = difference
+    return None
+
+
+def _found_invalid(
+    ctx: Context, policy: Policy, rule: Rule, ns: NamespaceInfo, n: int | None
+) -> InvalidTimestamps | None:
+    """The report of records that never expire under `rule`; raises for `onInvalidTimestamps:
+    fail` when a number of them was measured."""
+    if n == 0:
+        return None
+    assert rule.ttl is not None
+    if n is not None and policy.on_invalid_timestamps == "fail":
         raise PlanError(
-            f"policy '{policy.name}' rule '{rule.name}': field '{name}' holds a value that is not "
-            f"an epoch number in {present - numeric:,} of {present:,} records of namespace "
-            f"'{ns.name}' (index '{policy.index}'); olderThan needs epoch numbers in {rule.ttl.unit}"
+            f"policy '{policy.name}' rule '{rule.name}': {n:,} records of namespace "
+            f"'{ns.name}' (index '{policy.index}') hold a value in '{rule.ttl.field}' that is "
+            f"not an epoch number in {rule.ttl.unit} (onInvalidTimestamps: fail)"
         )
+    return InvalidTimestamps(policy.name, rule.name, policy.index, ns.name, rule.ttl.field, n)
 
 
-def _id_words(rule: Rule, source: IdSource) -> str:
-    if source.type == "inline":
-        return f"the {len(source.ids):,} listed IDs"
-    if source.type == "file":
-        assert rule.ids_file is not None
-        return f"the {rule.ids_file.count:,} IDs in {source.path}"
-    if source.type == "prefix":
-        return f'IDs starting with "{source.prefix}"' if source.prefix else "every record"
-    return "records matching the condition, checked one by one"
+def invalid_words(t: InvalidTimestamps) -> str:
+    """The plan's warning for records that never expire under a TTL rule."""
+    where = f"namespace '{t.namespace}' (index '{t.index}')"
+    head = f"policy '{t.policy}' rule '{t.rule}'"
+    if t.records is None:
+        return (
+            f"{head}: some records of {where} may hold a non-numeric {t.field}; the namespace "
+            "changed too fast while they were counted to say how many"
+        )
+    one = t.records == 1
+    return (
+        f"{head}: {t.records:,} record{'' if one else 's'} of {where} "
+        f"{'holds' if one else 'hold'} a non-numeric {t.field} and never "
+        f"{'expires' if one else 'expire'} under this rule"
+    )
 
 
 def _rate(ctx: Context, name: str) -> float:
     return ctx.limits.get(name, BY_NAME[name]).per_second
 
 
-def _action(policy: Policy, rule: Rule, ns: NamespaceInfo, **fields: object) -> Action:
-    method = fields.pop("method")
+def _action(
+    policy: Policy, rule: Rule, ns: NamespaceInfo, form: Form, *, method: CountMethod, **live: Any
+) -> Action:
+    """An action: its form (from the policies) and what the index says (counts, samples)."""
     return Action(
         policy=policy.name,
         rule=rule.name,
         index=policy.index,
         namespace=ns.name,
+        kind=form.kind,
+        condition=form.condition,
+        filter=form.filter,
+        id_source=form.id_source,
+        client_where=form.client_where,
+        client_protect=form.client_protect,
+        protections=form.protections,
+        notes=form.notes,
         namespace_records=ns.records,
-        count_method=method,  # type: ignore[arg-type]
-        **fields,  # type: ignore[arg-type]
+        count_method=method,
+        **live,
     )

@@ -54,14 +54,24 @@ def snapshot(emulator: Emulator, index: str, namespaces: Sequence[str]) -> dict[
 def write_policies(directory: Path, docs: Sequence[Mapping[str, Any]]) -> Path:
     """One YAML file holding `docs`; returns the directory to pass to the CLI."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "policies.yaml").write_text(yaml.safe_dump_all(list(docs), sort_keys=False))
+    text = yaml.dump_all(list(docs), Dumper=_PlainDumper, sort_keys=False)
+    (directory / "policies.yaml").write_text(text)
     return directory
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a shared value out each time: policy files may not use YAML anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def policy(
     name: str, index: str, include: Sequence[str], rules: Sequence[Any], **spec: Any
 ) -> dict[str, Any]:
-    """A RetentionPolicy document."""
+    """A RetentionPolicy document; without `limits` it may delete a whole namespace (these
+    tests are about what is selected; the default guard has tests of its own)."""
+    spec.setdefault("limits", {"maxPercent": 100})
     return {
         "apiVersion": "retention/v1",
         "kind": "RetentionPolicy",

@@ -59,8 +59,15 @@ def drafts(n: int) -> int:
     return sum(1 for i in range(n) if metadata(i)["kind"] == "draft")
 
 
-def policy(name: str, index: str, rules: Sequence[str], include: str = "*") -> str:
-    """A RetentionPolicy document over the namespaces of `index` matching `include`."""
+def policy(
+    name: str,
+    index: str,
+    rules: Sequence[str],
+    include: str = "*",
+    limits: str = "{maxPercent: 100}",
+) -> str:
+    """A RetentionPolicy document over the namespaces of `index` matching `include`; by
+    default it may delete whole namespaces (the default guard has tests of its own)."""
     body = "".join(rules)
     return (
         "apiVersion: retention/v1\n"
@@ -68,7 +75,8 @@ def policy(name: str, index: str, rules: Sequence[str], include: str = "*") -> s
         f"metadata:\n  name: {name}\n"
         f"spec:\n  index: {index}\n"
         f'  namespaces:\n    include: ["{include}"]\n'
-        f"  rules:\n{body}"
+        + (f"  limits: {limits}\n" if limits else "")
+        + f"  rules:\n{body}"
     )
 
 

@@ -101,24 +101,43 @@ def test_rate_limited_until_retries_are_exhausted(
     assert run.events == ["pinecone_retry"] * (FAST_RETRY.attempts - 1)
 
 
-def test_ttl_field_holds_strings(
-    small: Live, policies: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A TTL field holding strings in some records fails closed instead of sparing them."""
+def _mixed_ttl(small: Live, policies: Path, *, fail: bool) -> None:
     records: list[tuple[str, list[float], Metadata]] = [
         (f"m-{i}", [0.1] * 4, {"created_at": AT_EPOCH - i * 86_400}) for i in range(7)
     ]
     records += [(f"s-{i}", [0.1] * 4, {"created_at": f"2026-01-0{i + 1}"}) for i in range(3)]
     small.emulator.upsert("support", "mixed", records)
-    (policies / "tickets.yaml").write_text(
-        policy("tickets", "support", [ttl_rule("expire", "90d")], include="mixed")
-    )
+    doc = policy("tickets", "support", [ttl_rule("expire", "90d")], include="mixed")
+    if fail:
+        doc = doc.replace("  rules:\n", "  onInvalidTimestamps: fail\n  rules:\n")
+    (policies / "tickets.yaml").write_text(doc)
+
+
+def test_ttl_field_holds_strings(
+    small: Live, policies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A TTL field holding strings in some records: the plan goes on and says how many
+    records never expire under the rule."""
+    _mixed_ttl(small, policies, fail=False)
+    run = run_cli(capsys, "plan", str(policies), "--at", AT)
+    assert run.code == 0, run.err
+    assert (
+        "! policy 'tickets' rule 'expire': 3 records of namespace 'mixed' (index 'support') "
+        "hold a non-numeric created_at and never expire under this rule"
+    ) in run.out.splitlines()
+
+
+def test_ttl_field_holds_strings_with_fail(
+    small: Live, policies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`onInvalidTimestamps: fail` refuses the plan instead, in one line."""
+    _mixed_ttl(small, policies, fail=True)
     run = run_cli(capsys, "plan", str(policies), "--at", AT)
     assert_one_error(
         run,
-        "retention: error: policy 'tickets' rule 'expire': field 'created_at' holds a value "
-        "that is not an epoch number in 3 of 10 records of namespace 'mixed' (index 'support'); "
-        "olderThan needs epoch numbers in s",
+        "retention: error: policy 'tickets' rule 'expire': 3 records of namespace 'mixed' "
+        "(index 'support') hold a value in 'created_at' that is not an epoch number in s "
+        "(onInvalidTimestamps: fail)",
     )
 
 

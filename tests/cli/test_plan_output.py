@@ -70,8 +70,11 @@ def test_markdown_totals_heading(
     run = run_cli(capsys, "plan", str(folder), "--at", AT, "--format", "markdown")
     assert run.code == 0, run.err
     assert run.out.splitlines()[0].startswith("### retention plan: " + TOTALS)
-    assert "| `tickets` | ready | 2,250 | - |" in run.out
-    assert "| `docs` | ready | 300 | - |" in run.out
+    assert (
+        "| `tickets` | ready | 2,250 | ✅ maxPercent 75% ≤ 100% (tenant-a), "
+        "✅ maxPercent 75% ≤ 100% (tenant-b) |"
+    ) in run.out
+    assert "| `docs` | ready | 300 | ✅ maxPercent 25% ≤ 100% (docs) |" in run.out
 
 
 def test_plan_file_validates_against_the_schema(

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from retention.errors import NotFound, PlanError
-from retention.filters import Semantics
-from retention.planning.plan import Plan, from_document, to_document
+from retention.filters import Filter, Semantics
+from retention.planning.forms import FALLBACK_NOTE
+from retention.planning.plan import InvalidTimestamps, Plan, from_document, to_document
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import PolicySet, load_policies
 from tests.planning.memory import MemoryInventory
@@ -117,9 +118,7 @@ def test_string_protection_on_a_list_field_falls_back_to_ids(tmp_path: Path) -> 
     loaded = policies(tmp_path, policy(TTL, extra="  protect: [{tags: t1}]\n"))
     action = plan(inv, loaded).actions[0]
     assert action.kind == "deleteByIds"
-    assert action.notes == (
-        "protections on tags cannot be folded into one filter here (list fields)",
-    )
+    assert action.notes == (FALLBACK_NOTE,)
     expected = {
         i for i in expected_ttl(data["t-a"], held=False) if "t1" not in data["t-a"][i]["tags"]
     }  # type: ignore[operator]
@@ -219,7 +218,8 @@ def test_overlapping_filter_rules_are_counted_once(tmp_path: Path) -> None:
     """Two rules selecting the same records add up to the union, and the overlap is reported."""
     data = {"t-a": tickets(200)}
     rules = TTL + "    - name: chat\n      where: {source: chat}\n"
-    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(rules)))
+    loaded = policies(tmp_path, policy(rules, extra="  limits: {maxPercent: 100}\n"))
+    result = plan(MemoryInventory({"idx": data}), loaded)
     ttl = expected_ttl(data["t-a"], held=False)
     chat = {i for i, m in data["t-a"].items() if m["source"] == "chat"}
     assert result.totals.records == len(ttl | chat)
@@ -232,14 +232,65 @@ def test_missing_index_fails_closed(tmp_path: Path) -> None:
         plan(MemoryInventory({}), policies(tmp_path, policy(TTL)))
 
 
-def test_ttl_field_with_non_numbers_fails_closed(tmp_path: Path) -> None:
-    """A TTL field holding strings would silently never expire: the plan refuses."""
+def test_ttl_field_with_non_numbers_is_reported_and_the_rest_expires(tmp_path: Path) -> None:
+    """A TTL field holding strings in some records: the others still expire, and the plan
+    says how many records never will under the rule."""
     data = {"t-a": {"a": {"created_at": "2026-01-01"}, "b": {"created_at": 1.0}}}
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL)))
+    assert [a.records for a in result.actions] == [1]
+    assert result.invalid_timestamps == (
+        InvalidTimestamps("p", "ttl", "idx", "t-a", "created_at", 1),
+    )
+    assert result.warnings == (
+        "policy 'p' rule 'ttl': 1 record of namespace 't-a' (index 'idx') holds a non-numeric "
+        "created_at and never expires under this rule",
+    )
+
+
+def test_invalid_timestamps_outside_where_are_not_counted(tmp_path: Path) -> None:
+    """Malformed records that the rule's `where` excludes are none of the rule's business."""
+    data = {
+        "t-a": {
+            "a": {"created_at": "2026-01-01", "source": "chat"},
+            "b": {"created_at": 1.0, "source": "zendesk"},
+        }
+    }
+    rules = TTL + "      where: {source: zendesk}\n"
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(rules)))
+    assert result.invalid_timestamps == ()
+    assert [a.records for a in result.actions] == [1]
+
+
+def test_on_invalid_timestamps_fail_refuses_the_plan(tmp_path: Path) -> None:
+    """`onInvalidTimestamps: fail` keeps the old fail-closed behaviour."""
+    data = {"t-a": {"a": {"created_at": "2026-01-01"}, "b": {"created_at": 1.0}}}
+    loaded = policies(tmp_path, policy(TTL, extra="  onInvalidTimestamps: fail\n"))
     with pytest.raises(
         PlanError,
-        match="field 'created_at' holds a value that is not an epoch number in 1 of 2 records",
+        match="1 records of namespace 't-a' \\(index 'idx'\\) hold a value in 'created_at' that "
+        "is not an epoch number in s \\(onInvalidTimestamps: fail\\)",
     ):
-        plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL)))
+        plan(MemoryInventory({"idx": data}), loaded)
+
+
+class ChurningInventory(MemoryInventory):
+    """Adds a well-formed record before every count, as a writer does during a plan."""
+
+    async def count(self, index: str, namespace: str, where: Filter) -> int:
+        ns = self.data[index][namespace]
+        ns[f"new-{len(ns)}"] = {"created_at": NOW.timestamp()}
+        return await super().count(index, namespace, where)
+
+
+def test_concurrent_writes_never_fail_or_invent_invalid_timestamps(tmp_path: Path) -> None:
+    """Two counts taken while records arrive disagree; that is not a malformed record."""
+    data = {"t-a": {f"r{i}": {"created_at": 1.0} for i in range(10)}}
+    loaded = policies(tmp_path, policy(TTL, extra="  onInvalidTimestamps: fail\n"))
+    result = plan(ChurningInventory({"idx": data}), loaded)
+    assert result.invalid_timestamps == (
+        InvalidTimestamps("p", "ttl", "idx", "t-a", "created_at", None),
+    )
+    assert "changed too fast while they were counted" in result.warnings[0]
 
 
 def test_plan_document_round_trips_and_detects_tampering(tmp_path: Path) -> None:

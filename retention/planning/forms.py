@@ -1,0 +1,155 @@
+"""What an action does, derived from the policies alone: the part of a plan nobody may edit.
+
+A plan action has two halves. Its *form* (kind, server-side filter, ID source, client-side
+check, the protections it must spare, the condition in words, its notes) follows from the
+policy files and the plan's `asOf`; its *observations* (counts, samples, cost) come from the
+live index. The planner builds every action from a form made here, and `apply PLANFILE`
+derives the forms again from the policy files and refuses any action whose form is not one of
+them (see `sealing`), so an edited plan file cannot delete a record the policies did not select.
+
+For most rules there is one form. A rule whose protections are folded into a filter has two:
+the filtered delete, and the record-by-record fallback the planner takes when Pinecone's own
+counts cannot prove the fold spares every protected record. Pure: no I/O, `now` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from retention.filters import Filter, describe, exclude, to_json
+from retention.planning.plan import ActionKind, IdSource
+from retention.policy.model import Policy, Rule
+
+NOT_EXACT_NOTE = (
+    "records that a protection may cover under another reading of Pinecone's filter semantics, "
+    "or whose protected fields hold values of another type, are spared"
+)
+FALLBACK_NOTE = (
+    "Pinecone's counts could not prove that one filter spares every protected record here, so "
+    "records are fetched and checked one by one against the protections"
+)
+
+
+@dataclass(frozen=True)
+class Form:
+    """An action's selection, as the policies define it."""
+
+    kind: ActionKind
+    condition: str
+    filter: dict[str, Any] | None = None
+    id_source: IdSource | None = None
+    client_where: dict[str, Any] | None = None
+    client_protect: tuple[dict[str, Any], ...] = ()
+    protections: tuple[dict[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Forms:
+    """The forms of one rule in one namespace; `preferred` unless Pinecone cannot prove it."""
+
+    preferred: Form
+    fallback: Form | None = None
+    folded: Filter | None = None
+    """The filter of the preferred deleteByFilter, as a tree (for counting)."""
+    condition: Filter | None = None
+    """The rule's condition (TTL cutoff and `where`) at `now`."""
+
+    def all(self) -> tuple[Form, ...]:
+        return (self.preferred,) if self.fallback is None else (self.preferred, self.fallback)
+
+
+def forms(
+    policy: Policy,
+    rule: Rule,
+    protections: Sequence[Filter],
+    *,
+    now: datetime,
+    namespace_records: int,
+) -> Forms:
+    """Every form `rule` of `policy` may take in a namespace with these protections."""
+    condition = rule.condition(now)
+    if rule.kind in ("ids", "idsFile", "idPrefix"):
+        return Forms(_by_ids(rule, condition, protections), condition=condition)
+    if rule.destructive and not protections:
+        if rule.delete_namespace:
+            kind: ActionKind = "deleteNamespace"
+            words = "the namespace itself, with"
+        else:
+            kind, words = "deleteAll", "every record:"
+        text = f"{words} all {namespace_records:,} records"
+        return Forms(Form(kind, text), condition=condition)
+    folded = exclude(condition, protections)
+    assert folded.filter is not None  # a condition or at least one protection
+    notes: list[str] = []
+    if rule.destructive:
+        instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
+        notes.append(
+            f"{len(protections)} protection(s) apply here, so instead of {instead} only "
+            "unprotected records are deleted"
+        )
+    if not folded.exact:
+        notes.append(NOT_EXACT_NOTE)
+    preferred = Form(
+        "deleteByFilter",
+        describe(folded.filter, rule.time_fields),
+        filter=to_json(folded.filter),
+        protections=tuple(to_json(p) for p in protections),
+        notes=tuple(notes),
+    )
+    fallback = _by_ids(rule, condition, protections, fallback=True)
+    return Forms(preferred, fallback, folded.filter, condition)
+
+
+def _by_ids(
+    rule: Rule, condition: Filter | None, protections: Sequence[Filter], *, fallback: bool = False
+) -> Form:
+    source = _id_source(rule, condition)
+    words = _id_words(rule, source)
+    if condition is not None and source.type != "filter":
+        words += f" where {describe(condition, rule.time_fields)}"
+    if protections:
+        words += f", sparing records that match {len(protections)} protection(s)"
+    notes = []
+    if fallback and rule.destructive:
+        instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
+        notes.append(
+            f"{len(protections)} protection(s) apply here, so instead of {instead} only "
+            "unprotected records are deleted"
+        )
+    if fallback:
+        notes.append(FALLBACK_NOTE)
+    return Form(
+        "deleteByIds",
+        words,
+        id_source=source,
+        client_where=to_json(condition) if condition is not None else None,
+        client_protect=tuple(to_json(p) for p in protections),
+        notes=tuple(notes),
+    )
+
+
+def _id_source(rule: Rule, condition: Filter | None) -> IdSource:
+    if rule.ids is not None:
+        return IdSource("inline", ids=rule.ids)
+    if rule.ids_file is not None:
+        return IdSource("file", path=rule.ids_file.path, sha256=rule.ids_file.sha256)
+    if rule.id_prefix is not None:
+        return IdSource("prefix", prefix=rule.id_prefix)
+    if condition is not None:
+        return IdSource("filter", filter=to_json(condition))
+    return IdSource("prefix", prefix="")
+
+
+def _id_words(rule: Rule, source: IdSource) -> str:
+    if source.type == "inline":
+        return f"the {len(source.ids):,} listed IDs"
+    if source.type == "file":
+        assert rule.ids_file is not None
+        return f"the {rule.ids_file.count:,} IDs in {source.path}"
+    if source.type == "prefix":
+        return f'IDs starting with "{source.prefix}"' if source.prefix else "every record"
+    return "records matching the condition, checked one by one"
