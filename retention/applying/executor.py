@@ -11,7 +11,11 @@
   request share its one-second window and draw a 429;
 - a stop request (SIGINT/SIGTERM) lets each batch in flight finish, then reports and returns;
 - deletes are idempotent and selections fixed by the plan, so running the same apply after a
-  crash finishes the work without deleting anything extra.
+  crash finishes the work without deleting anything extra; a plan its journal shows finished
+  is not checked or sent again, and is reported as applied earlier;
+- the report says what happened, not what was planned: an action whose namespace no longer
+  exists is "namespace gone" (no request sent), and a filtered delete, `deleteAll` or
+  `deleteNamespace` counts what a count taken just before its request saw.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from retention.applying.checks import check_blocked, check_fresh, check_growth, check_guards
@@ -36,6 +40,7 @@ from retention.applying.selection import (
 from retention.applying.spacing import Spacing
 from retention.errors import NotFound, PineconeError
 from retention.pinecone import IndexClient, PineconeClient
+from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, Plan
 
 
@@ -81,6 +86,7 @@ class Executor:
         stop: Stop,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0),
     ) -> None:
         self.client = client
         self.settings = settings
@@ -90,6 +96,7 @@ class Executor:
         self.stop = stop
         self.sleep = sleep
         self.monotonic = monotonic
+        self.clock = clock
         self._indexes: dict[str, IndexClient] = {}
         self.spacing = Spacing(client.limiter.limit, monotonic=monotonic, sleep=sleep)
 
@@ -103,6 +110,24 @@ class Executor:
     ) -> Report:
         """Check the plan against the world, then execute it; `only` limits it to policies."""
         report = Report(plan.fingerprint, started=now)
+        status = {p.name: p.status for p in plan.policies}
+        actions = [
+            a
+            for a in plan.actions
+            if status.get(a.policy) == "ready"
+            and (only is None or a.policy in only)
+            and a.records > 0
+        ]
+        if actions and all(self.journal.is_done(a.id) for a in actions):
+            # Finished by earlier runs: nothing to check or send, and nothing to claim as new.
+            report.results = [self._earlier(a) for a in actions]
+            self.log.info(
+                "apply_already_done",
+                plan=plan.fingerprint,
+                actions=len(actions),
+                deleted_earlier=report.deleted_earlier,
+            )
+            return report
         hosts = {name: (await self.index(name)).host for name in plan.index_hosts}
         check_fresh(
             plan,
@@ -114,46 +139,43 @@ class Executor:
                 a for a in plan.actions if only is None or a.policy in only
             ),
         )
-        status = {p.name: p.status for p in plan.policies}
-        chosen = [p for p in plan.policies if only is None or p.name in only]
-        check_blocked(_subset(plan, chosen))
-        actions = [
-            a
-            for a in plan.actions
-            if status.get(a.policy) == "ready"
-            and (only is None or a.policy in only)
-            and a.records > 0
-        ]
+        check_blocked(_subset(plan, [p for p in plan.policies if only is None or p.name in only]))
         todo = [a for a in actions if not self.journal.is_done(a.id)]
+        keys = sorted({(a.index, a.namespace) for a in todo})
+        sizes = dict(
+            zip(keys, await asyncio.gather(*(self._size(*key) for key in keys)), strict=True)
+        )
+        gone = {key for key, size in sizes.items() if size is None}
+        live = [a for a in todo if (a.index, a.namespace) not in gone]
         recounts = dict(
             zip(
-                (a.id for a in todo),
-                await asyncio.gather(*(self._recount(a) for a in todo)),
+                (a.id for a in live),
+                await asyncio.gather(*(self._recount(a) for a in live)),
                 strict=True,
             )
         )
-        check_growth(todo, recounts, self.settings.tolerance)
-        totals = {
-            key: await namespace_records(await self.index(key[0]), key[1])
-            for key in {(a.index, a.namespace) for a in todo}
-        }
-        check_guards(plan, todo, recounts, totals, self.settings.max_records)
+        check_growth(live, recounts, self.settings.tolerance)
+        totals = {key: size or 0 for key, size in sizes.items()}
+        check_guards(plan, live, recounts, totals, self.settings.max_records)
         self.log.info(
             "apply_started",
             plan=plan.fingerprint,
-            actions=len(todo),
+            actions=len(live),
             records=sum(recounts.values()),
             resumed=len(actions) - len(todo),
+            namespaces_gone=[f"{index}/{ns}" for index, ns in sorted(gone)],
         )
         for a in actions:
             result = ActionResult(a)
             if self.journal.is_done(a.id):
-                result.status, result.deleted = "done", self.journal.done[a.id]
+                result = self._earlier(a)
+            elif (a.index, a.namespace) in gone:
+                self._finish_gone(result)
             report.results.append(result)
         self.progress.start(sum(recounts.values()))
         by_ns: dict[tuple[str, str], list[ActionResult]] = {}
         for r in report.results:
-            if r.status != "done":
+            if r.status == "skipped":
                 by_ns.setdefault((r.action.index, r.action.namespace), []).append(r)
         gate = asyncio.Semaphore(self.settings.namespaces_at_once)
         await asyncio.gather(*(self._namespace(results, gate) for results in by_ns.values()))
@@ -163,18 +185,49 @@ class Executor:
             await self._verify_all(report.results)
         return report
 
+    def _earlier(self, action: Action) -> ActionResult:
+        entry = self.journal.entry(action.id)
+        return ActionResult(
+            action, status="applied-earlier", earlier=entry, finished=entry.finished
+        )
+
+    def _finish_gone(self, result: ActionResult) -> None:
+        """The action's namespace no longer exists: say so, and journal it as finished."""
+        a = result.action
+        result.status, result.finished = "namespace-gone", self.clock()
+        self.journal.mark_done(
+            a.id, result.deleted, finished=result.finished, outcome="namespace-gone"
+        )
+        self.log.warning(
+            "action_namespace_gone",
+            action=a.id,
+            kind=a.kind,
+            index=a.index,
+            namespace=a.namespace,
+            planned=a.records,
+            deleted=result.deleted,
+        )
+
+    async def _size(self, index: str, namespace: str) -> int | None:
+        """The namespace's record count, or None when it does not exist."""
+        try:
+            return (await (await self.index(index)).describe_namespace(namespace)).record_count
+        except NotFound:
+            return None
+
     async def _recount(self, action: Action) -> int:
         return await count_selected(await self.index(action.index), action)
 
     async def _namespace(self, results: list[ActionResult], gate: asyncio.Semaphore) -> None:
         async with gate:
+            touched = False  # whether this run has deleted in the namespace yet
             for result in results:
                 if self.stop.requested:
                     result.status = "interrupted"
                     continue
                 started = self.monotonic()
                 try:
-                    await self._execute(result)
+                    await self._execute(result, touched=touched)
                 except PineconeError as exc:
                     # Stop starting new work everywhere; what is in flight finishes.
                     result.status, result.error = "failed", str(exc)
@@ -183,47 +236,80 @@ class Executor:
                     self.stop.request()
                     continue
                 result.seconds = self.monotonic() - started
+                touched = touched or result.requests > 0
                 if result.status == "interrupted":
                     continue
-                result.status = "done"
-                self.journal.mark_done(result.action.id, result.deleted)
+                if result.status == "namespace-gone":
+                    self._finish_gone(result)
+                    continue
+                result.status, result.finished = "done", self.clock()
+                self.journal.mark_done(result.action.id, result.deleted, finished=result.finished)
                 self.log.info(
                     "action_applied",
                     action=result.action.id,
                     kind=result.action.kind,
+                    planned=result.action.records,
                     deleted=result.deleted,
                     requests=result.requests,
                     seconds=round(result.seconds, 3),
                 )
 
-    async def _execute(self, result: ActionResult) -> None:
+    async def _execute(self, result: ActionResult, *, touched: bool) -> None:
+        """Delete what the action selects now; `deleted` says what that was, never the plan.
+
+        A namespace found missing is "namespace gone" unless this run's own deletes in it
+        emptied it (Pinecone may drop an emptied namespace); then the action simply found
+        nothing left to delete.
+        """
         a = result.action
         index = await self.index(a.index)
-        if a.kind == "deleteByIds":
-            await self._delete_ids(index, result)
-            return
-        if a.kind == "deleteByFilter":
-            assert a.filter is not None
-            done = await index.delete_by_filter(a.filter, a.namespace)
-            result.deleted = a.records
-        elif a.kind == "deleteAll":
-            done = await index.delete_all(a.namespace)
-            result.deleted = a.records
-        else:
-            info = await index.delete_namespace(a.namespace, missing_ok=True)
-            result.note_request(info.request_id)
-            result.deleted = a.records
-            self.progress.advance(a.records)
-            return
+
+        async def vanished() -> bool:
+            if await self._size(a.index, a.namespace) is not None:
+                return False
+            if not touched and result.requests == 0:
+                result.status = "namespace-gone"
+            return True
+
+        try:
+            if a.kind == "deleteByIds":
+                await self._delete_ids(index, result)
+                if result.deleted == 0 and result.status != "interrupted":
+                    await vanished()
+                return
+            if a.kind == "deleteByFilter":
+                assert a.filter is not None
+                # What the filter matches right now is what this request deletes.
+                n = (await index.count(a.filter, a.namespace)).matched
+                if n == 0 and await vanished():
+                    return
+                done = await index.delete_by_filter(a.filter, a.namespace)
+            else:
+                size = await self._size(a.index, a.namespace)
+                if size is None:
+                    await vanished()
+                    return
+                n = size
+                if a.kind == "deleteAll":
+                    done = await index.delete_all(a.namespace)
+                else:
+                    info = await index.delete_namespace(a.namespace, missing_ok=True)
+                    done = DeleteResult(requests=1, ids_sent=0, infos=(info,))
+        except NotFound:
+            if await vanished():
+                return
+            raise
+        result.deleted = n
         for info in done.infos:
             result.note_request(info.request_id)
         result.lsn = done.lsn
-        self.progress.advance(a.records)
+        self.progress.advance(n)
         self.log.info(
             "delete_request",
             action=a.id,
             kind=a.kind,
-            records=a.records,
+            records=n,
+            planned=a.records,
             request_id=done.infos[0].request_id if done.infos else None,
         )
 
@@ -303,13 +389,13 @@ class Executor:
             delay = min(delay * 2, 2.0)
 
     async def _remaining(self, index: IndexClient, a: Action) -> int:
-        if a.kind == "deleteNamespace":
-            try:
+        try:
+            if a.kind == "deleteNamespace":
                 await index.describe_namespace(a.namespace)
-            except NotFound:
-                return 0
-            return await namespace_records(index, a.namespace) or 1
-        return await count_selected(index, a)
+                return await namespace_records(index, a.namespace) or 1
+            return await count_selected(index, a)
+        except NotFound:
+            return 0  # the namespace is gone, and every record of it
 
 
 def _subset(plan: Plan, chosen: Sequence[Any]) -> Plan:

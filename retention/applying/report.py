@@ -1,4 +1,13 @@
-"""What an apply did, action by action: the `--report` file and the final summary."""
+"""What an apply did, action by action: the `--report` file and the final summary.
+
+Every figure in it is something this run saw, never the plan's expectation restated: `deleted`
+is what this run removed (the IDs it sent after fetching them, or for a filtered delete, what a
+count taken just before the request matched), `planned` is the plan's count beside it, and the
+verification after the delete says whether Pinecone shows the selection empty. Work finished by
+an earlier run of the same plan (from its journal) is reported as such, apart from this run's,
+and an action whose namespace was deleted between planning and applying is "namespace gone",
+not "done".
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from retention.applying.journal import Entry
 from retention.planning.plan import Action, format_time
 
-Status = Literal["done", "skipped", "interrupted", "failed"]
+Status = Literal["done", "namespace-gone", "applied-earlier", "skipped", "interrupted", "failed"]
 Verification = Literal["verified", "pending", "not-checked"]
 
 MAX_REQUEST_IDS = 50
+MAX_NAMED = 3
+"""Namespaces named in the summary line before the rest are only counted."""
 
 
 @dataclass
@@ -19,6 +31,7 @@ class ActionResult:
     action: Action
     status: Status = "skipped"
     deleted: int = 0
+    """Records this run deleted (never the planned count restated)."""
     requests: int = 0
     seconds: float = 0.0
     verification: Verification = "not-checked"
@@ -26,6 +39,9 @@ class ActionResult:
     request_ids: list[str] = field(default_factory=list)
     lsn: int | None = None
     error: str | None = None
+    finished: datetime | None = None
+    earlier: Entry | None = None
+    """For an action finished by an earlier run of the plan: what its journal says."""
 
     def note_request(self, request_id: str | None) -> None:
         self.requests += 1
@@ -43,7 +59,26 @@ class Report:
 
     @property
     def deleted(self) -> int:
+        """Records deleted by this run."""
         return sum(r.deleted for r in self.results)
+
+    @property
+    def earlier(self) -> list[ActionResult]:
+        return [r for r in self.results if r.status == "applied-earlier"]
+
+    @property
+    def deleted_earlier(self) -> int:
+        """Records deleted by earlier runs of the same plan, as their journal says."""
+        return sum(r.earlier.deleted for r in self.earlier if r.earlier is not None)
+
+    @property
+    def applied_earlier(self) -> bool:
+        """Every action was finished by earlier runs: this run had nothing to do."""
+        return bool(self.results) and len(self.earlier) == len(self.results)
+
+    @property
+    def gone(self) -> list[ActionResult]:
+        return [r for r in self.results if r.status == "namespace-gone"]
 
     @property
     def pending(self) -> list[ActionResult]:
@@ -54,19 +89,45 @@ class Report:
         return [r for r in self.results if r.status == "failed"]
 
     def summary(self) -> str:
+        if self.applied_earlier:
+            return self._earlier_summary()
         done = sum(1 for r in self.results if r.status == "done")
         verified = sum(1 for r in self.results if r.verification == "verified")
         seconds = (self.finished - self.started).total_seconds() if self.finished else 0.0
         text = (
-            f"Applied: {self.deleted:,} records deleted by {done} of {len(self.results)} "
-            f"action{'s' if len(self.results) != 1 else ''} in {seconds:.1f}s; "
+            f"Applied: {self.deleted:,} record{_s(self.deleted)} deleted by {done} of "
+            f"{len(self.results)} action{_s(len(self.results))} in {seconds:.1f}s; "
             f"{verified} verified, {len(self.pending)} pending"
         )
+        if self.gone:
+            text += "; " + _gone_clause(self.gone)
+        if self.earlier:
+            n, deleted = len(self.earlier), self.deleted_earlier
+            text += (
+                f"; earlier runs of this plan deleted {deleted:,} record{_s(deleted)} by "
+                f"{n} action{_s(n)}"
+            )
         if self.interrupted:
             text += "; INTERRUPTED: run the same apply again to finish"
         if self.failed:
             text += f"; {len(self.failed)} failed"
         return text + "."
+
+    def _earlier_summary(self) -> str:
+        entries = [r.earlier for r in self.earlier if r.earlier is not None]
+        times = [e.finished for e in entries if e.finished is not None]
+        when = (
+            f"finished at {format_time(max(times))}"
+            if len(times) == len(entries)
+            else "finished earlier"
+        )
+        deleted = self.deleted_earlier
+        gone = sum(1 for e in entries if e.outcome == "namespace-gone")
+        extra = f", {gone} namespace{_s(gone)} found gone" if gone else ""
+        return (
+            f"Applied earlier: this plan ({_short(self.plan_fingerprint)}) {when}, deleting "
+            f"{deleted:,} record{_s(deleted)}{extra}; nothing to do."
+        )
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -76,22 +137,59 @@ class Report:
             "started": format_time(self.started),
             "finished": format_time(self.finished) if self.finished else None,
             "interrupted": self.interrupted,
+            "appliedEarlier": self.applied_earlier,
             "deleted": self.deleted,
-            "actions": [
-                {
-                    "id": r.action.id,
-                    "kind": r.action.kind,
-                    "planned": r.action.records,
-                    "status": r.status,
-                    "deleted": r.deleted,
-                    "requests": r.requests,
-                    "seconds": round(r.seconds, 3),
-                    "verification": r.verification,
-                    "remaining": r.remaining,
-                    "requestIds": r.request_ids,
-                    "lsn": r.lsn,
-                    "error": r.error,
-                }
-                for r in self.results
-            ],
+            "deletedEarlier": self.deleted_earlier,
+            "actions": [_result_doc(r) for r in self.results],
         }
+
+
+def _result_doc(r: ActionResult) -> dict[str, Any]:
+    earlier = r.earlier
+    return {
+        "id": r.action.id,
+        "kind": r.action.kind,
+        "index": r.action.index,
+        "namespace": r.action.namespace,
+        "planned": r.action.records,
+        "status": r.status,
+        "deleted": r.deleted,
+        "finished": format_time(r.finished) if r.finished else None,
+        "requests": r.requests,
+        "seconds": round(r.seconds, 3),
+        "verification": r.verification,
+        "remaining": r.remaining,
+        "requestIds": r.request_ids,
+        "lsn": r.lsn,
+        "error": r.error,
+        "earlier": (
+            {
+                "outcome": earlier.outcome,
+                "deleted": earlier.deleted,
+                "finished": format_time(earlier.finished) if earlier.finished else None,
+            }
+            if earlier is not None
+            else None
+        ),
+    }
+
+
+def _gone_clause(gone: list[ActionResult]) -> str:
+    places = sorted({f"{r.action.index}/{r.action.namespace}" for r in gone})
+    named = ", ".join(places[:MAX_NAMED])
+    if len(places) > MAX_NAMED:
+        named += f" and {len(places) - MAX_NAMED} more"
+    n = len(gone)
+    text = (
+        f"{n} action{_s(n)} found {'its' if n == 1 else 'their'} namespace gone since planning "
+        f"({named})"
+    )
+    return text + (": nothing deleted there" if not any(r.deleted for r in gone) else "")
+
+
+def _short(fingerprint: str) -> str:
+    return fingerprint[:19]
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
