@@ -92,13 +92,12 @@ def _why(policy: str, rule: str, head: PolicySet, base: PolicySet) -> str:
         )
     if (hr.where and to_json(hr.where)) != (br.where and to_json(br.where)):
         parts.append("where changed")
-    if (
-        hr.kind != br.kind
-        or hr.id_prefix != br.id_prefix
-        or hr.ids != br.ids
-        or hr.ids_file != br.ids_file
-    ):
+    if hr.kind != br.kind or hr.id_prefix != br.id_prefix or hr.ids != br.ids:
         parts.append("selection changed")
+    elif hr.ids_file and br.ids_file and hr.ids_file.sha256 != br.ids_file.sha256:
+        # The base revision's files are read from a scratch copy, so paths always differ:
+        # only the content says whether the selection did.
+        parts.append("ID file changed")
     if hp.protect != bp.protect:
         parts.append("protections changed")
     if hp.namespaces != bp.namespaces:
