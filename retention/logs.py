@@ -14,7 +14,21 @@ from typing import Any, TextIO
 
 import structlog
 
+from retention.pinecone.errors import secret_forms
+
 SECRET_KEYS = frozenset({"api_key", "apikey", "Api-Key", "authorization"})
+
+_hidden: set[str] = set()
+
+
+def hide(secret: str) -> None:
+    """Mask `secret` wherever it appears in a string field of any event logged from now on.
+
+    The CLI calls this with the API key as soon as it reads it: the errors of the Pinecone
+    client are already scrubbed, and this is the second lock for any text that was not.
+    """
+    if secret:
+        _hidden.add(secret)
 
 
 def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -22,7 +36,27 @@ def _drop_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     for key in list(event):
         if key in SECRET_KEYS or key.lower() in SECRET_KEYS:
             event[key] = "[redacted]"
+        elif _hidden:
+            event[key] = _masked(event[key])
     return event
+
+
+def _masked(value: Any) -> Any:
+    """`value` with every hidden secret replaced in its strings, lists and dicts."""
+    if isinstance(value, str):
+        for secret in _hidden:
+            for form in secret_forms(secret):
+                value = value.replace(form, "[redacted]")
+        return value
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_masked(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, BaseException):
+        return _masked(str(value))
+    return value
 
 
 def configure(

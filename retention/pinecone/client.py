@@ -10,7 +10,8 @@ production one with deliberate pooling and timeouts:
 - no redirects: the API key must reach only the configured hosts.
 
 Credentials and endpoints come from the same variables as the official SDK:
-`PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST` (default https://api.pinecone.io).
+`PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST` (default https://api.pinecone.io). Unlike
+the SDK, a controller host without a scheme is refused rather than taken to mean https.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ import httpx
 
 from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
-from retention.pinecone.models import with_scheme
+from retention.pinecone.models import controller_url, with_scheme
 from retention.pinecone.ratelimit import RateLimiter
 from retention.pinecone.retrying import Retrying, RetryPolicy
-from retention.pinecone.session import DEFAULT_API_VERSION, Session
+from retention.pinecone.session import DEFAULT_API_VERSION, Session, check_api_key
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 POOL = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
@@ -45,9 +46,17 @@ class PineconeSettings:
     controller_url: str = DEFAULT_CONTROLLER_URL
     api_version: str = DEFAULT_API_VERSION
 
+    def __post_init__(self) -> None:
+        check_api_key(self.api_key)
+        controller_url(self.controller_url)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: str) -> PineconeSettings:
-        """Read `PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST`; `overrides` win."""
+        """Read `PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST`; `overrides` win.
+
+        Both are checked here, before any request, and a problem is a `ValueError` that names
+        the variable: the key is never quoted, the controller URL always is (it is no secret).
+        """
         values = {
             "api_key": environ.get("PINECONE_API_KEY", ""),
             "controller_url": environ.get("PINECONE_CONTROLLER_HOST") or DEFAULT_CONTROLLER_URL,
@@ -55,7 +64,10 @@ class PineconeSettings:
         values.update(overrides)
         if not values["api_key"]:
             raise ValueError("PINECONE_API_KEY is not set; export it or pass api_key")
-        values["controller_url"] = with_scheme(values["controller_url"])
+        key_name = "api_key" if "api_key" in overrides else "PINECONE_API_KEY"
+        check_api_key(values["api_key"], name=key_name)
+        url_name = "controller_url" if "controller_url" in overrides else "PINECONE_CONTROLLER_HOST"
+        values["controller_url"] = controller_url(values["controller_url"], name=url_name)
         return cls(**values)
 
 

@@ -5,7 +5,8 @@ Pinecone speaks two error dialects, and the client must read both:
     data plane     {"code": 3, "message": "...", "details": []}           (gRPC rpcStatus, int code)
     control plane  {"error": {"code": "NOT_FOUND", "message": "..."}, "status": 404}
 
-Whatever comes back is cut to `MAX_BODY` characters and scrubbed of the API key before it
+Whatever comes back is scrubbed of the API key (in any of its escaped spellings) and then cut to
+`MAX_BODY` characters, in that order so that a cut can never leave half a key, before it
 becomes part of a message: an error ends up in logs, CI output and bug reports, and a server
 that echoes a header back must not leak the key through us. Each error is raised `from` the
 httpx error or response that caused it, so tracebacks keep the cause without us copying it.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -58,11 +60,33 @@ _BY_STATUS: dict[int, type[PineconeClientError]] = {
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Return `text` with every non-empty secret replaced by `***`."""
+    """Return `text` with every non-empty secret replaced by `***`, in whichever spelling.
+
+    Besides the plain form, the escaped forms a library might quote are masked too: a Python
+    `repr` of the text or its bytes, a JSON string, a URL-encoded query value. Masking is by
+    substring and errs on the side of hiding: a key that is also an ordinary word (`test`)
+    masks that word in every message as well, which costs readability, never the key.
+    """
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+        for form in secret_forms(secret):
+            text = text.replace(form, "***")
     return text
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The spellings of `secret` that may appear in error texts, longest first."""
+    if not secret:
+        return ()
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogateescape"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 def truncate(text: str, limit: int = MAX_BODY) -> str:
@@ -116,12 +140,17 @@ def error_for_response(
     response: httpx.Response, *, operation: str, secrets: Iterable[str] = ()
 ) -> PineconeError:
     """The `retention.errors` instance for a non-2xx `response` to `operation`."""
+    secrets = tuple(secrets)
     status = response.status_code
     code, detail = parse_body(response.text)
+    if isinstance(code, str):
+        code = scrub(code, secrets)
     detail = truncate(scrub(detail, secrets)) or response.reason_phrase
     shown_code = f" {code}" if code is not None else ""
-    message = f"{operation}: HTTP {status}{shown_code}: {detail}"
+    message = scrub(f"{operation}: HTTP {status}{shown_code}: {detail}", secrets)
     request_id = response.headers.get(REQUEST_ID_HEADER)
+    if request_id is not None:
+        request_id = scrub(request_id, secrets)
     if status == 429:
         return RateLimited(
             message,
@@ -151,10 +180,10 @@ def error_for_transport(
     exc: httpx.TransportError, *, operation: str, secrets: Iterable[str] = ()
 ) -> PineconeTransportError:
     """The `PineconeTransportError` for a request to `operation` that got no HTTP answer."""
+    secrets = tuple(secrets)
     detail = truncate(scrub(str(exc) or type(exc).__name__, secrets))
-    return PineconeTransportError(
-        f"{operation}: {type(exc).__name__}: {detail}{_origin(exc)}", operation=operation
-    )
+    message = scrub(f"{operation}: {type(exc).__name__}: {detail}{_origin(exc)}", secrets)
+    return PineconeTransportError(message, operation=operation)
 
 
 def _origin(exc: httpx.TransportError) -> str:

@@ -87,9 +87,41 @@ class IndexDescription:
 
 
 def with_scheme(host: str) -> str:
-    """`host` as a URL: Pinecone returns bare host names, which mean HTTPS."""
+    """`host` as a URL: Pinecone returns bare host names, which mean HTTPS.
+
+    Only for hosts that Pinecone itself returns; a configured controller goes through
+    `controller_url`, which refuses to guess.
+    """
     host = host.rstrip("/")
     return host if "://" in host else f"https://{host}"
+
+
+def controller_url(value: str, *, name: str = "controller_url") -> str:
+    """`value` as the control plane's base URL, or `ValueError` naming `name` and the fix.
+
+    A configured controller must say its scheme: the emulator and local proxies speak plain
+    HTTP, and guessing https for `127.0.0.1:5080` would only surface as an SSL error after a
+    dozen seconds of retries. Credentials in the URL are refused without being quoted.
+    """
+    if any(c.isspace() for c in value):
+        raise ValueError(f"{name} {value!r} contains whitespace; give the URL alone")
+    if "://" not in value:
+        raise ValueError(f"{name} {value!r} has no scheme; add http:// or https://")
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"{name} {value!r} is not a URL: {exc}") from None
+    if url.userinfo:
+        raise ValueError(
+            f"{name} must not carry credentials; give the key in PINECONE_API_KEY only"
+        )
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"{name} {value!r} must start with http:// or https://")
+    if not url.host:
+        raise ValueError(f"{name} {value!r} names no host")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"{name} {value!r}: the port must be between 1 and 65535")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ A retry goes through the limiter again, so a repeated request is paid for like a
 The API key lives in this object's headers and in the `secrets` scrubbed from every error
 text; it is never logged. The injected `httpx.AsyncClient` must not follow redirects, so the
 key only ever reaches the hosts this client was configured with or resolved.
+
+A key that cannot be a header value (a line break from a copied file, a non-ASCII character) is
+refused here, before any request: sent anyway, httpx and h11 would put its escaped bytes into
+their own error texts, where scrubbing the key's plain form no longer finds it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,34 @@ DEFAULT_API_VERSION = "2026-04"
 USER_AGENT = f"retention/{__version__}"
 
 
+def api_key_problem(key: str) -> str | None:
+    """Why `key` cannot be sent as an `Api-Key` header, in words that never quote it; else None.
+
+    A header value is printable ASCII, with spaces allowed only inside it (RFC 9110 field-value;
+    obs-text is left out because h11 and Pinecone's front end read it differently).
+    """
+    if not key:
+        return "is empty"
+    if key != key.strip():
+        return "starts or ends with whitespace (a trailing newline from a file?)"
+    if "\r" in key or "\n" in key:
+        return "contains a line break"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        return "contains a control character"
+    if not key.isascii():
+        return "contains a non-ASCII character"
+    return None
+
+
+def check_api_key(key: str, *, name: str = "the API key") -> None:
+    """Raise `ValueError` naming `name` (never the key) when `key` is not a usable header."""
+    problem = api_key_problem(key)
+    if problem is not None:
+        raise ValueError(
+            f"{name} {problem}; an API key is one line of printable ASCII: set it to the key alone"
+        )
+
+
 class Session:
     """Shared by the control and data planes: the httpx client, key, limiter and retries."""
 
@@ -47,8 +79,7 @@ class Session:
         limiter: RateLimiter,
         retrying: Retrying,
     ) -> None:
-        if not api_key or api_key != api_key.strip():
-            raise ValueError("api_key must be a non-empty value without surrounding spaces")
+        check_api_key(api_key)
         self.http = http
         self.limiter = limiter
         self.retrying = retrying

@@ -42,7 +42,7 @@ def test_settings_from_env_like_the_sdk() -> None:
     )
     env = {"PINECONE_API_KEY": KEY, "PINECONE_CONTROLLER_HOST": "http://127.0.0.1:5080"}
     assert PineconeSettings.from_env(env).controller_url == "http://127.0.0.1:5080"
-    env = {"PINECONE_API_KEY": KEY, "PINECONE_CONTROLLER_HOST": "ctl.example"}
+    env = {"PINECONE_API_KEY": KEY, "PINECONE_CONTROLLER_HOST": "https://ctl.example/"}
     assert PineconeSettings.from_env(env).controller_url == "https://ctl.example"
 
 
@@ -54,7 +54,7 @@ def test_missing_key_says_how_to_fix_it() -> None:
 
 def test_padded_key_is_refused() -> None:
     """A key with surrounding spaces would be an invalid header; it is refused up front."""
-    with pytest.raises(ValueError, match="without surrounding spaces"):
+    with pytest.raises(ValueError, match="^the API key starts or ends with whitespace"):
         PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key=f" {KEY}"))
 
 
@@ -78,3 +78,85 @@ async def test_redirect_is_not_followed(fake: FakePinecone, client: PineconeClie
     with pytest.raises(PineconeError, match="HTTP 307"):
         await client.index_at("idx", HOST).describe_index_stats()
     assert [r.url.host for r in fake.seen] == ["idx-abc.svc.test"]
+
+
+BAD_KEYS = [
+    ("", "is empty"),
+    (f"{KEY}\n", "starts or ends with whitespace (a trailing newline from a file?)"),
+    (f"\t{KEY}", "starts or ends with whitespace (a trailing newline from a file?)"),
+    (f"{KEY[:6]}\r\n{KEY[6:]}", "contains a line break"),
+    (f"{KEY[:6]}\n{KEY[6:]}", "contains a line break"),
+    (f"{KEY[:6]}\x00{KEY[6:]}", "contains a control character"),
+    (f"{KEY[:6]}\t{KEY[6:]}", "contains a control character"),
+    (f"{KEY[:6]}\x7f{KEY[6:]}", "contains a control character"),
+    (f"{KEY[:6]}é{KEY[6:]}", "contains a non-ASCII character"),
+    (f"{KEY[:6]}\u2028{KEY[6:]}", "contains a non-ASCII character"),
+]
+
+
+@pytest.mark.parametrize(("key", "problem"), BAD_KEYS)
+def test_a_key_that_is_no_header_value_is_refused_without_quoting_it(
+    key: str, problem: str
+) -> None:
+    """Each way a key can fail to be a header is named, and no piece of the key is shown."""
+    env = {"PINECONE_API_KEY": key} if key else {}
+    expected = (
+        f"PINECONE_API_KEY {problem}; an API key is one line of printable ASCII: "
+        "set it to the key alone"
+    )
+    if not key:
+        expected = "PINECONE_API_KEY is not set; export it or pass api_key"
+    with pytest.raises(ValueError) as info:
+        PineconeSettings.from_env(env)
+    assert str(info.value) == expected
+    assert KEY[:4] not in str(info.value) and KEY[-4:] not in str(info.value)
+    with pytest.raises(ValueError, match=f"^the API key {problem.split(' (')[0]}"):
+        PineconeSettings(api_key=key)
+
+
+def test_a_key_with_inner_spaces_is_a_valid_header() -> None:
+    """Printable ASCII with inner spaces is a valid header value and is sent as it is."""
+    assert PineconeSettings(api_key="a b~!").api_key == "a b~!"
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("127.0.0.1:5080", "'127.0.0.1:5080' has no scheme; add http:// or https://"),
+        ("localhost:5080", "'localhost:5080' has no scheme; add http:// or https://"),
+        ("api.pinecone.io", "'api.pinecone.io' has no scheme; add http:// or https://"),
+        ("ftp://127.0.0.1", "'ftp://127.0.0.1' must start with http:// or https://"),
+        ("http://", "'http://' names no host"),
+        (
+            "http://127.0.0.1:99999",
+            "'http://127.0.0.1:99999': the port must be between 1 and 65535",
+        ),
+        ("http://127.0.0.1:x", "'http://127.0.0.1:x' is not a URL: Invalid port: 'x'"),
+        (" http://127.0.0.1", "' http://127.0.0.1' contains whitespace; give the URL alone"),
+        (
+            "https://user:hunter2@api.pinecone.io",
+            "must not carry credentials; give the key in PINECONE_API_KEY only",
+        ),
+    ],
+)
+def test_a_controller_host_must_be_a_full_url(host: str, message: str) -> None:
+    """PINECONE_CONTROLLER_HOST is refused before any request unless it is an http(s) URL."""
+    env = {"PINECONE_API_KEY": KEY, "PINECONE_CONTROLLER_HOST": host}
+    with pytest.raises(ValueError) as info:
+        PineconeSettings.from_env(env)
+    assert str(info.value) == f"PINECONE_CONTROLLER_HOST {message}"
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_controller_url_given_in_code_is_checked_too() -> None:
+    """Settings built directly refuse a scheme-less controller, naming the field."""
+    with pytest.raises(ValueError, match="^controller_url '127.0.0.1:5080' has no scheme"):
+        PineconeSettings(api_key=KEY, controller_url="127.0.0.1:5080")
+
+
+async def test_index_hosts_from_pinecone_without_a_scheme_mean_https(
+    fake: FakePinecone, client: PineconeClient
+) -> None:
+    """A bare data-plane host, as Pinecone returns it, is still reached over HTTPS."""
+    await client.index_at("idx", "idx-abc.svc.test").describe_index_stats()
+    assert str(fake.seen[0].url) == "https://idx-abc.svc.test/describe_index_stats"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote, quote_plus
+
 import httpx
 import pytest
 from structlog.testing import capture_logs
@@ -19,7 +22,12 @@ from retention.errors import (
     Unauthorized,
 )
 from retention.pinecone import PineconeClient, RetryPolicy
-from retention.pinecone.errors import error_for_response, parse_retry_after
+from retention.pinecone.errors import (
+    error_for_response,
+    error_for_transport,
+    parse_retry_after,
+    scrub,
+)
 
 from .conftest import HOST, KEY, FakeClock, FakePinecone, make_client
 
@@ -137,3 +145,53 @@ async def test_success_that_is_not_json_is_an_error(
     fake.script.append(httpx.Response(200, text=f"<html>{KEY}</html>"))
     with pytest.raises(PineconeError, match=r"answer is not JSON: <html>\*\*\*</html>"):
         await client.index_at("idx", HOST).describe_index_stats()
+
+
+def test_escaped_spellings_of_the_key_are_scrubbed() -> None:
+    """A key quoted as Python bytes, a JSON string or a URL value is masked like the plain one."""
+    key = 'pcsk_"odd\\key%1'
+    texts = [
+        f"Illegal header value {key.encode()!r}",
+        json.dumps({"key": key}),
+        f"GET /x?k={quote(key, safe='')}",
+        f"GET /x?k={quote_plus(key, safe='')}",
+        repr(key),
+    ]
+    for text in texts:
+        scrubbed = scrub(text, [key])
+        assert "***" in scrubbed
+        assert "odd" not in scrubbed and "pcsk_" not in scrubbed, scrubbed
+
+
+def test_scrubbing_comes_before_the_cut() -> None:
+    """A key straddling the 300-character cut is masked whole: no prefix of it survives."""
+    body = "x" * 295 + KEY + "y" * 100
+    error = error_for_response(httpx.Response(502, text=body), operation="fetch", secrets=[KEY])
+    assert str(error) == f"fetch: HTTP 502: {'x' * 295}***{'y' * 2}... (98 more characters)"
+    assert KEY[:5] not in str(error)
+
+
+def test_code_and_request_id_echoing_the_key_are_scrubbed() -> None:
+    """A server that puts the key in the error code or the request id does not leak it."""
+    body = {"error": {"code": f"BAD_{KEY}", "message": "no"}, "status": 400}
+    response = httpx.Response(400, json=body, headers={"x-pinecone-request-id": f"r-{KEY}"})
+    error = error_for_response(response, operation="list", secrets=[KEY])
+    assert str(error) == "list: HTTP 400 BAD_***: no"
+    assert (error.code, error.request_id) == ("BAD_***", "r-***")
+
+
+def test_a_key_that_is_an_ordinary_word_masks_that_word() -> None:
+    """Masking errs on the side of hiding: a key that is also a word hides the word too."""
+    body = {"code": 5, "message": "Index kb-prod not found", "details": []}
+    error = error_for_response(httpx.Response(404, json=body), operation="describe", secrets=["k"])
+    assert str(error) == "describe: HTTP 404 5: Index ***b-prod not found"
+
+
+def test_transport_error_text_is_scrubbed() -> None:
+    """An httpx error whose text quotes the key (escaped as bytes) is masked."""
+    request = httpx.Request("GET", "https://idx.test/x")
+    exc = httpx.LocalProtocolError(f"Illegal header value {KEY.encode()!r}", request=request)
+    error = error_for_transport(exc, operation="list", secrets=[KEY])
+    assert str(error) == (
+        "list: LocalProtocolError: Illegal header value b'***' (https://idx.test)"
+    )
