@@ -2,12 +2,15 @@
 
 The CLI wires `add_arguments` and `run` into its sub-command; `python -m retention.emulator`
 uses them directly. The server runs until SIGINT or SIGTERM and then exits 0 after writing
-pending changes to `--data`.
+pending changes to `--data`. Arguments that cannot work (a port out of range or in use, a fault
+rate above 1, `--data` on a file) are one line and exit 1 before anything is served.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import signal
 import sys
 import threading
@@ -16,7 +19,11 @@ from types import FrameType
 
 from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
 from retention.emulator.server import Emulator
+from retention.errors import RetentionError
 from retention.limits import PUBLISHED, override
+
+INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
+"""Pinecone's rule for index names, as the control plane checks it on create."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +71,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed for reproducible faults")
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, naming the option, what would otherwise fail later or serve nonsense."""
+    if not 0 <= args.port <= 65535:
+        raise RetentionError(f"--port must be between 0 and 65535, got: {args.port}")
+    if not args.host.strip():
+        raise RetentionError("--host is empty; 127.0.0.1 serves this machine only")
+    if not 0.0 <= args.fault_rate <= 1.0:  # also refuses NaN
+        raise RetentionError(f"--fault-rate must be between 0 and 1, got: {args.fault_rate:g}")
+    for status in args.fault_status:
+        if not 400 <= status <= 599:
+            raise RetentionError(f"--fault-status takes 4xx and 5xx statuses, got: {status}")
+    if args.fault_rate > 0 and not args.fault_status:
+        raise RetentionError("--fault-status names no status; give some, e.g. 429,500,503")
+    for option, value in (("--latency-ms", args.latency_ms), ("--lag-ms", args.lag_ms)):
+        if not (math.isfinite(value) and value >= 0):
+            raise RetentionError(
+                f"{option} must be a non-negative number of milliseconds, got: {value:g}"
+            )
+    if args.data is not None and args.data.exists() and not args.data.is_dir():
+        raise RetentionError(
+            f"--data {args.data} is not a directory; name one (created if missing)"
+        )
+    if args.api_key is not None:
+        problem = _api_key_problem(args.api_key)
+        if problem:
+            raise RetentionError(f"--api-key {problem}")
+    seen: set[str] = set()
+    for name, _ in args.index:
+        if name in seen:
+            raise RetentionError(f"--index {name} is given twice")
+        seen.add(name)
+
+
 def config_from(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         host=args.host,
@@ -89,9 +129,14 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    check_arguments(args)
+    try:
+        config = config_from(args)
+    except ValueError as exc:  # anything the checks above did not foresee
+        raise RetentionError(str(exc)) from None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Emulator.start(config_from(args)) as emulator:
+        with Emulator.start(config) as emulator:
             print(f"retention emulator: control plane on {emulator.controller_url}", flush=True)
             for name, _ in args.index:
                 print(
@@ -110,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="retention emulator", description="A Pinecone-compatible server for tests and demos."
     )
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except RetentionError as exc:
+        print(f"retention: error: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def _index_spec(text: str) -> tuple[str, int]:
@@ -121,7 +171,23 @@ def _index_spec(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"dimension must be an integer, got: {dim}") from None
     if not name or dimension < 1:
         raise argparse.ArgumentTypeError(f"expected NAME[:DIM] with DIM >= 1, got: {text}")
+    if not INDEX_NAME.match(name):
+        raise argparse.ArgumentTypeError(
+            f"index names are 1-45 lowercase letters, digits and hyphens, not starting or "
+            f"ending with a hyphen (as Pinecone requires), got: {name}"
+        )
     return name, dimension
+
+
+def _api_key_problem(key: str) -> str | None:
+    """Why no client could ever send `key` as a header (the key itself is never quoted)."""
+    if not key:
+        return "is empty; leave it out to accept any key"
+    if key != key.strip():
+        return "starts or ends with whitespace, which no client can send"
+    if not (key.isascii() and key.isprintable()):
+        return "must be printable ASCII, which is all a client can send"
+    return None
 
 
 def _limit_setting(text: str) -> tuple[str, float]:

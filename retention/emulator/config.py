@@ -6,6 +6,7 @@ here rather than a constant in a route, so that a test states the assumption it 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,12 +62,14 @@ class EmulatorConfig:
     """Seconds, monotonic: rate limits, lag and backups read time only from here."""
 
     def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got: {self.port}")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got: {self.fault_rate:g}")
-        if self.latency_ms < 0:
-            raise ValueError(f"latency_ms must not be negative, got: {self.latency_ms:g}")
-        if self.lag_ms < 0:
-            raise ValueError(f"lag_ms must not be negative, got: {self.lag_ms:g}")
+        if not (math.isfinite(self.latency_ms) and self.latency_ms >= 0):
+            raise ValueError(f"latency_ms must be a non-negative number, got: {self.latency_ms:g}")
+        if not (math.isfinite(self.lag_ms) and self.lag_ms >= 0):
+            raise ValueError(f"lag_ms must be a non-negative number, got: {self.lag_ms:g}")
         if self.fault_rate > 0 and not self.fault_statuses:
             raise ValueError("fault_statuses must name at least one status when fault_rate > 0")
         for status in self.fault_statuses:

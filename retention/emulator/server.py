@@ -3,15 +3,19 @@
 Tests, benchmarks and `retention demo` need a real server on a real socket (the official SDK
 talks HTTP), but they also need it to start on a free port, report where it listens, and
 stop cleanly without leaking threads. The socket is bound here, before uvicorn starts, so the
-port is known at once and never raced for.
+port is known at once and never raced for, and a port in use or a `--data` that cannot hold the
+database is one line (`RetentionError`) rather than a traceback from a thread.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,9 +26,10 @@ from retention.emulator.config import EmulatorConfig
 from retention.emulator.controlplane import data_url
 from retention.emulator.handling import Runtime
 from retention.emulator.model import IndexInfo
-from retention.emulator.persistence import SqliteBackend, restore
+from retention.emulator.persistence import FILE_NAME, SqliteBackend, restore
 from retention.emulator.records import Record, check_id, check_metadata
 from retention.emulator.store import Store, namespace_key
+from retention.errors import RetentionError
 
 _START_TIMEOUT_S = 10.0
 
@@ -48,7 +53,7 @@ class Emulator:
     def start(cls, config: EmulatorConfig | None = None) -> Emulator:
         """Open the store, create `config.indexes`, listen, and return once requests are served."""
         config = config or EmulatorConfig()
-        backend = SqliteBackend(config.data_dir) if config.data_dir is not None else None
+        backend = _open_backend(config.data_dir) if config.data_dir is not None else None
         store = Store(clock=config.clock, lag=config.lag_ms / 1000, backend=backend)
         if backend is not None:
             restore(store, backend)
@@ -56,16 +61,16 @@ class Emulator:
         for name, dimension in config.indexes:
             if name not in store.indexes:
                 emulator.create_index(name, dimension)
-        emulator._serve()
+        try:
+            emulator._serve()
+        except BaseException:
+            if backend is not None:
+                backend.close()
+            raise
         return emulator
 
     def _serve(self) -> None:
-        sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted sockets inherit this: uvicorn writes headers and body apart, and with
-        # Nagle's algorithm each keep-alive response would wait ~40 ms for a delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.config.host, self.config.port))
+        sock = _bind(self.config.host, self.config.port)
         port = sock.getsockname()[1]
         shown = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
         shown = f"[{shown}]" if ":" in shown else shown
@@ -159,3 +164,51 @@ class Emulator:
         with self.store.lock:
             state = self.store.indexes[index]
             return dict(state.namespace(namespace_key(namespace)).records)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port), or one `RetentionError` line saying why not."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted sockets inherit this: uvicorn writes headers and body apart, and with
+        # Nagle's algorithm each keep-alive response would wait ~40 ms for a delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except (OSError, UnicodeError) as exc:
+        sock.close()
+        raise RetentionError(f"cannot listen on {where}: {_bind_problem(exc)}") from None
+    return sock
+
+
+def _bind_problem(exc: OSError | UnicodeError) -> str:
+    if isinstance(exc, UnicodeError):
+        return "the host is not a host name"
+    if isinstance(exc, socket.gaierror):
+        return f"the host is unknown here ({exc.strerror})"
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use (another emulator?); pick another port, or 0 for any free one"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "no interface of this machine has that address"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _open_backend(directory: Path) -> SqliteBackend:
+    """The SQLite mirror in `directory`, or one `RetentionError` line saying why not."""
+    where = f"cannot keep records in {directory}"
+    if directory.exists() and not directory.is_dir():
+        raise RetentionError(f"{where}: it is not a directory")
+    try:
+        return SqliteBackend(directory)
+    except sqlite3.DatabaseError as exc:
+        file = directory / FILE_NAME
+        if file.is_file():
+            raise RetentionError(
+                f"{where}: {file} is not an emulator database ({exc}); move it away"
+            ) from None
+        raise RetentionError(f"{where}: {exc}") from None
+    except OSError as exc:
+        raise RetentionError(f"{where}: {(exc.strerror or str(exc)).lower()}") from None

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from retention.emulator import Emulator, EmulatorConfig
+from retention.errors import RetentionError
 from tests.emulator.conftest import StartEmulator, http, vec
 
 
@@ -115,3 +118,55 @@ def test_command_serves_until_sigterm_then_exits_0(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert (tmp_path / "emulator.sqlite3").is_file()
+
+
+def test_start_on_a_port_in_use_is_one_clear_error() -> None:
+    """In process, a taken port is a RetentionError naming host and port, and nothing leaks."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RetentionError) as info:
+            Emulator.start(EmulatorConfig(port=port))
+    assert str(info.value) == (
+        f"cannot listen on 127.0.0.1:{port}: the port is in use (another emulator?); "
+        "pick another port, or 0 for any free one"
+    )
+
+
+def test_start_with_data_on_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    """In process, a data directory that is a file is refused and the file is left alone."""
+    file = tmp_path / "data"
+    file.write_text("mine")
+    with pytest.raises(RetentionError) as info:
+        Emulator.start(EmulatorConfig(data_dir=file))
+    assert str(info.value) == f"cannot keep records in {file}: it is not a directory"
+    assert file.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"port": 70000}, "port must be between 0 and 65535, got: 70000"),
+        ({"port": -1}, "port must be between 0 and 65535, got: -1"),
+        ({"latency_ms": float("nan")}, "latency_ms must be a non-negative number, got: nan"),
+        ({"lag_ms": float("inf")}, "lag_ms must be a non-negative number, got: inf"),
+    ],
+)
+def test_config_refuses_values_that_cannot_work(fields: dict[str, float], message: str) -> None:
+    """EmulatorConfig checks what the command line checks, for in-process users."""
+    with pytest.raises(ValueError) as info:
+        EmulatorConfig(**fields)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+def test_module_entry_point_reports_a_mistake_in_one_line() -> None:
+    """`python -m retention.emulator --fault-rate 2` exits 1 with one line, no traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "retention.emulator", "--port", "0", "--fault-rate", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "retention: error: --fault-rate must be between 0 and 1, got: 2\n"
