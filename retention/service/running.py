@@ -23,7 +23,7 @@ from retention.applying.executor import ApplySettings
 from retention.errors import PolicyErrors, RetentionError
 from retention.pinecone import PineconeClient
 from retention.policy import PolicySet, load_policies
-from retention.service.http import make_app, make_server
+from retention.service.http import listen, make_app, make_server
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
 from retention.service.scheduling import MISFIRE_GRACE, trigger_for
@@ -36,6 +36,7 @@ class ServiceSettings:
     http_host: str = "0.0.0.0"
     """Where health and metrics listen; in a pod, every interface."""
     http_port: int = 8080
+    """0 picks a free port (logged in `service_started`)."""
     reload_interval: float = 5.0
     """Seconds between looks at the policy directory."""
     observe: bool = False
@@ -173,6 +174,8 @@ class Service:
     # -- the whole life
 
     async def run(self) -> int:
+        # First of all, so that a port in use is an error before any policy is scheduled.
+        sockets = listen(self.settings.http_host, self.settings.http_port)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
@@ -183,10 +186,12 @@ class Service:
             self.settings.http_host,
             self.settings.http_port,
         )
-        http = asyncio.create_task(server.serve())
+        http = asyncio.create_task(server.serve(sockets=sockets))
         watcher = asyncio.create_task(self._watch())
         self.log.info(
-            "service_started", http_port=self.settings.http_port, observe=self.settings.observe
+            "service_started",
+            http_port=sockets[0].getsockname()[1],
+            observe=self.settings.observe,
         )
         await self.shutdown.wait()
 

@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
+from retention.errors import RetentionError
+from retention.service.http import listen
 
 POLICY = """\
 apiVersion: retention/v1
@@ -193,3 +195,60 @@ def test_healthz_does_not_depend_on_pinecone(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_listen_binds_before_serving_and_names_a_taken_port() -> None:
+    """listen() returns bound sockets (port 0 picks one); a taken port is one clear error."""
+    sockets = listen("127.0.0.1", 0)
+    try:
+        port = sockets[0].getsockname()[1]
+        assert port > 0
+        sockets[0].listen()
+        with pytest.raises(RetentionError) as info:
+            listen("127.0.0.1", port)
+        assert str(info.value) == (
+            f"cannot serve health and metrics on 127.0.0.1:{port}: the port is in use"
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_listen_names_an_address_this_machine_does_not_have() -> None:
+    """An interface address of another machine is refused at bind time, not left to uvicorn."""
+    with pytest.raises(RetentionError) as info:
+        listen("192.0.2.1", 0)
+    assert str(info.value) == (
+        "cannot serve health and metrics on 192.0.2.1:0: "
+        "no interface of this machine has that address"
+    )
+
+
+def test_run_with_its_port_taken_exits_1_before_scheduling(emu: Emulator, tmp_path: Path) -> None:
+    """As a process, run with a taken health port prints one line, exits 1, deletes nothing."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="3d"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "PINECONE_API_KEY": "test-key",
+            "PINECONE_CONTROLLER_HOST": emu.controller_url,
+        }
+        argv = ["run", str(policies), "--http-host", "127.0.0.1", "--http-port", str(port)]
+        done = subprocess.run(
+            [sys.executable, "-m", "retention", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"retention: error: cannot serve health and metrics on 127.0.0.1:{port}: "
+        "the port is in use\n"
+    )
+    assert left(emu) == 100
