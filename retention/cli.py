@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retention import __version__
 from retention.errors import PlanError, PolicyError, PolicyErrors, RetentionError
@@ -159,8 +160,18 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
-    run.add_argument("--http-port", type=int, default=8080, help="health and metrics port (8080)")
-    run.add_argument("--http-host", default="0.0.0.0", help="health and metrics interface")
+    run.add_argument(
+        "--http-port", type=int, default=8080, help="health and metrics port (8080; 0: any free)"
+    )
+    run.add_argument(
+        "--http-host",
+        default="0.0.0.0",
+        metavar="HOST",
+        help=(
+            "interface for health and metrics (default 0.0.0.0: every interface, as a pod needs "
+            "for its probes and Prometheus; 127.0.0.1: this machine only)"
+        ),
+    )
     run.add_argument(
         "--observe", action="store_true", help="plan only, for every policy: delete nothing"
     )
@@ -306,28 +317,50 @@ def _base_policies(ref: str, paths: Sequence[str], into: Path) -> PolicySet:
         ) from None
 
 
-def _client() -> PineconeClient:
-    from retention.pinecone import connect
+def _client(**options: Any) -> PineconeClient:
+    """The Pinecone client from the environment; a bad key or host is one line, before any
+    request. `options` go to `connect` (transport, log, ...)."""
+    from retention import logs, pinecone
 
-    if not os.environ.get("PINECONE_API_KEY"):
+    key = os.environ.get("PINECONE_API_KEY", "")
+    if not key:
         raise RetentionError(
             "PINECONE_API_KEY is not set; export the API key of the Pinecone project "
             "(any value for the emulator)"
         )
+    logs.hide(key)
     try:
-        return connect(environ=os.environ)
+        return pinecone.connect(environ=os.environ, **options)
     except ValueError as exc:
         raise RetentionError(str(exc)) from None
 
 
 def _write_json(path: str, document: object) -> None:
-    """Write atomically: a plan file is either whole or absent."""
+    """Write atomically: a plan file is either whole or absent. A place that cannot take the
+    file is one line naming it, and leaves nothing behind."""
+    import errno
     import json
 
     target = Path(path)
+    if os.path.isdir(target):
+        raise RetentionError(f"cannot write {path}: it is a directory; name a file in it")
+    text = json.dumps(document, indent=2) + "\n"
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.errno == errno.ENOENT and not os.path.isdir(target.parent):
+            reason = f"the directory {target.parent} does not exist"
+        elif exc.errno == errno.ENOTDIR:
+            reason = f"{target.parent} is not a directory"
+        elif exc.errno == errno.EISDIR:
+            reason = "it is a directory; name a file in it"
+        else:
+            reason = (exc.strerror or type(exc).__name__).lower()
+        raise RetentionError(f"cannot write {path}: {reason}") from None
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -463,16 +496,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import httpx
 
     from retention import logs
-    from retention.pinecone import connect
     from retention.pinecone.client import POOL
     from retention.service.metrics import Metrics
     from retention.service.running import Service, ServiceSettings
 
+    _check_run_arguments(args)
+    state = _state_dir(args.state_dir) if args.state_dir else None
     logs.configure()
     log = logs.get_logger(command="run")
-    state = Path(args.state_dir) if args.state_dir else None
-    if state is not None:
-        state.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings(
         paths=tuple(args.paths),
         http_host=args.http_host,
@@ -486,14 +517,44 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def serve() -> int:
         transport = metrics.transport(httpx.AsyncHTTPTransport(limits=POOL))
-        try:
-            client = connect(environ=os.environ, transport=transport, log=log)
-        except ValueError as exc:
-            raise RetentionError(str(exc)) from None
-        async with client:
+        async with _client(transport=transport, log=log) as client:
             return await Service(settings, client=client, metrics=metrics, log=log).run()
 
     return asyncio.run(serve())
+
+
+def _check_run_arguments(args: argparse.Namespace) -> None:
+    """Refuse, at start, what would otherwise surface later or never (a port out of range
+    used to mean no health server at all)."""
+    import math
+
+    if not 0 <= args.http_port <= 65535:
+        raise RetentionError(f"--http-port must be between 0 and 65535, got: {args.http_port}")
+    if not args.http_host.strip():
+        raise RetentionError("--http-host is empty; 0.0.0.0 listens on every interface")
+    if not (math.isfinite(args.reload_interval) and args.reload_interval > 0):
+        raise RetentionError(
+            f"--reload-interval must be a positive number of seconds, got: {args.reload_interval:g}"
+        )
+    if not (math.isfinite(args.grace) and args.grace >= 0):
+        raise RetentionError(
+            f"--grace must be a non-negative number of seconds, got: {args.grace:g}"
+        )
+
+
+def _state_dir(value: str) -> Path:
+    """The state directory, created if needed; one line when it cannot hold files."""
+    path = Path(value)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RetentionError(f"--state-dir {value} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise RetentionError(f"--state-dir {value}: cannot create it: {reason}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RetentionError(f"--state-dir {value} is not writable")
+    return path
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
