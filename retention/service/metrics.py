@@ -61,6 +61,20 @@ class Metrics:
             ["policy"],
             registry=r,
         )
+        self.hold_unmatched = Gauge(
+            "retention_hold_unmatched",
+            "1 for a legal hold that protects nothing (its index is missing or none of its "
+            "namespace patterns match), 0 once it matches again.",
+            ["hold"],
+            registry=r,
+        )
+        self.invalid_timestamps = Gauge(
+            "retention_invalid_timestamp_records",
+            "Records a TTL rule would select whose time field holds no epoch number, so that "
+            "they never expire under the rule (as last measured).",
+            ["policy", "rule", "index", "namespace"],
+            registry=r,
+        )
         self.reloads = Counter(
             "retention_config_reloads", "Policy reloads that were accepted.", registry=r
         )

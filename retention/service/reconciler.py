@@ -42,6 +42,10 @@ class Reconciler:
     policies: PolicySet | None = None
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _stops: set[Stop] = field(default_factory=set)
+    _holds: set[str] = field(default_factory=set)
+    """Holds with a `retention_hold_unmatched` series."""
+    _invalid: dict[str, set[tuple[str, str, str, str]]] = field(default_factory=dict)
+    """Per policy, the label sets of its `retention_invalid_timestamp_records` series."""
 
     def stop_all(self) -> None:
         """Ask every running apply to finish its batches in flight and stop."""
@@ -62,6 +66,7 @@ class Reconciler:
             started = time.monotonic()
             plan = await plan_live(self.client, one, now=self.clock(), log=log)
             self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
+            self._note(name, plan, policies, log)
             self._save(f"{name}.plan.json", to_document(plan))
             status = plan.policy(name).status
             if self.observe or policy.mode == "observe" or status != "ready":
@@ -114,6 +119,47 @@ class Reconciler:
         if report.failed:
             return "failed"
         return "interrupted" if report.interrupted else "applied"
+
+    def _note(self, name: str, plan: Plan, policies: PolicySet, log: Any) -> None:
+        """Log the plan's warnings and export what they are about: holds that protect nothing
+        and records whose TTL field is not a time. Every plan checks every hold of the set, so
+        each plan sets every hold's gauge; series of holds and policies no longer loaded go."""
+        for text in plan.warnings:
+            log.warning("plan_warning", warning=text)
+        holds = {h.name for h in policies.holds}
+        for gone in self._holds - holds:
+            self.metrics.hold_unmatched.remove(gone)
+        unmatched = set(plan.unmatched_holds)
+        for hold in sorted(holds):
+            self.metrics.hold_unmatched.labels(hold).set(1 if hold in unmatched else 0)
+        self._holds = holds
+
+        loaded = {p.name for p in policies.policies}
+        for policy in set(self._invalid) - loaded:
+            for key in self._invalid.pop(policy):
+                self.metrics.invalid_timestamps.remove(*key)
+        before = self._invalid.get(name, set())
+        now: set[tuple[str, str, str, str]] = set()
+        for found in plan.invalid_timestamps:
+            key = (found.policy, found.rule, found.index, found.namespace)
+            if found.records is None:
+                # Not measured this time (the namespace changed while it was counted): the
+                # last measurement, if any, stands.
+                log.warning(
+                    "invalid_timestamps_unmeasured",
+                    rule=found.rule,
+                    index=found.index,
+                    namespace=found.namespace,
+                    field=found.field,
+                )
+                if key in before:
+                    now.add(key)
+                continue
+            self.metrics.invalid_timestamps.labels(*key).set(found.records)
+            now.add(key)
+        for key in before - now:
+            self.metrics.invalid_timestamps.remove(*key)
+        self._invalid[name] = now
 
     def _save(self, filename: str, document: dict[str, Any]) -> None:
         if self.state_dir is None:
