@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from retention.planning.plan import Plan
 
 DEFAULT_POLICY_PATH = "policies/"
+MAX_PLAN_FILE_BYTES = 512 * 1024 * 1024
+"""A plan file larger than this is refused unread (inline IDs come from policy files, which are
+capped, so real plans stay far below it)."""
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -410,9 +413,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             journal: Path | None
             if plan_doc is not None:
                 plan: Plan = from_document(plan_doc)
-                digest = (
-                    load_policies(list(plan.sources.files)).digest if plan.sources.files else None
-                )
+                digest = _sealed(plan)
                 journal = Path(args.journal or args.paths[0] + ".journal")
             else:
                 policies = load_policies(args.paths)
@@ -464,6 +465,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _sealed(plan: Plan) -> str:
+    """The digest of the policies `plan` was made from, once they are shown to yield it: the
+    same files and ID files, and every action derived from them again (`sealing`)."""
+    from retention.applying.checks import check_sources
+    from retention.applying.selection import changed_id_files
+    from retention.planning.sealing import check_sealed
+
+    policies = load_policies(list(plan.sources.files))
+    check_sources(plan, digest=policies.digest, changed_files=changed_id_files(plan.actions))
+    check_sealed(plan, policies)
+    return policies.digest
+
+
 def _plan_file(paths: Sequence[str]) -> dict[str, object] | None:
     """The plan document when the only argument is a plan file, else None (policy paths)."""
     import json
@@ -474,11 +488,18 @@ def _plan_file(paths: Sequence[str]) -> dict[str, object] | None:
     if path.suffix in (".yaml", ".yml"):
         return None
     try:
-        doc = json.loads(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_PLAN_FILE_BYTES:
+            raise PlanError(
+                f"{path} is {size:,} bytes, over the {MAX_PLAN_FILE_BYTES:,} a plan file may have"
+            )
+        doc = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PlanError(f"{path} is not a plan file: {exc}") from None
+    except RecursionError:
+        raise PlanError(f"{path} is not a plan file: it nests too deeply") from None
     if not isinstance(doc, dict):
-        raise PlanError(f"{path} is not a plan file")
+        raise PlanError(f"{path} is not a plan file: a plan is a JSON object")
     return doc
 
 

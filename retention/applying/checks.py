@@ -37,6 +37,20 @@ def check_fresh(
             f"the plan is dated in the future ({format_time(plan.as_of)}); plans made with --at "
             f"are for reading, not applying; {REPLAN}"
         )
+    check_sources(plan, digest=digest, changed_files=changed_files)
+    for index, host in sorted(plan.index_hosts.items()):
+        now_host = hosts.get(index)
+        if now_host is not None and now_host.removeprefix("https://") != host.removeprefix(
+            "https://"
+        ):
+            raise PlanError(
+                f"index '{index}' now answers at {now_host}, not {host} as planned (was it "
+                f"recreated?); {REPLAN}"
+            )
+
+
+def check_sources(plan: Plan, *, digest: str | None, changed_files: Sequence[str] = ()) -> None:
+    """The policies and ID files are the ones the plan was made from."""
     if changed_files:
         # Also a digest change, but naming the file says what to look at.
         raise PlanError(
@@ -48,15 +62,6 @@ def check_fresh(
             f"the policies changed since the plan was made ({plan.sources.digest[:19]} -> "
             f"{digest[:19]}); {REPLAN}"
         )
-    for index, host in sorted(plan.index_hosts.items()):
-        now_host = hosts.get(index)
-        if now_host is not None and now_host.removeprefix("https://") != host.removeprefix(
-            "https://"
-        ):
-            raise PlanError(
-                f"index '{index}' now answers at {now_host}, not {host} as planned (was it "
-                f"recreated?); {REPLAN}"
-            )
 
 
 def check_blocked(plan: Plan) -> None:

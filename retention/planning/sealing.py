@@ -1,0 +1,182 @@
+"""A plan file is a sealed contract: `apply` executes it only if the policies still say it.
+
+The fingerprint shows that a plan file is whole, but anyone can recompute it after an edit. So
+before anything is deleted, every action is derived again from the policy files at the plan's
+`asOf` (`forms`) and compared field by field: kind, index, namespace, server-side filter, ID
+source with its inline IDs or file digest, client-side check, the protections a filtered delete
+must spare, the condition in words and the notes. Where the planner's choice depended on live
+counts (a fold Pinecone could not prove), each form it could have chosen is derived, and the
+plan's must be one of them. The guards are checked the same way: their limits are the policies'
+(or the documented default), and a guard that failed leaves its policy blocked.
+
+What cannot be derived offline (counts, samples, cost) is what the index said at planning time;
+the apply recounts before it deletes and refuses a selection that grew. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from retention.errors import PlanError
+from retention.planning.forms import Form, forms
+from retention.planning.plan import Action, Guard, Plan, PolicyResult, format_time
+from retention.planning.planner import DEFAULT_GUARD_MIN_RECORDS, DEFAULT_MAX_PERCENT
+from retention.policy.model import Policy, PolicySet, canonical_namespace
+
+_REPLAN = "nothing was deleted; run `retention plan` again and review the new plan"
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    """As the plan file spells it."""
+    of_action: str
+    of_form: str
+
+
+_FIELDS = (
+    _Field("kind", "kind", "kind"),
+    _Field("filter", "filter", "filter"),
+    _Field("idSource", "id_source", "id_source"),
+    _Field("clientCheck.where", "client_where", "client_where"),
+    _Field("clientCheck.protect", "client_protect", "client_protect"),
+    _Field("protections", "protections", "protections"),
+    _Field("condition", "condition", "condition"),
+    _Field("notes", "notes", "notes"),
+)
+
+
+def check_sealed(plan: Plan, policies: PolicySet) -> None:
+    """Raise PlanError, naming the action and the field, unless the policies yield `plan`."""
+    by_name = {p.name: p for p in policies.policies}
+    seen: set[str] = set()
+    for action in plan.actions:
+        if action.id in seen:
+            _refuse(f"action {action.id} appears twice")
+        seen.add(action.id)
+        _check_action(plan, policies, by_name, action)
+    for result in plan.policies:
+        policy = by_name.get(result.name)
+        if policy is None:
+            _refuse(f"policy '{result.name}' is not defined in the policy files")
+        _check_result(policy, result, [a for a in plan.actions if a.policy == result.name])
+
+
+def _check_action(
+    plan: Plan, policies: PolicySet, by_name: Mapping[str, Policy], action: Action
+) -> None:
+    policy = by_name.get(action.policy)
+    if policy is None:
+        _refuse(f"action {action.id} names policy '{action.policy}', which no policy file defines")
+    rule = next((r for r in policy.rules if r.name == action.rule), None)
+    if rule is None:
+        _refuse(
+            f"action {action.id} names rule '{action.rule}', which policy '{policy.name}' lacks"
+        )
+    if action.index != policy.index:
+        _refuse(
+            f"action {action.id}: index is '{action.index}', but policy '{policy.name}' works on "
+            f"index '{policy.index}'"
+        )
+    if canonical_namespace(action.namespace) != action.namespace or not policy.namespaces.matches(
+        action.namespace
+    ):
+        _refuse(
+            f"action {action.id}: namespace '{action.namespace}' is not one that policy "
+            f"'{policy.name}' selects"
+        )
+    protections = policies.protections_for(policy, action.namespace)
+    options = forms(
+        policy,
+        rule,
+        protections,
+        now=plan.as_of,
+        namespace_records=action.namespace_records,
+    ).all()
+    if any(_differs(action, form) is None for form in options):
+        return
+    form = next((f for f in options if f.kind == action.kind), options[0])
+    field = _differs(action, form)
+    assert field is not None
+    _refuse(
+        f"action {action.id}: its {field} is not what policy '{policy.name}' rule "
+        f"'{rule.name}' says as of {format_time(plan.as_of)}"
+    )
+
+
+def _differs(action: Action, form: Form) -> str | None:
+    """The first field (as the plan file names it) where `action` is not `form`."""
+    for f in _FIELDS:
+        if getattr(action, f.of_action) != getattr(form, f.of_form):
+            return f.name
+    return None
+
+
+def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action]) -> None:
+    """The guards are the policy's and say what they must; a failed guard blocks its policy."""
+    where = f"policy '{policy.name}'"
+    expected_status = "observe" if policy.mode == "observe" else "ready"
+    if result.status not in (expected_status, "blocked"):
+        _refuse(f"{where}: status is '{result.status}', but the policy is in {policy.mode} mode")
+    deleting = [a for a in actions if a.records]
+    if result.records < max((a.records for a in deleting), default=0):
+        _refuse(f"{where}: records {result.records:,} is less than one of its actions selects")
+    for guard in result.guards:
+        _check_guard(policy, result, guard)
+        if guard.name == "maxPercent" and guard.value < _least_percent(guard, deleting) - 0.01:
+            _refuse(f"{where}: its maxPercent guard weighs less than one of its actions selects")
+    if any(not g.ok for g in result.guards) and result.status != "blocked":
+        _refuse(f"{where}: a guard failed, so the policy must be blocked")
+    has_max_records = any(g.name == "maxRecords" for g in result.guards)
+    if policy.limits.max_records is not None and deleting and not has_max_records:
+        _refuse(f"{where}: its maxRecords guard is missing")
+    percent_limit, default = _percent_limit(policy)
+    covered = {g.namespace for g in result.guards if g.name == "maxPercent"}
+    for action in deleting:
+        needs = (
+            not default or action.namespace_records >= DEFAULT_GUARD_MIN_RECORDS
+        ) and action.kind not in ("deleteAll", "deleteNamespace")
+        if needs and percent_limit is not None and action.namespace not in covered:
+            _refuse(f"{where}: its maxPercent guard for namespace '{action.namespace}' is missing")
+
+
+def _check_guard(policy: Policy, result: PolicyResult, guard: Guard) -> None:
+    where = f"policy '{policy.name}'"
+    if guard.name == "maxRecords":
+        if guard.limit != policy.limits.max_records or guard.default:
+            _refuse(f"{where}: its maxRecords guard is not the policy's limit")
+        if guard.value != result.records:
+            _refuse(f"{where}: its maxRecords guard does not weigh the policy's records")
+    else:
+        limit, default = _percent_limit(policy)
+        if guard.limit != limit or guard.default != default:
+            _refuse(f"{where}: its maxPercent guard is not the policy's limit")
+    if guard.ok != (guard.value <= guard.limit):
+        _refuse(f"{where}: its {guard.name} guard says ok={guard.ok} for {guard.value:g}")
+
+
+def _least_percent(guard: Guard, deleting: Sequence[Action]) -> float:
+    """What a maxPercent guard must weigh at least: its namespace's largest action."""
+    mine = [
+        a
+        for a in deleting
+        if a.namespace == guard.namespace
+        and not (guard.default and a.kind in ("deleteAll", "deleteNamespace"))
+    ]
+    if not mine:
+        return 0.0
+    largest = max(mine, key=lambda a: a.records)
+    total = largest.namespace_records
+    return round(100 * largest.records / total, 2) if total else 100.0
+
+
+def _percent_limit(policy: Policy) -> tuple[float | None, bool]:
+    if policy.limits.max_percent is not None:
+        return policy.limits.max_percent, False
+    return DEFAULT_MAX_PERCENT, True
+
+
+def _refuse(problem: str) -> NoReturn:
+    raise PlanError(f"the plan file does not match the policies: {problem}; {_REPLAN}")
