@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
-from retention.errors import NotFound, PlanError
+from retention.errors import GuardError, NotFound, PlanError
 from retention.filters import Predicate, parse_filter, possibly, surely
 from retention.pinecone import IndexClient
 from retention.planning.plan import Action
@@ -125,6 +125,30 @@ async def count_selected(index: IndexClient, action: Action) -> int:
             n += len(batch)
         return n
     return await namespace_records(index, action.namespace)
+
+
+async def check_spared(index: IndexClient, action: Action) -> None:
+    """Refuse a filtered delete that Pinecone now says would reach a protected record.
+
+    The planner folded the protections into the filter only after Pinecone counted no record
+    matching both; records written since may be shaped otherwise, so the count is asked again
+    before the first delete of the apply, on the server's own reading of the filters.
+    """
+    if action.kind != "deleteByFilter" or not action.protections:
+        return
+    assert action.filter is not None
+    protected = (
+        action.protections[0] if len(action.protections) == 1 else {"$or": list(action.protections)}
+    )
+    both = {"$and": [action.filter, protected]}
+    overlap = (await index.count(both, action.namespace)).matched
+    if overlap:
+        raise GuardError(
+            f"{action.policy}/{action.rule} in {action.index}/{action.namespace}: Pinecone now "
+            f"counts {overlap:,} record{'s' if overlap != 1 else ''} matching both the delete "
+            "filter and a protection, so the filter is not sent; nothing was deleted; run "
+            "`retention plan` again (it checks such records one by one)"
+        )
 
 
 async def namespace_records(index: IndexClient, namespace: str) -> int:
