@@ -1,0 +1,175 @@
+"""`retention apply PLANFILE` end to end: edited plans and over-broad rules delete nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retention.planning.plan import fingerprint_of
+from tests.cli.conftest import SMALL, Live
+from tests.cli.helpers import drafts, policy, run_cli
+
+DRAFTS = "    - name: drafts\n      where: {kind: draft}\n"
+EVERYTHING = "    - name: all\n      where: {no_such_field: {$exists: false}}\n"
+PROTECTED = "  protect:\n    - {created_at: {$gt: 0}}\n"
+
+
+def counts(live: Live) -> dict[str, int]:
+    return {ns: len(live.emulator.records("support", ns)) for ns in SMALL}
+
+
+def reseal(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with its fingerprint recomputed, as a careful editor would."""
+    body = {k: v for k, v in doc.items() if k != "fingerprint"}
+    return {**doc, "fingerprint": fingerprint_of(body)}
+
+
+def make_plan(capsys: pytest.CaptureFixture[str], policies: Path, out: Path) -> dict[str, Any]:
+    run = run_cli(capsys, "plan", str(policies), "--out", str(out))
+    assert run.code == 0, run.err
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+def test_a_select_all_where_is_blocked_by_the_default_guard(
+    small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `where` matching every record, without limits, is BLOCKED; apply deletes nothing."""
+    (policies / "p.yaml").write_text(policy("wide", "support", [EVERYTHING], limits=""))
+    planfile = tmp_path / "plan.json"
+    doc = make_plan(capsys, policies, planfile)
+    (result,) = doc["policies"]
+    assert result["status"] == "blocked"
+    assert result["reason"] == (
+        "it would delete 100% of namespace 'tenant-a', over the default guard of 50% for a "
+        "namespace of 100 or more records; set spec.limits.maxPercent to allow it, or say "
+        "deleteAll: true"
+    )
+    assert all(g["default"] for g in result["guards"])
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile))
+    assert run.code == 1
+    assert run.messages == [
+        "retention: error: policy 'wide' is blocked by its guards in this plan "
+        f"({result['reason']}); nothing was deleted; raise the limit in the policy or narrow its "
+        "rules, then re-plan"
+    ]
+    assert counts(small) == before
+
+
+def test_a_default_guard_leaves_a_narrow_rule_alone(
+    small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """10% of each namespace is well under the default 50%: planned, applied, verified."""
+    (policies / "p.yaml").write_text(policy("narrow", "support", [DRAFTS], limits=""))
+    planfile = tmp_path / "plan.json"
+    make_plan(capsys, policies, planfile)
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile))
+    assert run.code == 0, run.err
+    assert {ns: before[ns] - n for ns, n in counts(small).items()} == {
+        ns: drafts(n) for ns, n in SMALL.items()
+    }
+
+
+def _drop_protection(doc: dict[str, Any]) -> None:
+    action = doc["actions"][0]
+    action["filter"] = {"kind": {"$eq": "draft"}}
+
+
+def _other_ids(doc: dict[str, Any]) -> None:
+    action = doc["actions"][0]
+    action.update(
+        kind="deleteByIds",
+        filter=None,
+        protections=[],
+        clientCheck=None,
+        idSource={"type": "inline", "ids": ["tenant-a-00001", "tenant-a-00002"]},
+    )
+
+
+def _condition(doc: dict[str, Any]) -> None:
+    doc["actions"][0]["condition"] = "kind == draft"
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [(_drop_protection, "filter"), (_other_ids, "idSource"), (_condition, "condition")],
+)
+def test_an_edited_and_resealed_plan_deletes_nothing(
+    small: Live,
+    policies: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[dict[str, Any]], None],
+    field: str,
+) -> None:
+    """Edits that a recomputed fingerprint hides are refused by deriving the plan again."""
+    (policies / "p.yaml").write_text(
+        policy("drafts", "support", [DRAFTS], include="tenant-a").replace(
+            "  rules:", PROTECTED.rstrip("\n") + "\n  rules:"
+        )
+    )
+    planfile = tmp_path / "plan.json"
+    doc = make_plan(capsys, policies, planfile)
+    edit(doc)
+    planfile.write_text(json.dumps(reseal(doc)))
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile))
+    assert run.code == 1
+    assert run.messages == [
+        "retention: error: the plan file does not match the policies: action "
+        f"drafts/drafts/support/tenant-a: its {field} is not what policy 'drafts' rule 'drafts' "
+        f"says as of {doc['asOf']}; nothing was deleted; run `retention plan` again and review "
+        "the new plan"
+    ]
+    assert counts(small) == before
+
+
+def test_an_edit_without_a_new_fingerprint_is_refused_as_modified(
+    small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fingerprint covers the whole document, samples and notes included."""
+    (policies / "p.yaml").write_text(policy("drafts", "support", [DRAFTS]))
+    planfile = tmp_path / "plan.json"
+    doc = make_plan(capsys, policies, planfile)
+    doc["actions"][0]["samples"] = []
+    planfile.write_text(json.dumps(doc))
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile))
+    assert run.code == 1
+    assert run.messages == [
+        "retention: error: the plan file was modified after it was made, or made by another "
+        "release (its fingerprint does not match its content); run `retention plan` again"
+    ]
+    assert counts(small) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "is not a plan file: a plan is a JSON object"),
+        ("[" * 5000 + "]" * 5000, "is not a plan file: it nests too deeply"),
+        ('{"apiVersion": "retention/v1"', "is not a plan file: Expecting ',' delimiter"),
+    ],
+)
+def test_a_broken_plan_file_is_one_line(
+    small: Live,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
+) -> None:
+    """Malformed, hostile or truncated plan files: one line, exit 1, nothing deleted."""
+    planfile = tmp_path / "plan.json"
+    planfile.write_text(content)
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile))
+    assert run.code == 1
+    assert len(run.messages) == 1 and message in run.messages[0], run.messages
+    assert run.messages[0].startswith(f"retention: error: {planfile} ")
+    assert counts(small) == before
