@@ -54,8 +54,9 @@ def test_missing_key_says_how_to_fix_it() -> None:
 
 def test_padded_key_is_refused() -> None:
     """A key with surrounding spaces would be an invalid header; it is refused up front."""
-    with pytest.raises(ValueError, match="^the API key starts or ends with whitespace"):
+    with pytest.raises(ValueError) as info:
         PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key=f" {KEY}"))
+    assert str(info.value).startswith("the API key starts or ends with whitespace")
 
 
 async def test_connect_sets_pooling_timeouts_and_no_redirects(fake: FakePinecone) -> None:
@@ -110,8 +111,9 @@ def test_a_key_that_is_no_header_value_is_refused_without_quoting_it(
         PineconeSettings.from_env(env)
     assert str(info.value) == expected
     assert KEY[:4] not in str(info.value) and KEY[-4:] not in str(info.value)
-    with pytest.raises(ValueError, match=f"^the API key {problem.split(' (')[0]}"):
+    with pytest.raises(ValueError) as direct:
         PineconeSettings(api_key=key)
+    assert str(direct.value).startswith(f"the API key {problem}; ")
 
 
 def test_a_key_with_inner_spaces_is_a_valid_header() -> None:
@@ -150,8 +152,11 @@ def test_a_controller_host_must_be_a_full_url(host: str, message: str) -> None:
 
 def test_a_controller_url_given_in_code_is_checked_too() -> None:
     """Settings built directly refuse a scheme-less controller, naming the field."""
-    with pytest.raises(ValueError, match="^controller_url '127.0.0.1:5080' has no scheme"):
+    with pytest.raises(ValueError) as info:
         PineconeSettings(api_key=KEY, controller_url="127.0.0.1:5080")
+    assert (
+        str(info.value) == "controller_url '127.0.0.1:5080' has no scheme; add http:// or https://"
+    )
 
 
 async def test_index_hosts_from_pinecone_without_a_scheme_mean_https(
