@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from retention import __version__
 from retention.errors import PlanError, PolicyError, PolicyErrors, RetentionError
@@ -68,8 +68,16 @@ def run_command(command: Command, args: argparse.Namespace) -> int:
         return 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 1 like every other mistake (its own
+    exit 2 would read as `plan --detailed-exitcode`'s "deletions planned")."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"retention: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="retention",
         description="Data retention for Pinecone indexes: policies as code, plans as diffs.",
     )
@@ -255,6 +263,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     # Retry warnings go to stderr; stdout carries the plan, which says everything else.
     logs.configure(level="warning")
+    _check_writable(args.out)
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
@@ -341,17 +350,32 @@ def _client(**options: Any) -> PineconeClient:
 def _write_json(path: str, document: object) -> None:
     """Write atomically: a plan file is either whole or absent. A place that cannot take the
     file is one line naming it, and leaves nothing behind."""
-    import errno
     import json
+
+    _write_atomically(path, json.dumps(document, indent=2) + "\n")
+
+
+def _check_writable(path: str | None) -> None:
+    """Refuse, before any work, a --out or --report the result could not be written to (an
+    apply must not delete and then fail to report it)."""
+    if path is not None:
+        _write_atomically(path, None)
+
+
+def _write_atomically(path: str, text: str | None) -> None:
+    """Write `text` to `path` through a temporary file; None only tries the temporary file."""
+    import errno
 
     target = Path(path)
     if os.path.isdir(target):
         raise RetentionError(f"cannot write {path}: it is a directory; name a file in it")
-    text = json.dumps(document, indent=2) + "\n"
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, target)
+        tmp.write_text(text or "")
+        if text is None:
+            tmp.unlink()
+        else:
+            os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -382,6 +406,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise RetentionError(f"--max-age: {exc}") from None
     if args.tolerance < 0:
         raise RetentionError(f"--tolerance must not be negative, got: {args.tolerance:g}")
+    _check_writable(args.report)
     settings = ApplySettings(
         max_age=max_age,
         tolerance=args.tolerance / 100,

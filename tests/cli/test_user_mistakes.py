@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from retention.cli import main
 from tests.cli.conftest import Live
 from tests.cli.helpers import API_KEY, AT, Run, policy, run_cli, ttl_rule
 
@@ -102,15 +103,19 @@ def test_plan_out_where_nobody_may_write(
 def test_apply_report_into_a_missing_directory(
     small: Live, tickets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """apply --report shares the plan file's writer, and its one-line refusal."""
+    """apply --report is checked before anything is deleted, with the plan file's refusal."""
     plan = tmp_path / "plan.json"
     assert run_cli(capsys, "plan", str(tickets), "--out", str(plan)).code == 0
     report = tmp_path / "missing" / "report.json"
+    before = {ns: len(small.emulator.records("support", ns)) for ns in ("tenant-a", "tenant-b")}
     run = run_cli(capsys, "apply", str(plan), "--report", str(report))
     assert_one_error(
         run,
         f"retention: error: cannot write {report}: the directory {report.parent} does not exist",
     )
+    after = {ns: len(small.emulator.records("support", ns)) for ns in ("tenant-a", "tenant-b")}
+    assert after == before
+    assert not (tmp_path / "plan.json.journal").exists()
 
 
 # -- the API key and the controller host
@@ -414,3 +419,33 @@ def test_run_help_documents_the_http_host_default(capsys: pytest.CaptureFixture[
     text = " ".join(capsys.readouterr().out.split())
     assert "--http-host HOST interface for health and metrics (default 0.0.0.0: every " in text
     assert "as a pod needs for its probes and Prometheus" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["plan", "--format", "xml"],
+            "retention: error: retention plan: argument --format: invalid choice: 'xml' "
+            "(choose from 'text', 'markdown', 'json') (see retention plan --help)",
+        ),
+        (
+            ["emulator", "--port", "abc"],
+            "retention: error: retention emulator: argument --port: invalid int value: 'abc' "
+            "(see retention emulator --help)",
+        ),
+        (
+            ["apply", "--tolerance", "lots"],
+            "retention: error: retention apply: argument --tolerance: invalid float value: "
+            "'lots' (see retention apply --help)",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    """A usage error is not exit 2, which `plan --detailed-exitcode` uses for "deletions"."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [line]
