@@ -100,6 +100,7 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
             schedule=schedule,
             jitter=parse_duration(spec["jitter"]) if "jitter" in spec else None,
             mode=spec.get("mode", "enforce"),
+            on_invalid_timestamps=spec.get("onInvalidTimestamps", "warn"),
             labels=dict(data["metadata"].get("labels", {})),
         )
     return (None if check.errors else item), check.errors, check.ids_digests

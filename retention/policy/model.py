@@ -137,6 +137,7 @@ class Policy:
     schedule: str | None = None
     jitter: timedelta | None = None
     mode: Literal["enforce", "observe"] = "enforce"
+    on_invalid_timestamps: Literal["warn", "fail"] = "warn"
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 

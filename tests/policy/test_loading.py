@@ -194,3 +194,24 @@ def test_namespace_selector_exclude_wins() -> None:
         "tenant-a",
         "__default__",
     ]
+
+
+def test_on_invalid_timestamps_defaults_to_warn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """spec.onInvalidTimestamps reaches the model as warn (the default) or fail, nothing else."""
+    rule = "  rules: [{name: r, olderThan: 30d, field: t}]\n"
+    head = "apiVersion: retention/v1\nkind: RetentionPolicy\nmetadata: {{name: {}}}\n"
+    head += "spec:\n  index: idx\n  namespaces: {{include: [x]}}\n"
+    (tmp_path / "a.yaml").write_text(head.format("a") + rule)
+    (tmp_path / "b.yaml").write_text(head.format("b") + "  onInvalidTimestamps: fail\n" + rule)
+    loaded = {p.name: p.on_invalid_timestamps for p in load_policies([tmp_path]).policies}
+    assert loaded == {"a": "warn", "b": "fail"}
+    bad = tmp_path / "bad" / "c.yaml"
+    bad.parent.mkdir()
+    bad.write_text(head.format("c") + "  onInvalidTimestamps: ignore\n" + rule)
+    assert main(["validate", str(bad)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{bad}:7:24: error: spec.onInvalidTimestamps: must be one of warn, fail; got string "
+        "'ignore'"
+    ]
