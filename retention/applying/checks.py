@@ -118,14 +118,26 @@ def check_guards(
                 )
             if guard.name != "maxPercent" or guard.namespace is None:
                 continue
-            in_ns = [a for a in mine if a.namespace == guard.namespace]
-            of = namespace_totals.get((in_ns[0].index, guard.namespace), 0) if in_ns else 0
-            extra = sum(growth[a.id] for a in in_ns)
-            pct = guard.value + (100 * extra / of if of else 0.0)
-            if pct > guard.limit:
+            in_ns = [
+                a
+                for a in mine
+                if a.namespace == guard.namespace
+                and not (guard.default and a.kind in ("deleteAll", "deleteNamespace"))
+            ]
+            if not in_ns:
+                continue
+            # What the guard weighed at planning time, plus what grew since, of the namespace
+            # as it is now (its records may have come and gone too).
+            planned_of = in_ns[0].namespace_records
+            selected = guard.value * planned_of / 100 + sum(growth[a.id] for a in in_ns)
+            of = namespace_totals.get((in_ns[0].index, guard.namespace), planned_of)
+            pct = 100 * selected / of if of else (100.0 if selected > 0 else 0.0)
+            if pct > guard.limit + 0.005:  # the plan rounds percentages to 0.01
+                which = "the default guard of" if guard.default else "its maxPercent"
                 raise GuardError(
                     f"policy '{policy.name}' would delete {pct:.1f}% of namespace "
-                    f"'{guard.namespace}', over its maxPercent {guard.limit:g}; nothing was deleted"
+                    f"'{guard.namespace}', over {which} {guard.limit:g}"
+                    f"{'%' if guard.default else ''}; nothing was deleted"
                 )
 
 

@@ -1,8 +1,11 @@
 """Execute a plan: exactly its actions, paced by the client's limiter, verified afterwards.
 
-    plan ─▶ fresh? ─▶ blocked? ─▶ recount ─▶ growth and guards ─▶ per namespace, concurrently:
-                                                  actions in order ─▶ journal ─▶ verify
+    plan ─▶ fresh? ─▶ blocked? ─▶ recount ─▶ growth and guards ─▶ protections spared? ─▶
+        per namespace, concurrently: actions in order ─▶ journal ─▶ verify
 
+- a filtered delete with protections goes out only after Pinecone counts no record matching
+  both its filter and a protection (`check_spared`), so no reading of the filter language
+  that differs from ours can reach a protected record written since planning;
 - filtered deletes are one request each; ID actions stream: an enumerator fills a small queue
   with re-checked batches of at most 1,000 IDs and a few workers delete them, so the limiter,
   not the enumeration, sets the pace and memory stays bounded by the queue;
@@ -33,6 +36,7 @@ from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
 from retention.applying.selection import (
     changed_id_files,
+    check_spared,
     count_selected,
     namespace_records,
     selected,
@@ -157,6 +161,9 @@ class Executor:
         check_growth(live, recounts, self.settings.tolerance)
         totals = {key: size or 0 for key, size in sizes.items()}
         check_guards(plan, live, recounts, totals, self.settings.max_records)
+        await asyncio.gather(
+            *(self._check_spared(a) for a in live if a.protections and recounts[a.id])
+        )
         self.log.info(
             "apply_started",
             plan=plan.fingerprint,
@@ -214,6 +221,9 @@ class Executor:
             return (await (await self.index(index)).describe_namespace(namespace)).record_count
         except NotFound:
             return None
+
+    async def _check_spared(self, action: Action) -> None:
+        await check_spared(await self.index(action.index), action)
 
     async def _recount(self, action: Action) -> int:
         return await count_selected(await self.index(action.index), action)

@@ -1,0 +1,63 @@
+"""The guards on fresh counts weigh what is selected now against the namespace as it is now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from retention.applying.checks import check_guards
+from retention.errors import GuardError
+from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
+
+
+def _plan(records: int, of: int, guard: Guard) -> tuple[Plan, Action]:
+    action = Action(
+        policy="p",
+        rule="r",
+        index="idx",
+        namespace="ns",
+        kind="deleteByFilter",
+        records=records,
+        count_method="dryRunCount",
+        namespace_records=of,
+        condition="x",
+        filter={"x": {"$eq": 1}},
+    )
+    plan = Plan(
+        as_of=datetime(2026, 12, 1, tzinfo=UTC),
+        tool_version="test",
+        sources=Sources((), "sha256:" + "0" * 64),
+        index_hosts={"idx": "h"},
+        actions=(action,),
+        policies=(PolicyResult("p", "ready", records, (guard,)),),
+    )
+    return plan, action
+
+
+def test_growth_in_a_growing_namespace_keeps_its_share() -> None:
+    """5 of 5 planned at 100%, then one more record arrives and is selected: still 100%."""
+    plan, action = _plan(5, 5, Guard("maxPercent", 100, 100.0, True, "ns"))
+    check_guards(plan, [action], {action.id: 6}, {("idx", "ns"): 6}, None)
+
+
+@pytest.mark.parametrize(
+    ("default", "message"),
+    [
+        (
+            True,
+            "policy 'p' would delete 60.0% of namespace 'ns', over the default guard of 50%; "
+            "nothing was deleted",
+        ),
+        (
+            False,
+            "policy 'p' would delete 60.0% of namespace 'ns', over its maxPercent 50; nothing was deleted",
+        ),
+    ],
+)
+def test_growth_past_the_limit_is_refused(default: bool, message: str) -> None:
+    """40 of 100 planned, 20 more selected now of 100: 60% is over 50%."""
+    plan, action = _plan(40, 100, Guard("maxPercent", 50, 40.0, True, "ns", default))
+    with pytest.raises(GuardError) as refused:
+        check_guards(plan, [action], {action.id: 60}, {("idx", "ns"): 100}, None)
+    assert str(refused.value) == message
