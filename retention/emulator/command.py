@@ -20,6 +20,7 @@ from types import FrameType
 from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
 from retention.emulator.server import Emulator
 from retention.errors import RetentionError
+from retention.filters import Semantics
 from retention.limits import PUBLISHED, override
 
 INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
@@ -69,6 +70,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lag-ms", type=float, default=0.0, metavar="MS", help="writes become visible after MS"
     )
     parser.add_argument("--seed", type=int, help="seed for reproducible faults")
+    corners = parser.add_argument_group(
+        "undocumented corners",
+        "How filters behave where Pinecone does not document it: flip these to check that a "
+        "policy's protections hold under every reading.",
+    )
+    corners.add_argument(
+        "--ne-on-missing",
+        choices=("no-match", "match"),
+        default="no-match",
+        help="does $ne match a record that lacks the field? (no-match, as observed since 2024)",
+    )
+    corners.add_argument(
+        "--nin-on-missing",
+        choices=("match", "no-match"),
+        default="match",
+        help="does $nin match a record that lacks the field? (match)",
+    )
+    corners.add_argument(
+        "--list-negation",
+        choices=("none_equal", "any_differs"),
+        default="none_equal",
+        help="$ne/$nin on a list field: no element equals, or some element differs (none_equal)",
+    )
+    corners.add_argument(
+        "--missing-namespace",
+        choices=("empty", "not_found"),
+        default="empty",
+        help="reads and deletes in a namespace that does not exist: empty success or 404 (empty)",
+    )
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -119,6 +149,12 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         lag_ms=args.lag_ms,
         seed=args.seed,
+        semantics=Semantics(
+            ne_matches_missing=args.ne_on_missing == "match",
+            nin_matches_missing=args.nin_on_missing == "match",
+            list_negation=args.list_negation,
+        ),
+        missing_namespace=args.missing_namespace,
     )
 
 
