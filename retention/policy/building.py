@@ -3,6 +3,11 @@
 Each check guards against a deletion nobody meant: a rule without a condition, a TTL field also
 constrained so that it can never match, a destructive rule over every namespace, an ID file that
 does not say what the author thinks it says.
+
+An ID file must be a regular file inside the directory of the policy file that names it (the
+policy tree of that file): a relative path, no `..` out of it, no symlink resolving out of it,
+and at most 1 GiB. Error messages quote lines of ID files, so a policy must never be able to
+make them quote a file from elsewhere.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from retention.errors import Location, PolicyError
 from retention.filters import And, Compare, Filter, FilterError, is_tautology, parse_filter
 from retention.policy.durations import check_schedule, parse_duration
+from retention.policy.idfile import MAX_BYTES, MAX_ID_LENGTH, NotReadable, lines, open_regular
 from retention.policy.model import (
     IdsFile,
     LegalHold,
@@ -27,7 +33,6 @@ from retention.policy.model import (
 )
 from retention.policy.yamlsource import Document, JsonPath, render_path
 
-MAX_ID_LENGTH = 512
 _MAX_FILE_ERRORS = 20
 
 
@@ -218,20 +223,23 @@ def _ttl_contradiction(where: Filter, name: str) -> str | None:
 def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
     base = os.path.dirname(check.doc.path)
     full = os.path.normpath(os.path.join(base, relative))
+    problem = _ids_path_problem(relative, base)
+    if problem:
+        check.fail(path, problem)
+        return None
+    resolved = os.path.realpath(os.path.join(base, relative))
     count, bad = 0, 0
     digest = hashlib.sha256()
     try:
-        with open(full, "rb") as handle:  # line by line: ID files may hold millions of IDs
-            for number, raw in enumerate(handle, start=1):
-                digest.update(raw)
-                line = raw.rstrip(b"\n").removesuffix(b"\r")
-                if not line:
+        with open_regular(resolved, MAX_BYTES, "ID files") as handle:
+            for line in lines(handle, digest):  # line by line: ID files may hold millions of IDs
+                if not line.length:
                     continue
-                problem = _id_problem(line)
+                problem = _id_problem(line.head, line.length)
                 if problem:
                     bad += 1
                     if bad <= _MAX_FILE_ERRORS:
-                        check.errors.append(PolicyError(Location(full, number, 1), problem))
+                        check.errors.append(PolicyError(Location(full, line.number, 1), problem))
                     continue
                 count += 1
     except FileNotFoundError:
@@ -241,6 +249,9 @@ def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
             if full != relative
             else f"ids file '{relative}' not found",
         )
+        return None
+    except NotReadable as exc:
+        check.fail(path, f"ids file '{relative}' {exc.reason}")
         return None
     except OSError as exc:
         check.fail(path, f"cannot read ids file '{relative}': {exc.strerror}")
@@ -258,15 +269,32 @@ def _ids_file(check: _Checker, relative: str, path: JsonPath) -> IdsFile | None:
     return IdsFile(full, count, digest.hexdigest()) if not bad else None
 
 
-def _id_problem(raw: bytes) -> str | None:
+def _ids_path_problem(relative: str, base: str) -> str | None:
+    """Why `relative` does not name a file inside `base` (the policy file's directory)."""
+    where = f"ID files must be inside the directory of their policy file ({base or '.'})"
+    if "\0" in relative:
+        return f"ids file {relative!r}: a path cannot contain NUL"
+    if os.path.isabs(relative):
+        return f"ids file '{relative}': {where}, named by a relative path; this one is absolute"
+    if os.path.normpath(relative).split(os.sep)[0] == os.pardir:
+        return f"ids file '{relative}': {where}; this path leads out of it through '..'"
+    root = os.path.realpath(base or os.curdir)
+    resolved = os.path.realpath(os.path.join(base, relative))
+    if os.path.commonpath([root, resolved]) != root:
+        return f"ids file '{relative}': {where}; this path leads out of it through a symlink"
+    return None
+
+
+def _id_problem(head: bytes, length: int) -> str | None:
+    """What is wrong with an ID file line, from its first bytes and its length."""
     try:
-        text = raw.decode("ascii")
+        text = head.decode("ascii")
     except UnicodeDecodeError:
         return "record IDs are ASCII; this line has other characters"
     if "\0" in text:
         return "record IDs cannot contain NUL"
-    if len(text) > MAX_ID_LENGTH:
-        return f"record IDs are at most {MAX_ID_LENGTH} characters, this one has {len(text)}"
+    if length > MAX_ID_LENGTH:
+        return f"record IDs are at most {MAX_ID_LENGTH} characters, this one has {length}"
     if text != text.strip():
         return (
             f"ID {text!r} has leading or trailing whitespace; IDs are taken verbatim, so remove it"
