@@ -20,6 +20,7 @@ the index says (counts, samples), so a plan file can be checked against the poli
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class Context:
     now: datetime
     sample_size: int
     limits: Mapping[str, Limit]
+    ttl_checks: dict[tuple[str, str, str], asyncio.Task[int | None]] = field(default_factory=dict)
+    """(index, namespace, field) -> how many records hold a non-number there, shared by the
+    rules that use the field, so a namespace without malformed records costs two counts."""
 
 
 async def plan_rule(
@@ -224,20 +228,38 @@ async def _invalid_timestamps(
 ) -> int | None:
     """How many records the rule would select but for a TTL field that holds no number.
 
+    The namespace is asked once per field whatever the rules; only where it holds such records
+    does a rule with a `where` ask again for its own share.
+    """
+    assert rule.ttl is not None
+    key = (policy.index, ns.name, rule.ttl.field)
+    if key not in ctx.ttl_checks:
+        ctx.ttl_checks[key] = asyncio.ensure_future(
+            _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, None)
+        )
+    anywhere = await ctx.ttl_checks[key]
+    if anywhere == 0 or rule.where is None:
+        return anywhere
+    return await _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, rule.where)
+
+
+async def _non_numbers(
+    ctx: Context, index: str, namespace: str, name: str, where: Filter | None
+) -> int | None:
+    """Records matching `where` whose field `name` is present but not a number.
+
     Two counts taken at different moments disagree when records come and go in between, so a
     difference is only believed when it repeats; None when the namespace never held still.
     """
-    assert rule.ttl is not None
-    name = rule.ttl.field
-    present = and_(rule.where, Compare(name, "$exists", True))
-    numeric = and_(rule.where, or_(Compare(name, "$gte", 0), Compare(name, "$lt", 0)))
+    present = and_(where, Compare(name, "$exists", True))
+    numeric = and_(where, or_(Compare(name, "$gte", 0), Compare(name, "$lt", 0)))
     assert present is not None and numeric is not None
     last: int | None = None
     for _ in range(TTL_CHECK_ATTEMPTS):
-        n_present = await ctx.inventory.count(policy.index, ns.name, present)
+        n_present = await ctx.inventory.count(index, namespace, present)
         if not n_present:
             return 0
-        difference = n_present - await ctx.inventory.count(policy.index, ns.name, numeric)
+        difference = n_present - await ctx.inventory.count(index, namespace, numeric)
         if difference == 0 or (difference > 0 and difference == last):
             return difference
         last = difference
