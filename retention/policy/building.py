@@ -2,7 +2,9 @@
 
 Each check guards against a deletion nobody meant: a rule without a condition, a TTL field also
 constrained so that it can never match, a destructive rule over every namespace, an ID file that
-does not say what the author thinks it says.
+does not say what the author thinks it says, a filter value that another YAML reader (or the
+author) takes for something else: unquoted `yes` (a boolean in YAML 1.1, a string here), `012`
+(octal in YAML 1.1), NaN, or a whole number too large for Pinecone's 64-bit floats.
 
 An ID file must be a regular file inside the directory of the policy file that names it (the
 policy tree of that file): a relative path, no `..` out of it, no symlink resolving out of it,
@@ -13,9 +15,10 @@ make them quote a file from elsewhere.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from retention.errors import Location, PolicyError
@@ -34,6 +37,10 @@ from retention.policy.model import (
 from retention.policy.yamlsource import Document, JsonPath, render_path
 
 _MAX_FILE_ERRORS = 20
+MAX_EXACT_INTEGER = 2**53
+"""Pinecone stores numbers as 64-bit floats, which hold every whole number up to this."""
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+_PLAIN_INTEGER = re.compile(r"^[-+]?(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$")
 
 
 class _Checker:
@@ -47,12 +54,23 @@ class _Checker:
         self.errors.append(PolicyError(self.doc.at(path, key=key), f"{where}: {message}"))
 
     def filter(self, raw: object, path: JsonPath) -> Filter | None:
+        reported = {p for p, value, name in _filter_values(raw, path) if self.value(p, value, name)}
         try:
-            return parse_filter(raw, strict=True)
+            parsed = parse_filter(raw, strict=True)
         except FilterError as exc:
             for problem in exc.problems:
-                self.fail((*path, *problem.path), problem.message)
+                sub = (*path, *problem.path)
+                if sub not in reported:
+                    self.fail(sub, problem.message)
             return None
+        return None if reported else parsed
+
+    def value(self, path: JsonPath, value: object, name: str) -> bool:
+        """Report a filter value that does not say what it seems to; True if reported."""
+        problem = _value_problem(value, self.doc.plain.get(path), name, path[-1])
+        if problem:
+            self.fail(path, problem)
+        return problem is not None
 
     def namespaces(self, raw: Mapping[str, Any], path: JsonPath) -> NamespaceSelector:
         for group in ("include", "exclude"):
@@ -93,7 +111,13 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
         schedule = spec.get("schedule")
         if schedule is not None and (problem := check_schedule(schedule)):
             check.fail(("spec", "schedule"), problem)
-        limits = spec.get("limits", {})
+        limits = _limits(check, spec.get("limits", {}))
+        jitter = None
+        if "jitter" in spec:
+            try:
+                jitter = parse_duration(spec["jitter"])
+            except ValueError as exc:
+                check.fail(("spec", "jitter"), str(exc))
         item = Policy(
             name=name,
             index=spec["index"],
@@ -101,14 +125,101 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
             rules=tuple(rules),
             location=location,
             protect=protect,
-            limits=Limits(limits.get("maxRecords"), limits.get("maxPercent")),
+            limits=limits,
             schedule=schedule,
-            jitter=parse_duration(spec["jitter"]) if "jitter" in spec else None,
+            jitter=jitter,
             mode=spec.get("mode", "enforce"),
             on_invalid_timestamps=spec.get("onInvalidTimestamps", "warn"),
             labels=dict(data["metadata"].get("labels", {})),
         )
     return (None if check.errors else item), check.errors, check.ids_digests
+
+
+def _limits(check: _Checker, raw: Mapping[str, Any]) -> Limits:
+    records = raw.get("maxRecords")
+    percent = raw.get("maxPercent")
+    if isinstance(percent, float) and math.isnan(percent):  # NaN passes every bound of the schema
+        text = check.doc.plain.get(("spec", "limits", "maxPercent"), "nan")
+        check.fail(
+            ("spec", "limits", "maxPercent"),
+            f"{text} is not a number (NaN); give a percentage above 0 and at most 100",
+        )
+    return Limits(int(records) if records is not None else None, percent)
+
+
+def _filter_values(raw: object, path: JsonPath) -> Iterator[tuple[JsonPath, object, str]]:
+    """(path, value, field name) for each value a raw filter compares with: shorthand values,
+    operator arguments and the items of `$in`/`$nin` lists, at any depth of `$and`/`$or`."""
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            continue
+        sub = (*path, key)
+        if key in ("$and", "$or"):
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    yield from _filter_values(item, (*sub, i))
+        elif key.startswith("$"):
+            continue
+        elif isinstance(value, Mapping):
+            for op, arg in value.items():
+                if not isinstance(op, str):
+                    continue
+                if isinstance(arg, list):
+                    for i, item in enumerate(arg):
+                        if not isinstance(item, list | Mapping):
+                            yield (*sub, op, i), item, key
+                elif not isinstance(arg, Mapping):
+                    yield (*sub, op), arg, key
+        elif not isinstance(value, list):
+            yield sub, value, key
+
+
+def _value_problem(value: object, plain: str | None, name: str, op: str | int) -> str | None:
+    """What is wrong with a filter value, given how it was written (`plain`: the text of an
+    unquoted scalar, None if quoted) and where (`op`: its operator, or a list index)."""
+    if isinstance(value, str):
+        if plain is not None and value.lower() in _YAML11_BOOLEANS:
+            return (
+                f"unquoted {value} is a boolean in YAML 1.1 but the string '{value}' here; "
+                f"write true or false for the boolean, or quote it ('{value}') for the string"
+            )
+        return None
+    if value is None:
+        if op == "$exists":
+            return None  # the filter parser says $exists takes true or false
+        return (
+            f"null is not a metadata value; to match records without "
+            f"field '{name}' write {{{name}: {{$exists: false}}}}"
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return f"{plain or '.nan'} is not a number (NaN); Pinecone compares finite numbers only"
+    if isinstance(value, float) and math.isinf(value):
+        written = plain or ("-.inf" if value < 0 else ".inf")
+        return f"{written} is infinite; Pinecone compares finite numbers only"
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INTEGER:
+        return (
+            f"{plain or value} is beyond 2^53 ({MAX_EXACT_INTEGER:,}) in magnitude, where "
+            "Pinecone's 64-bit floats no longer tell whole numbers apart; use a smaller number, "
+            "or store it as a string"
+        )
+    if plain is not None and not _plain_number(plain, value):
+        return (
+            f"unquoted {plain} is read as the number {value}, which YAML readers disagree on; "
+            f"write {value} for the number, or quote it ('{plain}') for the string"
+        )
+    return None
+
+
+def _plain_number(text: str, value: int | float) -> bool:
+    """Whether every YAML reader takes `text` for `value`: no octal `012`, no base-60 `1:30`,
+    no `0b101`, no `1_000` (YAML 1.1 forms that YAML 1.2 reads otherwise)."""
+    if isinstance(value, int):
+        return _PLAIN_INTEGER.match(text) is not None
+    return "_" not in text and ":" not in text
 
 
 def _rules(check: _Checker, raws: Sequence[Mapping[str, Any]]) -> list[Rule]:

@@ -1,4 +1,8 @@
-"""Durations (`90d`, `12h`, `2w`) and schedules (cron in UTC, or an interval), checked purely."""
+"""Durations (`90d`, `12h`, `2w`) and schedules (cron in UTC, or an interval), checked purely.
+
+A duration is positive (a zero TTL would expire records the moment they are written) and at
+most MAX_DURATION, so that `now - duration` is always a representable moment.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,26 @@ from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+_ZERO = re.compile(r"^0+[smhdw]$")
 DURATION_HELP = "write a duration as a whole number followed by s, m, h, d or w (for example 90d)"
+MAX_DURATION = timedelta(days=36500)
+"""100 years: longer TTLs mean "never", and far longer ones reach before year 1."""
 
 
 def parse_duration(text: str) -> timedelta:
     """`90d` -> 90 days; raises ValueError with a message a policy author understands."""
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+    stripped = text.strip() if isinstance(text, str) else None
+    match = _DURATION.match(stripped) if stripped is not None else None
     if match is None:
+        if stripped is not None and _ZERO.match(stripped):
+            raise ValueError(f"must be positive, got: {text}")
         raise ValueError(f"invalid duration {text!r}: {DURATION_HELP}")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"duration {text!r} is longer than 100 years ({format_duration(MAX_DURATION)})"
+        )
+    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -53,7 +68,13 @@ _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
 
 def check_schedule(text: str) -> str | None:
     """None when `text` is a valid interval or 5-field cron expression, else what is wrong."""
+    if _ZERO.match(text):
+        return f"invalid schedule {text!r}: an interval must be positive"
     if _DURATION.match(text):
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            return f"invalid schedule {text!r}: {exc}"
         return None
     parts = text.split()
     if len(parts) != 5:

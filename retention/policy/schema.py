@@ -40,7 +40,7 @@ def _validator(name: str) -> Draft202012Validator:
 
 def schema_errors(doc: Document) -> list[PolicyError]:
     """Every schema violation in the document, one error each, most specific first."""
-    errors = []
+    errors: list[PolicyError] = []
     for error in _leaves(_validator(POLICY_SCHEMA).iter_errors(doc.data)):
         path = tuple(error.absolute_path)
         at_key = error.validator == "additionalProperties"
@@ -51,7 +51,7 @@ def schema_errors(doc: Document) -> list[PolicyError]:
                 errors.append(PolicyError(where, _prefix((*path, extra), _unknown(extra, error))))
             continue
         errors.append(PolicyError(doc.at(path), _prefix(path, message)))
-    return errors
+    return list({str(e): e for e in errors}.values())  # one line per problem
 
 
 def _leaves(errors: Iterator[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
@@ -109,6 +109,10 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"expected {wanted}, got {_describe(value)}"
     if custom and kind == "minProperties":
         return str(custom)
+    if custom and kind == "minLength" and value == "":
+        return str(custom)
+    if custom and kind == "not":
+        return f"{custom}, got: {value}"
     if custom and kind in ("pattern", "const", "enum", "minLength", "maxLength"):
         return f"{custom}; got {_describe(value)}"
     if kind == "const":

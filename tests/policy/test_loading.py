@@ -98,13 +98,13 @@ def test_configmap_mount_is_read_once(tmp_path: Path) -> None:
 
 
 def test_several_documents_per_file_and_yaml_12_booleans(tmp_path: Path) -> None:
-    """Documents split by --- load separately; `no` stays a string rather than false."""
+    """Documents split by --- load separately; a quoted 'no' stays a string, and a date too."""
     policy = tmp_path / "p.yaml"
     policy.write_text(
         "---\n"
         "apiVersion: retention/v1\nkind: RetentionPolicy\nmetadata: {name: a}\n"
         "spec:\n  index: idx\n  namespaces: {include: [x]}\n"
-        "  rules: [{name: r, where: {country: no}}]\n"
+        "  rules: [{name: r, where: {country: 'no'}}]\n"
         "---\n"
         "---\n"
         "apiVersion: retention/v1\nkind: RetentionPolicy\nmetadata: {name: b}\n"
@@ -146,11 +146,28 @@ def test_durations(text: str, expected: timedelta) -> None:
     assert format_duration(expected) == text
 
 
-@pytest.mark.parametrize("text", ["30x", "0d", "-3d", "1.5d", "d", "", "90 d", "1y"])
+@pytest.mark.parametrize("text", ["30x", "-3d", "1.5d", "d", "", "90 d", "1y"])
 def test_bad_durations(text: str) -> None:
     """Anything but a positive whole number and a unit is refused with the rule spelled out."""
     with pytest.raises(ValueError, match="whole number followed by s, m, h, d or w"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0d", "must be positive, got: 0d"),
+        ("00s", "must be positive, got: 00s"),
+        ("36501d", "duration '36501d' is longer than 100 years (36500d)"),
+        ("999999999w", "duration '999999999w' is longer than 100 years (36500d)"),
+    ],
+)
+def test_durations_are_positive_and_at_most_a_century(text: str, message: str) -> None:
+    """Zero and durations past 100 years (which would reach before year 1) are refused."""
+    with pytest.raises(ValueError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == message
+    assert parse_duration("36500d") == timedelta(days=36500)
 
 
 def test_ttl_cutoff_in_seconds_and_milliseconds() -> None:
