@@ -17,7 +17,7 @@ from retention.errors import GuardError, NotFound, PlanError
 from retention.filters import Predicate, parse_filter, possibly, surely
 from retention.pinecone import IndexClient
 from retention.planning.plan import Action
-from retention.policy.idfile import id_batches
+from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches, open_regular
 
 BATCH = 1000
 LIST_PAGE = 100
@@ -83,12 +83,14 @@ async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[
 
 
 def file_digest(path: str) -> str:
-    """The SHA-256 of an ID file, as the plan pins it."""
+    """The SHA-256 of an ID file, as the plan pins it (never blocking on a FIFO swapped in)."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, MAX_BYTES, "ID files") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
+    except NotReadable as exc:
+        raise PlanError(f"ID file {path} {exc.reason}") from None
     except OSError as exc:
         raise PlanError(f"cannot read ID file {path}: {exc.strerror}") from None
     return digest.hexdigest()

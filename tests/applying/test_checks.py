@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from retention.applying.checks import check_guards
-from retention.errors import GuardError
+from retention.applying.selection import file_digest
+from retention.errors import GuardError, PlanError
 from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
 
 
@@ -61,3 +64,14 @@ def test_growth_past_the_limit_is_refused(default: bool, message: str) -> None:
     with pytest.raises(GuardError) as refused:
         check_guards(plan, [action], {action.id: 60}, {("idx", "ns"): 100}, None)
     assert str(refused.value) == message
+
+
+@pytest.mark.timeout(10)
+def test_an_id_file_swapped_for_a_fifo_after_planning_is_refused(tmp_path: Path) -> None:
+    """Checking the pinned digest never blocks on a named pipe put in the file's place."""
+    os.mkfifo(tmp_path / "erase.txt")
+    with pytest.raises(PlanError) as refused:
+        file_digest(str(tmp_path / "erase.txt"))
+    assert str(refused.value) == (
+        f"ID file {tmp_path / 'erase.txt'} is a named pipe (FIFO), not a regular file"
+    )
