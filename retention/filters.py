@@ -182,7 +182,7 @@ class _Parser:
             )
             return None
         if value is None:
-            self.fail(path, _null_message(name))
+            self.fail(path, null_message(name))
             return None
         if _is_scalar(value):
             return Compare(name, "$eq", value)  # type: ignore[arg-type]
@@ -197,7 +197,7 @@ class _Parser:
                 alt = "$in" if op == "$eq" else "$nin"
                 self.fail(path, f"{op} takes a single value; to compare with several use {alt}")
             elif arg is None:
-                self.fail(path, _null_message(name))
+                self.fail(path, null_message(name, op))
             elif isinstance(arg, Mapping):
                 self.fail(path, f"{op} takes a string, number or boolean, got a mapping")
             elif _is_scalar(arg):
@@ -636,7 +636,13 @@ def _describe_value(value: object) -> str:
     return _type_name(value)
 
 
-def _null_message(name: str) -> str:
+def null_message(name: str, op: str = "$eq") -> str:
+    """Pinecone has no null: say what the author most likely meant, for the operator used."""
+    if op in ("$ne", "$nin"):
+        return (
+            f"null is not a metadata value; to match records that have field '{name}' write "
+            f"{{{name}: {{$exists: true}}}}"
+        )
     return (
         f"null is not a metadata value; to match records without field '{name}' write "
         f"{{{name}: {{$exists: false}}}}"

@@ -22,7 +22,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from retention.errors import Location, PolicyError
-from retention.filters import And, Compare, Filter, FilterError, is_tautology, parse_filter
+from retention.filters import (
+    And,
+    Compare,
+    Filter,
+    FilterError,
+    is_tautology,
+    null_message,
+    parse_filter,
+)
 from retention.policy.durations import check_schedule, parse_duration
 from retention.policy.idfile import MAX_BYTES, MAX_ID_LENGTH, NotReadable, lines, open_regular
 from retention.policy.model import (
@@ -67,7 +75,8 @@ class _Checker:
 
     def value(self, path: JsonPath, value: object, name: str) -> bool:
         """Report a filter value that does not say what it seems to; True if reported."""
-        problem = _value_problem(value, self.doc.plain.get(path), name, path[-1])
+        op = path[-1] if isinstance(path[-1], str) or len(path) < 2 else path[-2]
+        problem = _value_problem(value, self.doc.plain.get(path), name, op)
         if problem:
             self.fail(path, problem)
         return problem is not None
@@ -189,10 +198,7 @@ def _value_problem(value: object, plain: str | None, name: str, op: str | int) -
     if value is None:
         if op == "$exists":
             return None  # the filter parser says $exists takes true or false
-        return (
-            f"null is not a metadata value; to match records without "
-            f"field '{name}' write {{{name}: {{$exists: false}}}}"
-        )
+        return null_message(name, op if isinstance(op, str) else "$eq")
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -297,6 +303,13 @@ def _rule(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Rule | Non
         if problem:
             check.fail((*path, "where"), problem)
     ids_file = _ids_file(check, raw["idsFile"], (*path, "idsFile")) if "idsFile" in raw else None
+    for i, record_id in enumerate(raw.get("ids", ())):
+        if record_id != record_id.strip():  # as in an ID file: verbatim, so a stray space misses
+            check.fail(
+                (*path, "ids", i),
+                f"ID {record_id!r} has leading or trailing whitespace; IDs are taken verbatim, "
+                "so remove it",
+            )
     if len(check.errors) > before:
         return None
     return Rule(

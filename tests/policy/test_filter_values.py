@@ -185,6 +185,24 @@ CASES = [
             "without NUL; got string ''"
         ],
     ),
+    (
+        "null-under-ne-and-nin",
+        HEADER + "    - name: r\n      where: {a: {$ne: null}, b: {$nin: [x, ~]}}\n",
+        [
+            "{f}:11:24: error: spec.rules[0].where.a.$ne: null is not a metadata value; to match "
+            "records that have field 'a' write {a: {$exists: true}}",
+            "{f}:11:45: error: spec.rules[0].where.b.$nin[1]: null is not a metadata value; to "
+            "match records that have field 'b' write {b: {$exists: true}}",
+        ],
+    ),
+    (
+        "inline-id-with-a-stray-space",
+        HEADER + "    - name: r\n      ids: [a, 'b ']\n",
+        [
+            "{f}:11:16: error: spec.rules[0].ids[1]: ID 'b ' has leading or trailing whitespace; "
+            "IDs are taken verbatim, so remove it"
+        ],
+    ),
 ]
 
 
