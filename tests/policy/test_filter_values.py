@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from retention.policy import load_policies
-from tests.policy.bad_input import HEADER, HOLD, RULE, assert_reported
+from tests.policy.bad_input import HEADER, HOLD, RULE
 
 
 def yaml11(text: str) -> str:
@@ -204,17 +202,6 @@ CASES = [
         ],
     ),
 ]
-
-
-@pytest.mark.timeout(10)
-@pytest.mark.parametrize(
-    ("text", "expected"), [pytest.param(text, lines, id=name) for name, text, lines in CASES]
-)
-def test_bad_input_is_one_line_at_its_position(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: list[str]
-) -> None:
-    """Each bad input exits 1 with exactly the expected lines, at the right FILE:LINE:COL."""
-    assert_reported(tmp_path, capsys, text, expected)
 
 
 def test_quoted_yes_stays_the_string_and_true_the_boolean(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from retention.policy.idfile import MAX_BYTES, id_batches, lines
 from tests.cli.conftest import point_cli_at
 from tests.cli.helpers import AT, run_cli, seed
 from tests.cli.helpers import policy as policy_text
-from tests.policy.bad_input import HEADER, assert_reported
+from tests.policy.bad_input import HEADER
 
 OUTSIDE = "ID files must be inside the directory of their policy file ({d})"
 """The start of every refusal of an ID file outside the policy tree; {d} is the tree."""
@@ -65,17 +65,6 @@ CASES = [
         ],
     ),
 ]
-
-
-@pytest.mark.timeout(10)
-@pytest.mark.parametrize(
-    ("text", "expected"), [pytest.param(text, lines, id=name) for name, text, lines in CASES]
-)
-def test_bad_input_is_one_line_at_its_position(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: list[str]
-) -> None:
-    """Each bad input exits 1 with exactly the expected lines, at the right FILE:LINE:COL."""
-    assert_reported(tmp_path, capsys, text, expected)
 
 
 @pytest.fixture
