@@ -304,7 +304,8 @@ async def _plan_live(
     log = logs.get_logger(command="plan")
     revision = gitsource.revision(where)
     async with _client() as client:
-        plan = await plan_live(client, policies, now=now, git_revision=revision, log=log)
+        bar = sys.stderr if sys.stderr.isatty() else None
+        plan = await plan_live(client, policies, now=now, git_revision=revision, log=log, bar=bar)
         base_plan = None
         if base is not None:
             base_plan = await plan_live(client, base, now=now, git_revision=revision, log=log)

@@ -7,7 +7,9 @@ a plan is never made from a partial view.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TextIO
 
 from retention.filters import Filter, Metadata, to_json
 from retention.pinecone import IndexClient, PineconeClient
@@ -20,9 +22,12 @@ ID_FILE_BATCH = 1000
 
 
 class LiveInventory:
-    def __init__(self, client: PineconeClient) -> None:
+    def __init__(self, client: PineconeClient, *, progress: TextIO | None = None) -> None:
         self.client = client
         self._indexes: dict[str, IndexClient] = {}
+        self._progress = progress  # a terminal: show how far ID files have been read
+        self._ids_read = 0
+        self._shown_at = 0.0
 
     async def index(self, name: str) -> IndexClient:
         if name not in self._indexes:
@@ -73,3 +78,20 @@ class LiveInventory:
     async def read_ids_file(self, path: str) -> AsyncIterator[Sequence[str]]:
         for batch in id_batches(path, ID_FILE_BATCH):
             yield batch
+            self._show(len(batch))
+
+    def _show(self, n: int) -> None:
+        """One line on a terminal, redrawn at most five times a second: an erasure list of
+        millions of IDs takes a while to check against the index."""
+        self._ids_read += n
+        now = time.monotonic()
+        if self._progress is not None and now - self._shown_at >= 0.2:
+            self._shown_at = now
+            self._progress.write(f"\rchecking ID files: {self._ids_read:,} IDs read")
+            self._progress.flush()
+
+    def finish(self) -> None:
+        """End the progress line, if one was drawn."""
+        if self._progress is not None and self._shown_at:
+            self._progress.write(f"\rchecking ID files: {self._ids_read:,} IDs read\n")
+            self._progress.flush()

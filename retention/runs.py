@@ -27,14 +27,19 @@ async def plan_live(
     now: datetime,
     git_revision: str | None = None,
     log: Any,
+    bar: TextIO | None = None,
 ) -> Plan:
     started = time.monotonic()
-    plan = await make_plan(
-        policies,
-        LiveInventory(client),
-        now=now,
-        options=PlanOptions(tool_version=__version__, git_revision=git_revision),
-    )
+    inventory = LiveInventory(client, progress=bar)
+    try:
+        plan = await make_plan(
+            policies,
+            inventory,
+            now=now,
+            options=PlanOptions(tool_version=__version__, git_revision=git_revision),
+        )
+    finally:
+        inventory.finish()
     log.info(
         "plan_computed",
         records=plan.totals.records,
