@@ -131,11 +131,21 @@ def _parser() -> argparse.ArgumentParser:
         "apply",
         help="execute a reviewed plan file, or plan and apply in one step",
         description=(
-            "Apply exactly a reviewed plan (retention apply PLANFILE), or plan and apply the "
+            "Apply exactly a reviewed plan (retention apply PLANFILE [PATH...], where PATH are "
+            "the policy paths it was made from, policies/ by default), or plan and apply the "
             "policies in one step (retention apply [PATH...] --auto-approve)."
         ),
     )
-    apply.add_argument("paths", nargs="*", metavar="PLANFILE|PATH", default=[DEFAULT_POLICY_PATH])
+    apply.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PLANFILE [PATH...]|PATH",
+        default=[DEFAULT_POLICY_PATH],
+        help=(
+            "a plan file and the policy paths it was made from (default policies/), or policy "
+            "paths to plan and apply with --auto-approve"
+        ),
+    )
     apply.add_argument(
         "--auto-approve", action="store_true", help="apply without asking (policies mode)"
     )
@@ -439,8 +449,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
             journal: Path | None
             if plan_doc is not None:
                 plan: Plan = from_document(plan_doc)
-                digest = _sealed(plan)
+                digest = _sealed(plan, args.paths[1:] or [DEFAULT_POLICY_PATH])
                 journal = Path(args.journal or args.paths[0] + ".journal")
+                _check_writable(str(journal))
             else:
                 policies = load_policies(args.paths)
                 from retention import gitsource
@@ -491,24 +502,45 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _sealed(plan: Plan) -> str:
-    """The digest of the policies `plan` was made from, once they are shown to yield it: the
-    same files and ID files, and every action derived from them again (`sealing`)."""
+def _sealed(plan: Plan, paths: Sequence[str]) -> str:
+    """The digest of the policies under `paths`, once they are shown to be the ones `plan`
+    was made from and to yield it: the same files and ID files, and every action derived from
+    them again (`sealing`). The files come from the command line, never from the plan file,
+    so an edited plan cannot choose what it is checked against."""
     from retention.applying.checks import check_sources
     from retention.applying.selection import changed_id_files
     from retention.planning.sealing import check_sealed
 
-    policies = load_policies(list(plan.sources.files))
+    policies = load_policies(paths)
+    planned = {os.path.realpath(f): f for f in plan.sources.files}
+    here = {os.path.realpath(f): f for f in policies.files}
+    if planned.keys() != here.keys():
+        missing = sorted(planned[k] for k in planned.keys() - here.keys())
+        extra = sorted(here[k] for k in here.keys() - planned.keys())
+        what = "; ".join(
+            part
+            for part in (
+                f"not under {' '.join(paths)}: {', '.join(missing[:3])}" if missing else "",
+                f"not in the plan: {', '.join(extra[:3])}" if extra else "",
+            )
+            if part
+        )
+        raise PlanError(
+            f"the plan was made from other policy files than {' '.join(paths)} holds ({what}); "
+            "nothing was deleted; give the policy paths the plan was made from: "
+            "retention apply PLANFILE PATH..."
+        )
     check_sources(plan, digest=policies.digest, changed_files=changed_id_files(plan.actions))
     check_sealed(plan, policies)
     return policies.digest
 
 
 def _plan_file(paths: Sequence[str]) -> dict[str, object] | None:
-    """The plan document when the only argument is a plan file, else None (policy paths)."""
+    """The plan document when the first argument is a plan file (the rest are the policy
+    paths it was made from), else None (all are policy paths)."""
     import json
 
-    if len(paths) != 1 or not Path(paths[0]).is_file():
+    if not paths or not Path(paths[0]).is_file():
         return None
     path = Path(paths[0])
     if path.suffix in (".yaml", ".yml"):

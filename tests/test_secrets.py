@@ -141,7 +141,7 @@ def test_the_key_appears_in_no_output_file_log_or_metric(
     texts |= {"plan stdout": plan.stdout, "plan stderr": plan.stderr}
 
     report_file = tmp_path / "report.json"
-    apply = retention(env, "apply", str(plan_file), "--report", str(report_file))
+    apply = retention(env, "apply", str(plan_file), str(policies), "--report", str(report_file))
     assert apply.returncode == 0, apply.stderr
     texts |= {"apply stdout": apply.stdout, "apply stderr": apply.stderr}
     assert json.loads(report_file.read_text())

@@ -10,18 +10,20 @@ plan's must be one of them. The guards are checked the same way: their limits ar
 (or the documented default), and a guard that failed leaves its policy blocked.
 
 What cannot be derived offline (counts, samples, cost) is what the index said at planning time;
-the apply recounts before it deletes and refuses a selection that grew. Pure: no I/O.
+the apply recounts before it deletes and refuses a selection that grew. Pure but for
+resolving ID-file paths, which may be named relative or absolute.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from retention.errors import PlanError
 from retention.planning.forms import Form, forms
-from retention.planning.plan import Action, Guard, Plan, PolicyResult, format_time
+from retention.planning.plan import Action, Guard, IdSource, Plan, PolicyResult, format_time
 from retention.planning.planner import DEFAULT_GUARD_MIN_RECORDS, DEFAULT_MAX_PERCENT
 from retention.policy.model import Policy, PolicySet, canonical_namespace
 
@@ -109,9 +111,20 @@ def _check_action(
 def _differs(action: Action, form: Form) -> str | None:
     """The first field (as the plan file names it) where `action` is not `form`."""
     for f in _FIELDS:
-        if getattr(action, f.of_action) != getattr(form, f.of_form):
+        mine, theirs = getattr(action, f.of_action), getattr(form, f.of_form)
+        if f.name == "idSource" and mine is not None and theirs is not None:
+            mine, theirs = _same_file(mine), _same_file(theirs)
+        if mine != theirs:
             return f.name
     return None
+
+
+def _same_file(source: IdSource) -> IdSource:
+    """An ID file named as the policies are given (`./policies/x` or `/abs/policies/x`) is the
+    same file: compare where it resolves, with its pinned digest."""
+    if source.type != "file" or source.path is None:
+        return source
+    return replace(source, path=os.path.realpath(source.path))
 
 
 def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action]) -> None:

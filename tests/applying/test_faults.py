@@ -28,7 +28,9 @@ def final_state(
         planfile = work / "plan.json"
         code, _, err = cli("plan", str(policies), "--out", str(planfile))
         assert code == 0, err
-        code, out, err_apply = cli("apply", str(planfile), "--report", str(work / "report.json"))
+        code, out, err_apply = cli(
+            "apply", str(planfile), str(policies), "--report", str(work / "report.json")
+        )
         assert code == 0, err_apply
         assert ", 0 pending" in out, out
         code, out, err = cli("plan", str(policies), "--detailed-exitcode")

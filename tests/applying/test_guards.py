@@ -55,7 +55,7 @@ class Setup:
     def refused(self, *args: str, planfile: Path | None = None) -> str:
         """Apply; assert exit 1, one line on stderr and no record deleted; return the line."""
         before = self.state()
-        code, out, err = cli("apply", str(planfile or self.planfile), *args)
+        code, out, err = cli("apply", str(planfile or self.planfile), str(self.policies), *args)
         assert code == 1, out + err
         lines = err.splitlines()
         assert len(lines) == 1, err
@@ -160,7 +160,7 @@ def test_an_index_that_answers_at_another_host(setup: Setup) -> None:
             held = setup.emulator.records(setup.index, ns)
             other.upsert(setup.index, ns, [(i, r.values, r.metadata) for i, r in held.items()])
         with pointed_at(other):
-            code, out, err = cli("apply", str(setup.planfile))
+            code, out, err = cli("apply", str(setup.planfile), str(setup.policies))
             assert code == 1, out + err
             assert len(err.splitlines()) == 1, err
             assert f"index '{setup.index}' now answers at {other.index_host(setup.index)}" in err
@@ -221,6 +221,6 @@ def test_the_same_plan_applies_when_nothing_changed(setup: Setup) -> None:
     """The control: the unchanged plan applies and deletes the 55 planned records."""
     setup.plan()
     before = setup.state()
-    code, out, err = cli("apply", str(setup.planfile))
+    code, out, err = cli("apply", str(setup.planfile), str(setup.policies))
     assert code == 0, out + err
     assert sum(len(before[ns] - setup.state()[ns]) for ns in NS) == 55

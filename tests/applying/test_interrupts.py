@@ -42,7 +42,14 @@ class Run:
 
     def apply(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "retention", "apply", str(self.planfile)],
+            [
+                sys.executable,
+                "-m",
+                "retention",
+                "apply",
+                str(self.planfile),
+                str(self.planfile.parent / "policies"),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

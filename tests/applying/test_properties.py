@@ -61,7 +61,7 @@ def check_world(emulator: Emulator, world: model.World, work: Path) -> None:
         want = model.expected(world, data, parse_time(doc["asOf"]).timestamp())
         assert doc["totals"]["records"] == sum(len(v) for v in want.values()), out
         before = snapshot(emulator, index, model.NAMESPACES)
-        code, out, err = cli("apply", str(planfile))
+        code, out, err = cli("apply", str(planfile), str(policies))
         assert code == 0, err
         after = snapshot(emulator, index, model.NAMESPACES)
         shielded = model.protected(world, data)

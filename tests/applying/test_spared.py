@@ -54,7 +54,7 @@ def test_a_record_written_after_planning_that_the_fold_would_reach_stops_the_app
     seed(other, index, {"ns": {"held": {"kind": "draft", "tags": ["keep", "x"]}}})
     before = snapshot(other, index, ["ns"])
     with pointed_at(other):
-        code, _, err = cli("apply", str(planfile))
+        code, _, err = cli("apply", str(planfile), str(planfile.parent / "policies"))
     assert code == 1
     lines = [line for line in err.splitlines() if not line.startswith("{")]
     assert lines == [
@@ -76,6 +76,6 @@ def test_the_same_apply_goes_through_when_nothing_protected_is_reached(
     data["held"] = {"kind": "draft", "tags": "keep"}
     index, planfile = _drafts_plan(other, data, tmp_path)
     with pointed_at(other):
-        code, _, err = cli("apply", str(planfile))
+        code, _, err = cli("apply", str(planfile), str(planfile.parent / "policies"))
     assert code == 0, err
     assert snapshot(other, index, ["ns"]) == {"ns": {"held"}}

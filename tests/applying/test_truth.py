@@ -69,7 +69,9 @@ class World:
 
     def apply(self) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
         """Apply the plan file: the summary line (seconds as 0.0), the log events, the report."""
-        code, out, err = cli("apply", str(self.planfile), "--report", str(self.report))
+        code, out, err = cli(
+            "apply", str(self.planfile), str(self.policies), "--report", str(self.report)
+        )
         assert code == 0, out + err
         lines = out.splitlines()
         assert len(lines) == 1, out

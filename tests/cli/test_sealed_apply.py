@@ -16,6 +16,16 @@ from tests.cli.helpers import drafts, policy, run_cli
 DRAFTS = "    - name: drafts\n      where: {kind: draft}\n"
 EVERYTHING = "    - name: all\n      where: {no_such_field: {$exists: false}}\n"
 PROTECTED = "  protect:\n    - {created_at: {$gt: 0}}\n"
+HOLD = """\
+apiVersion: retention/v1
+kind: LegalHold
+metadata: {name: hold}
+spec:
+  index: support
+  namespaces: {include: [tenant-a]}
+  protect:
+    - {created_at: {$gt: 0}}
+"""
 
 
 def counts(live: Live) -> dict[str, int]:
@@ -51,7 +61,7 @@ def test_a_select_all_where_is_blocked_by_the_default_guard(
     )
     assert all(g["default"] for g in result["guards"])
     before = counts(small)
-    run = run_cli(capsys, "apply", str(planfile))
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 1
     assert run.messages == [
         "retention: error: policy 'wide' is blocked by its guards in this plan "
@@ -69,7 +79,7 @@ def test_a_default_guard_leaves_a_narrow_rule_alone(
     planfile = tmp_path / "plan.json"
     make_plan(capsys, policies, planfile)
     before = counts(small)
-    run = run_cli(capsys, "apply", str(planfile))
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 0, run.err
     assert {ns: before[ns] - n for ns, n in counts(small).items()} == {
         ns: drafts(n) for ns, n in SMALL.items()
@@ -119,7 +129,7 @@ def test_an_edited_and_resealed_plan_deletes_nothing(
     edit(doc)
     planfile.write_text(json.dumps(reseal(doc)))
     before = counts(small)
-    run = run_cli(capsys, "apply", str(planfile))
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 1
     assert run.messages == [
         "retention: error: the plan file does not match the policies: action "
@@ -128,6 +138,34 @@ def test_an_edited_and_resealed_plan_deletes_nothing(
         "the new plan"
     ]
     assert counts(small) == before
+
+
+def test_a_plan_naming_other_policy_files_is_refused(
+    small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan cannot choose what it is checked against: dropping the file that holds a
+    LegalHold from `sources.files` (digest, actions and fingerprint redone to match) is
+    refused, because apply reads the policies from its PATH arguments."""
+    (policies / "p.yaml").write_text(policy("drafts", "support", [DRAFTS], include="tenant-a"))
+    (policies / "hold.yaml").write_text(HOLD)
+    planfile = tmp_path / "plan.json"
+    doc = make_plan(capsys, policies, planfile)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "p.yaml").write_text((policies / "p.yaml").read_text())
+    forged = make_plan(capsys, alone, tmp_path / "forged.json")  # what the edit aims for
+    forged["sources"]["files"] = [str(policies / "p.yaml")]
+    planfile.write_text(json.dumps(reseal(forged)))
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
+    assert run.code == 1
+    assert run.messages == [
+        f"retention: error: the plan was made from other policy files than {policies} holds "
+        f"(not in the plan: {policies / 'hold.yaml'}); nothing was deleted; give the policy "
+        "paths the plan was made from: retention apply PLANFILE PATH..."
+    ]
+    assert counts(small) == before
+    assert doc["actions"][0]["protections"]
 
 
 def test_an_edit_without_a_new_fingerprint_is_refused_as_modified(
@@ -140,7 +178,7 @@ def test_an_edit_without_a_new_fingerprint_is_refused_as_modified(
     doc["actions"][0]["samples"] = []
     planfile.write_text(json.dumps(doc))
     before = counts(small)
-    run = run_cli(capsys, "apply", str(planfile))
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 1
     assert run.messages == [
         "retention: error: the plan file was modified after it was made, or made by another "
@@ -168,7 +206,7 @@ def test_a_broken_plan_file_is_one_line(
     planfile = tmp_path / "plan.json"
     planfile.write_text(content)
     before = counts(small)
-    run = run_cli(capsys, "apply", str(planfile))
+    run = run_cli(capsys, "apply", str(planfile), str(tmp_path))
     assert run.code == 1
     assert len(run.messages) == 1 and message in run.messages[0], run.messages
     assert run.messages[0].startswith(f"retention: error: {planfile} ")

@@ -108,7 +108,7 @@ def test_apply_report_into_a_missing_directory(
     assert run_cli(capsys, "plan", str(tickets), "--out", str(plan)).code == 0
     report = tmp_path / "missing" / "report.json"
     before = {ns: len(small.emulator.records("support", ns)) for ns in ("tenant-a", "tenant-b")}
-    run = run_cli(capsys, "apply", str(plan), "--report", str(report))
+    run = run_cli(capsys, "apply", str(plan), str(tickets), "--report", str(report))
     assert_one_error(
         run,
         f"retention: error: cannot write {report}: the directory {report.parent} does not exist",
@@ -176,7 +176,7 @@ def test_apply_refuses_a_key_that_is_no_header_value(
     assert run_cli(capsys, "plan", str(tickets), "--out", str(plan)).code == 0
     before = len(small.emulator.records("support", "tenant-a"))
     monkeypatch.setenv("PINECONE_API_KEY", key)
-    run = run_cli(capsys, "apply", str(plan))
+    run = run_cli(capsys, "apply", str(plan), str(tickets))
     assert_one_error(run, key_line(problem))
     assert_no_piece_of(key, run)
     assert len(small.emulator.records("support", "tenant-a")) == before

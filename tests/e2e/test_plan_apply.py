@@ -58,7 +58,7 @@ def test_apply_deletes_exactly_the_plan_and_replan_is_empty(
     expect = dataset.expected(seeded.data, parse_time(doc["asOf"]))
     before = remaining(seeded.emulator, seeded.data)
     report = tmp_path / "report.json"
-    assert main(["apply", str(planfile), "--report", str(report)]) == 0
+    assert main(["apply", str(planfile), str(POLICIES), "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "verified" in out
     after = remaining(seeded.emulator, seeded.data)
