@@ -6,19 +6,34 @@ only spares the work already done and lets the report say what happened: how man
 finished action deleted, how it ended and when, so that running a finished plan again can say
 "applied earlier" instead of repeating its figures as if they were new. It is rewritten
 atomically (write, fsync, rename) after each action, so it is always either old or new.
+
+The journal's path comes from the command line, so it is read and written with care: only a
+regular file of at most MAX_JOURNAL_BYTES is read, and never with an open that can block (a
+FIFO there would hang the apply, `/dev/zero` would never end). `replace_atomically`, which
+plan files and apply reports are written with too, refuses to put a regular file in place of
+anything else (a symbolic link, a FIFO, a device such as `/dev/null`): a rename would silently
+swap it for a file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from retention.errors import PlanError
 from retention.planning.plan import format_time, parse_time
+from retention.policy.idfile import NotReadable, kind_of, open_regular, size_text
+
+MAX_JOURNAL_BYTES = 64 << 20
+"""An apply journal is at most 64 MiB: some hundred bytes per finished action, so room for
+about half a million of them."""
 
 Outcome = Literal["done", "namespace-gone"]
 OUTCOMES: tuple[Outcome, ...] = ("done", "namespace-gone")
@@ -36,18 +51,21 @@ class Entry:
 
 class Journal:
     def __init__(self, path: Path | None, fingerprint: str) -> None:
+        """The journal at `path` (None: keep none), with the entries it holds for the plan of
+        `fingerprint`; a PlanError when it cannot be read, or could not be written once the
+        first action is finished (so that no apply deletes and then fails to record it)."""
         self.path = path
         self.fingerprint = fingerprint
         self.entries: dict[str, Entry] = {}
-        if path is not None and path.exists():
+        if path is None:
+            return
+        data = _read(path)
+        if data is not None and data.get("plan") == fingerprint:
             try:
-                data = json.loads(path.read_text())
-                if data.get("plan") == fingerprint:
-                    self.entries = {
-                        str(k): _entry(v) for k, v in dict(data.get("done", {})).items()
-                    }
-            except (OSError, KeyError, ValueError, TypeError, AttributeError, PlanError) as exc:
+                self.entries = {str(k): _entry(v) for k, v in dict(data.get("done", {})).items()}
+            except (KeyError, ValueError, TypeError, AttributeError, PlanError) as exc:
                 raise PlanError(f"cannot read the apply journal {path}: {exc}") from None
+        self._write(None)
 
     @property
     def done(self) -> dict[str, int]:
@@ -72,8 +90,6 @@ class Journal:
         self._save()
 
     def _save(self) -> None:
-        if self.path is None:
-            return
         document = {
             "plan": self.fingerprint,
             "done": {
@@ -85,12 +101,145 @@ class Journal:
                 for k, e in self.entries.items()
             },
         }
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w") as handle:
-            json.dump(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        self._write(json.dumps(document).encode())
+
+    def _write(self, data: bytes | None) -> None:
+        if self.path is None:
+            return
+        try:
+            replace_atomically(self.path, data)
+        except NotWritable as exc:
+            raise PlanError(f"cannot write the apply journal {self.path}: {exc.reason}") from None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """The journal's document, or None when there is no journal yet."""
+
+    def refuse(reason: str) -> NoReturn:
+        raise PlanError(f"cannot read the apply journal {path}: {reason}")
+
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            refuse("it is a symbolic link; name the file itself")
+        with open_regular(str(path), MAX_JOURNAL_BYTES, "apply journals") as handle:
+            raw = handle.read(MAX_JOURNAL_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except NotReadable as exc:
+        refuse(f"it {exc.reason}")
+    except OSError as exc:
+        refuse(_os_reason(exc, path))
+    if len(raw) > MAX_JOURNAL_BYTES:
+        refuse(f"it grew past {size_text(MAX_JOURNAL_BYTES)} while being read")
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        refuse("it nests too deeply to be an apply journal")
+    except ValueError as exc:  # not JSON, or not UTF-8
+        refuse(str(exc))
+    if not isinstance(data, dict):
+        refuse("it is not an apply journal (a JSON object)")
+    return data
+
+
+class NotWritable(Exception):
+    """A file that cannot be written; `reason` completes "cannot write PATH: ...": "it is a
+    named pipe (FIFO), not a regular file"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def replace_atomically(path: Path, data: bytes | None) -> None:
+    """Put `data` at `path` through a temporary file beside it, fsynced and renamed over it, so
+    the file is always either old or new, never partly written; with None, only make sure that
+    this would work (the temporary file is created and removed). NotWritable says why not, and
+    nothing is left behind.
+
+    Only a regular file at `path` is ever replaced: a symbolic link, a FIFO, a device or a
+    directory there is refused, checked before writing and again just before the rename. The
+    temporary file is always created anew, never opened when something is already there (that
+    could be a FIFO, a link, or a hard link to another file); one left by an earlier run that
+    was killed is removed first."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    created = False
+    try:
+        _check_target(path)
+        fd = _create(tmp)
+        created = True
+        try:
+            view = memoryview(data or b"")
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if data is None:
+            created = False
+            os.unlink(tmp)
+            return
+        _check_target(path)
+        os.replace(tmp, path)
+        created = False
+    except OSError as exc:
+        raise NotWritable(_os_reason(exc, path)) from None
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _check_target(path: Path) -> None:
+    """Refuse to replace anything at `path` but a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        raise NotWritable("it is a symbolic link; name the file itself")
+    if stat.S_ISDIR(mode):
+        raise NotWritable("it is a directory; name a file in it")
+    kind = kind_of(mode)
+    raise NotWritable(
+        f"it is {kind}, not a regular file" if kind.startswith("a ") else "it is not a regular file"
+    )
+
+
+def _create(tmp: Path) -> int:
+    """A new, empty `tmp` opened for writing; a leftover regular file of ours is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(tmp, flags, 0o666)
+    except FileExistsError:
+        pass
+    try:
+        info = os.lstat(tmp)
+    except FileNotFoundError:
+        info = None
+    ours = info is None or (
+        stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid()
+    )
+    if ours:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        with contextlib.suppress(FileExistsError):
+            return os.open(tmp, flags, 0o666)
+    raise NotWritable(f"{tmp}, its temporary file, is in the way; remove it")
+
+
+def _os_reason(exc: OSError, path: Path) -> str:
+    """Why `path` could not be read or written, in words that name what to fix."""
+    if exc.errno == errno.ENOENT and not os.path.isdir(path.parent):
+        return f"the directory {path.parent} does not exist"
+    if exc.errno == errno.ENOTDIR:
+        return f"{path.parent} is not a directory"
+    if exc.errno == errno.EISDIR:
+        return "it is a directory; name a file in it"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _entry(raw: Any) -> Entry:

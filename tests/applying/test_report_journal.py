@@ -4,12 +4,21 @@ summary keeps this run's figures apart from earlier runs' and names vanished nam
 from __future__ import annotations
 
 import json
+import os
+import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from retention.applying.journal import Entry, Journal
+from retention.applying.journal import (
+    MAX_JOURNAL_BYTES,
+    Entry,
+    Journal,
+    NotWritable,
+    replace_atomically,
+)
 from retention.applying.report import ActionResult, Report
 from retention.errors import PlanError
 from retention.planning.plan import Action
@@ -76,6 +85,161 @@ def test_a_damaged_journal_is_one_line(tmp_path: Path, text: str, reason: str) -
     with pytest.raises(PlanError) as raised:
         Journal(path, FP)
     assert str(raised.value) == f"cannot read the apply journal {path}: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: os.mkfifo(p), "it is a named pipe (FIFO), not a regular file"),
+        (lambda p: p.symlink_to("/dev/zero"), "it is a symbolic link; name the file itself"),
+        (lambda p: p.mkdir(), "it is a directory, not a regular file"),
+    ],
+    ids=["fifo", "symlink", "directory"],
+)
+def test_a_journal_that_is_no_regular_file_is_refused_unread(
+    tmp_path: Path, make: Callable[[Path], None], reason: str
+) -> None:
+    """Opening a FIFO would block the apply forever; a link would be replaced by a file."""
+    path = tmp_path / "j"
+    make(path)
+    with pytest.raises(PlanError) as raised:
+        Journal(path, FP)
+    assert str(raised.value) == f"cannot read the apply journal {path}: {reason}"
+
+
+def test_dev_zero_is_refused_unread() -> None:
+    """/dev/zero never ends: it is refused by its type, before a byte is read."""
+    with pytest.raises(PlanError) as raised:
+        Journal(Path("/dev/zero"), FP)
+    assert str(raised.value) == (
+        "cannot read the apply journal /dev/zero: it is a character device, not a regular file"
+    )
+
+
+def test_a_journal_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_JOURNAL_BYTES + 1)  # sparse: no disk is used
+    with pytest.raises(PlanError) as raised:
+        Journal(path, FP)
+    assert str(raised.value) == (
+        f"cannot read the apply journal {path}: it has 67,108,865 bytes; apply journals are at "
+        "most 64 MiB (67,108,864 bytes)"
+    )
+    assert MAX_JOURNAL_BYTES == 64 << 20
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 100_000, "it nests too deeply to be an apply journal"),
+        ("[]", "it is not an apply journal (a JSON object)"),
+        ('"done"', "it is not an apply journal (a JSON object)"),
+    ],
+    ids=["deep", "list", "string"],
+)
+def test_a_journal_of_the_wrong_shape(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "j"
+    path.write_text(text)
+    with pytest.raises(PlanError) as raised:
+        Journal(path, FP)
+    assert str(raised.value) == f"cannot read the apply journal {path}: {reason}"
+
+
+def test_a_journal_that_could_not_be_saved_is_refused_at_once(tmp_path: Path) -> None:
+    """Refused when the journal is opened, before any action: never after a delete."""
+    path = tmp_path / "missing" / "j"
+    with pytest.raises(PlanError) as raised:
+        Journal(path, FP)
+    assert str(raised.value) == (
+        f"cannot write the apply journal {path}: the directory {path.parent} does not exist"
+    )
+    assert not path.parent.exists()
+
+
+def test_a_journal_swapped_for_a_fifo_is_not_replaced(tmp_path: Path) -> None:
+    """A save never renames a file over anything but a regular file: it says why instead."""
+    path = tmp_path / "j"
+    journal = Journal(path, FP)
+    journal.mark_done("a", 1)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(PlanError) as raised:
+        journal.mark_done("b", 2)
+    assert str(raised.value) == (
+        f"cannot write the apply journal {path}: it is a named pipe (FIFO), not a regular file"
+    )
+    assert stat.S_ISFIFO(path.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["j"]
+
+
+def test_each_save_is_fsynced_then_renamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new journal is on disk before it takes the old one's name: always old or new."""
+    path = tmp_path / "j"
+    journal = Journal(path, FP)
+    seen: list[object] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        seen.append(("fsync", os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        seen.append(("replace", Path(src).name, Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    journal.mark_done("a", 1, finished=T1)
+    size = path.stat().st_size
+    assert seen == [("fsync", size), ("replace", ".j.tmp", "j")]
+    assert Journal(path, FP).entries == {"a": Entry(1, T1)}
+
+
+def test_a_temporary_file_left_by_a_killed_save_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    (tmp_path / ".j.tmp").write_text('{"plan": "sha')
+    Journal(path, FP).mark_done("a", 1)
+    assert Journal(path, FP).done == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["j"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: os.mkfifo(p),
+        lambda p: p.symlink_to("elsewhere"),
+        lambda p: os.link(p.parent / "other", p),
+    ],
+    ids=["fifo", "symlink", "hard-link"],
+)
+def test_something_else_at_the_temporary_name_is_never_opened(
+    tmp_path: Path, make: Callable[[Path], None]
+) -> None:
+    """The temporary file is created anew: a FIFO there would block, a link would write
+    through to another file; each is refused and left alone."""
+    (tmp_path / "other").write_text("mine")
+    tmp = tmp_path / ".j.tmp"
+    make(tmp)
+    with pytest.raises(PlanError) as raised:
+        Journal(tmp_path / "j", FP)
+    assert str(raised.value) == (
+        f"cannot write the apply journal {tmp_path / 'j'}: {tmp}, its temporary file, is in the "
+        "way; remove it"
+    )
+    assert os.path.lexists(tmp)
+    assert (tmp_path / "other").read_text() == "mine"
+    assert not (tmp_path / "j").exists()
+
+
+def test_replace_atomically_refuses_a_link_and_keeps_its_target(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("mine")
+    (tmp_path / "link").symlink_to("target")
+    with pytest.raises(NotWritable) as raised:
+        replace_atomically(tmp_path / "link", b"new")
+    assert raised.value.reason == "it is a symbolic link; name the file itself"
+    assert (tmp_path / "link").is_symlink()
+    assert (tmp_path / "target").read_text() == "mine"
 
 
 def report(*results: ActionResult) -> Report:
