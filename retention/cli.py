@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import math
 import os
 import sys
 import tempfile
@@ -367,38 +367,22 @@ def _write_json(path: str, document: object) -> None:
 
 
 def _check_writable(path: str | None) -> None:
-    """Refuse, before any work, a --out or --report the result could not be written to (an
-    apply must not delete and then fail to report it)."""
+    """Refuse, before any work, a --out, --report or --journal the result could not be written
+    to (an apply must not delete and then fail to report it), or that is something other than
+    a regular file, which writing would replace (a symbolic link, a FIFO, /dev/null)."""
     if path is not None:
         _write_atomically(path, None)
 
 
 def _write_atomically(path: str, text: str | None) -> None:
-    """Write `text` to `path` through a temporary file; None only tries the temporary file."""
-    import errno
+    """Write `text` to `path` through a temporary file, fsynced and renamed over it; None only
+    checks that this would work. Only a regular file is ever replaced (`replace_atomically`)."""
+    from retention.applying.journal import NotWritable, replace_atomically
 
-    target = Path(path)
-    if os.path.isdir(target):
-        raise RetentionError(f"cannot write {path}: it is a directory; name a file in it")
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        tmp.write_text(text or "")
-        if text is None:
-            tmp.unlink()
-        else:
-            os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if exc.errno == errno.ENOENT and not os.path.isdir(target.parent):
-            reason = f"the directory {target.parent} does not exist"
-        elif exc.errno == errno.ENOTDIR:
-            reason = f"{target.parent} is not a directory"
-        elif exc.errno == errno.EISDIR:
-            reason = "it is a directory; name a file in it"
-        else:
-            reason = (exc.strerror or type(exc).__name__).lower()
-        raise RetentionError(f"cannot write {path}: {reason}") from None
+        replace_atomically(Path(path), None if text is None else text.encode())
+    except NotWritable as exc:
+        raise RetentionError(f"cannot write {path}: {exc.reason}") from None
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -415,9 +399,33 @@ def cmd_apply(args: argparse.Namespace) -> int:
         max_age = parse_duration(args.max_age)
     except ValueError as exc:
         raise RetentionError(f"--max-age: {exc}") from None
-    if args.tolerance < 0:
-        raise RetentionError(f"--tolerance must not be negative, got: {args.tolerance:g}")
+    if not math.isfinite(args.tolerance) or args.tolerance < 0:
+        raise RetentionError(
+            f"--tolerance must be a finite percentage >= 0, got: {args.tolerance:g}"
+        )
+    if not math.isfinite(args.verify_timeout) or args.verify_timeout < 0:
+        raise RetentionError(
+            "--verify-timeout must be a finite number of seconds >= 0, "
+            f"got: {args.verify_timeout:g}"
+        )
+    if args.max_records is not None and args.max_records < 0:
+        raise RetentionError(
+            f"--max-records must be a number of records >= 0, got: {args.max_records}"
+        )
+    applied = {os.path.realpath(p) for p in args.paths}
+    for option, value in (("--report", args.report), ("--journal", args.journal)):
+        if value is not None and os.path.realpath(value) in applied:
+            raise RetentionError(f"{option} {value} is the file being applied; name another file")
+    if (
+        args.report
+        and args.journal
+        and os.path.realpath(args.report) == os.path.realpath(args.journal)
+    ):
+        raise RetentionError(
+            f"--report and --journal name the same file {args.report}; give each its own"
+        )
     _check_writable(args.report)
+    _check_writable(args.journal)
     settings = ApplySettings(
         max_age=max_age,
         tolerance=args.tolerance / 100,
