@@ -53,7 +53,13 @@ def materialize(ref: str, paths: Sequence[str], into: Path) -> list[str]:
         raise PlanError(f"--base {ref}: no such commit in the git repository {root}") from None
     mapped = []
     for raw in paths:
-        relative = Path(raw).resolve().relative_to(root.resolve())
+        try:
+            relative = Path(raw).resolve().relative_to(root.resolve())
+        except ValueError:
+            raise PlanError(
+                f"--base {ref}: {raw} is outside the git repository {root} of {paths[0]} "
+                "(--base reads every path from that one repository)"
+            ) from None
         names = _git(["ls-tree", "-r", "--name-only", "-z", commit, "--", str(relative)], root)
         for name in filter(None, names.decode().split("\0")):
             target = into / name

@@ -116,6 +116,25 @@ def test_bad_ref(small: Live, repo: Path, capsys: pytest.CaptureFixture[str]) ->
     ]
 
 
+def test_base_with_a_path_outside_the_repository(
+    small: Live, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second policy path outside the first one's repository has no history there: one line
+    naming it, before anything is planned."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "scratch.yaml").write_text(policy("scratch", "support", [ttl_rule("x", "9d")]))
+    first = str(repo / "policies")
+    run = run_cli(capsys, "plan", first, str(elsewhere), "--base", "HEAD", "--at", AT)
+    assert run.code == 1
+    assert run.out == ""
+    assert "Traceback" not in run.err
+    assert run.messages == [
+        f"retention: error: --base HEAD: {elsewhere} is outside the git repository "
+        f"{repo.resolve()} of {first} (--base reads every path from that one repository)"
+    ]
+
+
 def test_base_outside_git(small: Live, policies: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Policies outside any repository cannot have a base; the line says why."""
     (policies / "tickets.yaml").write_text(policy("tickets", "support", [ttl_rule("x", "9d")]))
