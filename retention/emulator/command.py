@@ -227,13 +227,17 @@ def _api_key_problem(key: str) -> str | None:
 
 
 def _limit_setting(text: str) -> tuple[str, float]:
+    """`NAME=VALUE` with a finite VALUE > 0: nan or 0 would refuse every request of that kind
+    forever, and infinity is no limit at all (that is `--limits off`)."""
     name, sep, value = text.partition("=")
     try:
         number = float(value)
     except ValueError:
-        number = -1.0
-    if not sep or not name or number <= 0:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with VALUE > 0, got: {text}")
+        number = math.nan
+    if not sep or not name or not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with VALUE a finite number > 0, got: {text}"
+        )
     try:
         override(PUBLISHED, {name: number})
     except ValueError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from retention.cli import main
 from retention.emulator import Emulator, EmulatorConfig
+from retention.emulator.command import add_arguments
 from retention.errors import RetentionError
 from tests.emulator.conftest import StartEmulator, http, vec
 
@@ -170,3 +173,29 @@ def test_module_entry_point_reports_a_mistake_in_one_line() -> None:
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "retention: error: --fault-rate must be between 0 and 1, got: 2\n"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-5", "many"])
+def test_a_limit_that_is_no_finite_positive_number_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At nan or 0 every request of that kind would be refused forever, at infinity none
+    would be limited: `--limit NAME=VALUE` takes a finite number > 0, in one line, exit 1."""
+    with pytest.raises(SystemExit) as info:
+        main(["emulator", "--port", "0", "--limit", f"delete_records_per_s={value}"])
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "retention: error: retention emulator: argument --limit: expected NAME=VALUE with VALUE "
+        f"a finite number > 0, got: delete_records_per_s={value} (see retention emulator --help)\n"
+    )
+
+
+def test_a_finite_positive_limit_is_taken() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--limit", "delete_records_per_s=2.5", "--limit", "list_requests_per_s=1e3"]
+    )
+    assert args.limit == [("delete_records_per_s", 2.5), ("list_requests_per_s", 1000.0)]
