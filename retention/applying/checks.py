@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from retention.errors import GuardError, PlanError
-from retention.planning.plan import Action, Plan, format_time
+from retention.planning.plan import Action, Plan, PolicyResult, format_time
+from retention.planning.planner import DEFAULT_GUARD_MIN_RECORDS
 from retention.policy.durations import format_duration
 
 REPLAN = "run `retention plan` again and review the new plan"
@@ -86,20 +87,45 @@ def check_growth(actions: list[Action], recounts: Mapping[str, int], tolerance: 
             )
 
 
+def guard_groups(plan: Plan, actions: Sequence[Action]) -> set[frozenset[str]]:
+    """The sets of actions (ids, each set within one namespace) whose records the guards weigh
+    now: all of a namespace's, for --max-records; each policy's there, for its own guards
+    (without explicit deleteAll/deleteNamespace actions, for a default guard)."""
+    groups: set[frozenset[str]] = set()
+    guarded = {p.name: p for p in plan.policies}
+    for key in {(a.index, a.namespace) for a in actions}:
+        here = [a for a in actions if (a.index, a.namespace) == key]
+        groups.add(frozenset(a.id for a in here))
+        for name in {a.policy for a in here}:
+            mine = [a for a in here if a.policy == name]
+            groups.add(frozenset(a.id for a in mine))
+            if _percent_guard(guarded.get(name))[1]:
+                plain = frozenset(a.id for a in mine if not a.explicit)
+                if plain:
+                    groups.add(plain)
+    return groups
+
+
 def check_guards(
     plan: Plan,
-    actions: list[Action],
-    recounts: Mapping[str, int],
-    namespace_totals: Mapping[tuple[str, str], int],
+    actions: Sequence[Action],
+    selected: Mapping[frozenset[str], int],
+    sizes: Mapping[tuple[str, str], int],
     max_records: int | None,
 ) -> None:
-    """The policies' maxRecords/maxPercent on the recounts, and --max-records for the run.
+    """The policies' maxRecords/maxPercent, and --max-records for the run, on fresh numbers.
 
-    A policy's count now is its planned count (each record once) plus what each of its actions
-    grew by since planning, so overlapping rules are not counted twice.
+    `selected` holds what each group of `guard_groups` selects now (each record once where
+    Pinecone can count it so, else the sum of the actions' counts), and `sizes` each
+    namespace's records now. Only the guards' limits come from the plan (sealed against the
+    policies); what they weigh is never the plan's own figure, which an edit could lower.
     """
-    growth = {a.id: recounts[a.id] - a.records for a in actions}
-    total = plan.totals.records + sum(growth.values())
+    keys = sorted({(a.index, a.namespace) for a in actions})
+
+    def group(acts: Sequence[Action]) -> int:
+        return selected[frozenset(a.id for a in acts)] if acts else 0
+
+    total = sum(group([a for a in actions if (a.index, a.namespace) == k]) for k in keys)
     if max_records is not None and total > max_records:
         raise GuardError(
             f"this apply would delete {total:,} records, over --max-records {max_records:,}; "
@@ -109,36 +135,40 @@ def check_guards(
         mine = [a for a in actions if a.policy == policy.name]
         if not mine:
             continue
-        n = policy.records + sum(growth[a.id] for a in mine)
-        for guard in policy.guards:
-            if guard.name == "maxRecords" and n > guard.limit:
-                raise GuardError(
-                    f"policy '{policy.name}' would delete {n:,} records, over its maxRecords "
-                    f"{int(guard.limit):,}; nothing was deleted"
-                )
-            if guard.name != "maxPercent" or guard.namespace is None:
+        here = {k: [a for a in mine if (a.index, a.namespace) == k] for k in keys}
+        record_limits = [g.limit for g in policy.guards if g.name == "maxRecords"]
+        n = sum(group(acts) for acts in here.values())
+        if record_limits and n > min(record_limits):
+            raise GuardError(
+                f"policy '{policy.name}' would delete {n:,} records, over its maxRecords "
+                f"{int(min(record_limits)):,}; nothing was deleted"
+            )
+        limit, default = _percent_guard(policy)
+        if limit is None:
+            continue
+        for (index, namespace), acts in here.items():
+            weighed = [a for a in acts if not (default and a.explicit)]
+            of = sizes.get((index, namespace), 0)
+            if not weighed or not of or (default and of < DEFAULT_GUARD_MIN_RECORDS):
                 continue
-            in_ns = [
-                a
-                for a in mine
-                if a.namespace == guard.namespace
-                and not (guard.default and a.kind in ("deleteAll", "deleteNamespace"))
-            ]
-            if not in_ns:
-                continue
-            # What the guard weighed at planning time, plus what grew since, of the namespace
-            # as it is now (its records may have come and gone too).
-            planned_of = in_ns[0].namespace_records
-            selected = guard.value * planned_of / 100 + sum(growth[a.id] for a in in_ns)
-            of = namespace_totals.get((in_ns[0].index, guard.namespace), planned_of)
-            pct = 100 * selected / of if of else (100.0 if selected > 0 else 0.0)
-            if pct > guard.limit + 0.005:  # the plan rounds percentages to 0.01
-                which = "the default guard of" if guard.default else "its maxPercent"
+            pct = 100 * min(group(weighed), of) / of
+            if pct > limit + 0.005:  # the plan rounds percentages to 0.01
+                which = "the default guard of" if default else "its maxPercent"
                 raise GuardError(
                     f"policy '{policy.name}' would delete {pct:.1f}% of namespace "
-                    f"'{guard.namespace}', over {which} {guard.limit:g}"
-                    f"{'%' if guard.default else ''}; nothing was deleted"
+                    f"'{namespace}', over {which} {limit:g}{'%' if default else ''}; "
+                    "nothing was deleted"
                 )
+
+
+def _percent_guard(policy: PolicyResult | None) -> tuple[float | None, bool]:
+    """The maxPercent limit a policy's guards carry (sealed: the policy's, or the default)."""
+    if policy is None:
+        return None, False
+    for guard in policy.guards:
+        if guard.name == "maxPercent":
+            return guard.limit, guard.default
+    return None, False
 
 
 def _hours(age: timedelta) -> str:

@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from retention.applying.checks import check_blocked, check_fresh, check_growth, check_guards
+from retention.applying.checks import (
+    check_blocked,
+    check_fresh,
+    check_growth,
+    check_guards,
+    guard_groups,
+)
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
@@ -160,7 +166,13 @@ class Executor:
         )
         check_growth(live, recounts, self.settings.tolerance)
         totals = {key: size or 0 for key, size in sizes.items()}
-        check_guards(plan, live, recounts, totals, self.settings.max_records)
+        groups = sorted(guard_groups(plan, live), key=sorted)
+        by_id = {a.id: a for a in live}
+        weighed = await asyncio.gather(
+            *(self._selected_now([by_id[i] for i in sorted(g)], recounts) for g in groups)
+        )
+        selected_now = dict(zip(groups, weighed, strict=True))
+        check_guards(plan, live, selected_now, totals, self.settings.max_records)
         await asyncio.gather(
             *(self._check_spared(a) for a in live if a.protections and recounts[a.id])
         )
@@ -221,6 +233,17 @@ class Executor:
             return (await (await self.index(index)).describe_namespace(namespace)).record_count
         except NotFound:
             return None
+
+    async def _selected_now(self, actions: Sequence[Action], recounts: Mapping[str, int]) -> int:
+        """How many records these actions of one namespace select now, each once where
+        Pinecone can say (filtered deletes: one count of their union), else their sum."""
+        if len(actions) == 1:
+            return recounts[actions[0].id]
+        filters = [a.filter for a in actions if a.kind == "deleteByFilter" and a.filter]
+        if len(filters) < len(actions):
+            return sum(recounts[a.id] for a in actions)
+        index = await self.index(actions[0].index)
+        return (await index.count({"$or": filters}, actions[0].namespace)).matched
 
     async def _check_spared(self, action: Action) -> None:
         await check_spared(await self.index(action.index), action)

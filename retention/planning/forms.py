@@ -45,6 +45,8 @@ class Form:
     client_protect: tuple[dict[str, Any], ...] = ()
     protections: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
+    explicit: bool = False
+    """From a deleteAll/deleteNamespace rule: the default guard does not weigh it."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def forms(
         else:
             kind, words = "deleteAll", "every record:"
         text = f"{words} all {namespace_records:,} records"
-        return Forms(Form(kind, text), condition=condition)
+        return Forms(Form(kind, text, explicit=True), condition=condition)
     folded = exclude(condition, protections)
     assert folded.filter is not None  # a condition or at least one protection
     notes: list[str] = []
@@ -99,6 +101,7 @@ def forms(
         filter=to_json(folded.filter),
         protections=tuple(to_json(p) for p in protections),
         notes=tuple(notes),
+        explicit=rule.destructive,
     )
     fallback = _by_ids(rule, condition, protections, fallback=True)
     return Forms(preferred, fallback, folded.filter, condition)
@@ -129,6 +132,7 @@ def _by_ids(
         client_where=to_json(condition) if condition is not None else None,
         client_protect=tuple(to_json(p) for p in protections),
         notes=tuple(notes),
+        explicit=rule.destructive,
     )
 
 

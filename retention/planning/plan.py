@@ -56,6 +56,8 @@ class Action:
     # deleteByFilter: the protections the filter must spare; an apply asks Pinecone to count
     # `filter AND (p1 OR p2 ...)` just before the delete and refuses unless it is zero.
     protections: tuple[dict[str, Any], ...] = ()
+    # From a deleteAll/deleteNamespace rule: an explicit opt-in, which the default guard spares.
+    explicit: bool = False
     samples: tuple[str, ...] = ()
     requests: int = 0
     seconds: float = 0.0
@@ -284,6 +286,7 @@ def _action_doc(a: Action) -> dict[str, Any]:
             else None
         ),
         "protections": list(a.protections),
+        "explicit": a.explicit,
         "records": {
             "count": a.records,
             "method": a.count_method,
@@ -449,6 +452,7 @@ def _action_from(a: Mapping[str, Any]) -> Action:
         client_where=check.get("where"),
         client_protect=tuple(check.get("protect", ())),
         protections=tuple(a.get("protections", ())),
+        explicit=a.get("explicit", False),
         samples=tuple(a["samples"]),
         requests=a["cost"]["requests"],
         seconds=a["cost"]["seconds"],

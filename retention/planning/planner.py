@@ -101,9 +101,8 @@ async def make_plan(
             per_policy[name] += count
             per_policy_ns[(name, ns.index, ns.info.name)] = count
             policy = by_name[name]
-            if policy.limits.max_percent is None and ns.info.records >= DEFAULT_GUARD_MIN_RECORDS:
-                optional = {r.name for r in policy.rules if not r.destructive}
-                plain = [s for s in own if s.action.rule in optional]
+            if policy.limits.max_percent is None:
+                plain = [s for s in own if not s.action.explicit]
                 guarded_ns[(name, ns.index, ns.info.name)] = (
                     count if len(plain) == len(own) else await _union(ctx, ns, plain)
                 )
@@ -289,9 +288,11 @@ def _result(
 
 
 def _percent(limit: float, count: int, ns: _Namespace, *, default: bool = False) -> Guard:
+    """A maxPercent guard for one namespace; the default one lets small namespaces be."""
     total = ns.info.records
     pct = round(100 * count / total, 2) if total else (100.0 if count else 0.0)
-    return Guard("maxPercent", limit, pct, pct <= limit, ns.info.name, default)
+    ok = pct <= limit or (default and total < DEFAULT_GUARD_MIN_RECORDS)
+    return Guard("maxPercent", limit, pct, ok, ns.info.name, default)
 
 
 def _totals(actions: Sequence[Action], union: int, ctx: Context, ready: set[str]) -> Totals:

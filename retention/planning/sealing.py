@@ -24,7 +24,7 @@ from typing import NoReturn
 from retention.errors import PlanError
 from retention.planning.forms import Form, forms
 from retention.planning.plan import Action, Guard, IdSource, Plan, PolicyResult, format_time
-from retention.planning.planner import DEFAULT_GUARD_MIN_RECORDS, DEFAULT_MAX_PERCENT
+from retention.planning.planner import DEFAULT_MAX_PERCENT
 from retention.policy.model import Policy, PolicySet, canonical_namespace
 
 _REPLAN = "nothing was deleted; run `retention plan` again and review the new plan"
@@ -47,6 +47,7 @@ _FIELDS = (
     _Field("protections", "protections", "protections"),
     _Field("condition", "condition", "condition"),
     _Field("notes", "notes", "notes"),
+    _Field("explicit", "explicit", "explicit"),
 )
 
 
@@ -145,13 +146,9 @@ def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action
     has_max_records = any(g.name == "maxRecords" for g in result.guards)
     if policy.limits.max_records is not None and deleting and not has_max_records:
         _refuse(f"{where}: its maxRecords guard is missing")
-    percent_limit, default = _percent_limit(policy)
     covered = {g.namespace for g in result.guards if g.name == "maxPercent"}
     for action in deleting:
-        needs = (
-            not default or action.namespace_records >= DEFAULT_GUARD_MIN_RECORDS
-        ) and action.kind not in ("deleteAll", "deleteNamespace")
-        if needs and percent_limit is not None and action.namespace not in covered:
+        if action.namespace not in covered:
             _refuse(f"{where}: its maxPercent guard for namespace '{action.namespace}' is missing")
 
 
@@ -166,17 +163,16 @@ def _check_guard(policy: Policy, result: PolicyResult, guard: Guard) -> None:
         limit, default = _percent_limit(policy)
         if guard.limit != limit or guard.default != default:
             _refuse(f"{where}: its maxPercent guard is not the policy's limit")
-    if guard.ok != (guard.value <= guard.limit):
-        _refuse(f"{where}: its {guard.name} guard says ok={guard.ok} for {guard.value:g}")
+    if not guard.ok and guard.value <= guard.limit:
+        _refuse(f"{where}: its {guard.name} guard says it failed at {guard.value:g}")
+    if guard.ok and guard.value > guard.limit and not guard.default:
+        _refuse(f"{where}: its {guard.name} guard says it held at {guard.value:g}")
 
 
 def _least_percent(guard: Guard, deleting: Sequence[Action]) -> float:
     """What a maxPercent guard must weigh at least: its namespace's largest action."""
     mine = [
-        a
-        for a in deleting
-        if a.namespace == guard.namespace
-        and not (guard.default and a.kind in ("deleteAll", "deleteNamespace"))
+        a for a in deleting if a.namespace == guard.namespace and not (guard.default and a.explicit)
     ]
     if not mine:
         return 0.0

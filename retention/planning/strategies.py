@@ -321,6 +321,7 @@ def _action(
         client_protect=form.client_protect,
         protections=form.protections,
         notes=form.notes,
+        explicit=form.explicit,
         namespace_records=ns.records,
         count_method=method,
         **live,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.applying.checks import check_guards
+from retention.applying.checks import check_guards, guard_groups
 from retention.applying.selection import file_digest
 from retention.errors import GuardError, PlanError
 from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
@@ -38,10 +38,11 @@ def _plan(records: int, of: int, guard: Guard) -> tuple[Plan, Action]:
     return plan, action
 
 
-def test_growth_in_a_growing_namespace_keeps_its_share() -> None:
+def test_a_growing_namespace_keeps_its_share() -> None:
     """5 of 5 planned at 100%, then one more record arrives and is selected: still 100%."""
     plan, action = _plan(5, 5, Guard("maxPercent", 100, 100.0, True, "ns"))
-    check_guards(plan, [action], {action.id: 6}, {("idx", "ns"): 6}, None)
+    assert guard_groups(plan, [action]) == {frozenset({action.id})}
+    check_guards(plan, [action], {frozenset({action.id}): 6}, {("idx", "ns"): 6}, None)
 
 
 @pytest.mark.parametrize(
@@ -54,16 +55,33 @@ def test_growth_in_a_growing_namespace_keeps_its_share() -> None:
         ),
         (
             False,
-            "policy 'p' would delete 60.0% of namespace 'ns', over its maxPercent 50; nothing was deleted",
+            "policy 'p' would delete 60.0% of namespace 'ns', over its maxPercent 50; nothing "
+            "was deleted",
         ),
     ],
 )
-def test_growth_past_the_limit_is_refused(default: bool, message: str) -> None:
-    """40 of 100 planned, 20 more selected now of 100: 60% is over 50%."""
-    plan, action = _plan(40, 100, Guard("maxPercent", 50, 40.0, True, "ns", default))
+def test_what_is_selected_now_is_weighed_not_the_plan(default: bool, message: str) -> None:
+    """The guard's planned value says 1%; 60 of 100 are selected now: refused."""
+    plan, action = _plan(40, 100, Guard("maxPercent", 50, 1.0, True, "ns", default))
     with pytest.raises(GuardError) as refused:
-        check_guards(plan, [action], {action.id: 60}, {("idx", "ns"): 100}, None)
+        check_guards(plan, [action], {frozenset({action.id}): 60}, {("idx", "ns"): 100}, None)
     assert str(refused.value) == message
+
+
+def test_the_default_guard_lets_a_small_namespace_be() -> None:
+    """99 records now: the default guard does not weigh the namespace; an explicit one does."""
+    plan, action = _plan(99, 99, Guard("maxPercent", 50, 100.0, True, "ns", True))
+    check_guards(plan, [action], {frozenset({action.id}): 99}, {("idx", "ns"): 99}, None)
+    plan, action = _plan(99, 99, Guard("maxPercent", 50, 100.0, False, "ns", False))
+    with pytest.raises(GuardError):
+        check_guards(plan, [action], {frozenset({action.id}): 99}, {("idx", "ns"): 99}, None)
+
+
+def test_max_records_weighs_the_fresh_union_not_the_plan_totals() -> None:
+    """--max-records is checked on what is selected now, whatever the plan's totals say."""
+    plan, action = _plan(10, 100, Guard("maxPercent", 100, 10.0, True, "ns"))
+    with pytest.raises(GuardError, match="would delete 30 records, over --max-records 20"):
+        check_guards(plan, [action], {frozenset({action.id}): 30}, {("idx", "ns"): 100}, 20)
 
 
 @pytest.mark.timeout(10)

@@ -11,7 +11,7 @@ import pytest
 
 from retention.planning.plan import fingerprint_of
 from tests.cli.conftest import SMALL, Live
-from tests.cli.helpers import drafts, policy, run_cli
+from tests.cli.helpers import AT_EPOCH, DAY, drafts, policy, run_cli
 
 DRAFTS = "    - name: drafts\n      where: {kind: draft}\n"
 EVERYTHING = "    - name: all\n      where: {no_such_field: {$exists: false}}\n"
@@ -166,6 +166,34 @@ def test_a_plan_naming_other_policy_files_is_refused(
     ]
     assert counts(small) == before
     assert doc["actions"][0]["protections"]
+
+
+def test_a_guard_edited_to_pass_is_weighed_again_on_fresh_counts(
+    small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two rules, half and a tenth of the namespace, together over the default 50%: BLOCKED.
+    Edited to ready with a guard value that passes (resealed), the apply weighs what both
+    select now, counted once, and refuses."""
+    old = f"    - name: old\n      where: {{created_at: {{$lt: {AT_EPOCH - 60 * DAY}}}}}\n"
+    (policies / "p.yaml").write_text(
+        policy("two", "support", [old, DRAFTS], include="tenant-a", limits="")
+    )
+    planfile = tmp_path / "plan.json"
+    doc = make_plan(capsys, policies, planfile)
+    (result,) = doc["policies"]
+    assert result["status"] == "blocked"
+    (guard,) = result["guards"]
+    guard.update(value=50.0, ok=True)
+    result.update(status="ready", reason=None)
+    planfile.write_text(json.dumps(reseal(doc)))
+    before = counts(small)
+    run = run_cli(capsys, "apply", str(planfile), str(policies))
+    assert run.code == 1
+    assert run.messages == [
+        "retention: error: policy 'two' would delete 55.0% of namespace 'tenant-a', over the "
+        "default guard of 50%; nothing was deleted"
+    ]
+    assert counts(small) == before
 
 
 def test_an_edit_without_a_new_fingerprint_is_refused_as_modified(
