@@ -442,7 +442,8 @@ class Negation:
 
 
 def negate(f: Filter) -> Negation:
-    """NOT f, without `$not`, safe whatever Pinecone does with `$nin` on a missing field."""
+    """NOT f, without `$not`, safe whatever Pinecone does with `$ne` or `$nin` on a missing
+    field (on scalar fields; `string_fields` names those where lists would matter)."""
     if isinstance(f, And):
         parts = [negate(c) for c in f.clauses]
         return Negation(
@@ -471,8 +472,9 @@ def negate(f: Filter) -> Negation:
         # `$ne` never matches a record without the field, so say "missing" explicitly.
         return Negation(or_(missing, Compare(name, "$ne", value)), True, strings)
     if op == "$ne":
-        # `$ne` did not match missing records, so they are not protected: delete them too.
-        return Negation(or_(missing, Compare(name, "$eq", value)), True, strings)
+        # Whether `$ne` protects a record that lacks the field is undocumented (it has changed
+        # before): spare such records rather than depend on a reading of the server.
+        return Negation(Compare(name, "$eq", value), False, strings)
     if op == "$in":
         # `$nin` on a missing field is undocumented: require the field and add "missing".
         nin = and_(present, Compare(name, "$nin", value))

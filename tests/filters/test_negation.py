@@ -24,9 +24,10 @@ from retention.filters import (
 FIELDS = ("a", "b", "c")
 STRINGS = ("x", "y", "z")
 NUMBERS = (-1, 0, 1, 2, 2.0, 2.5)
-# Every combination of the undocumented corners; `$ne` on a missing field is a confirmed fact.
+# Every combination of the undocumented corners.
 ALL_SEMANTICS = tuple(
-    Semantics(ne_matches_missing=False, nin_matches_missing=nin, list_negation=lists)
+    Semantics(ne_matches_missing=ne, nin_matches_missing=nin, list_negation=lists)
+    for ne in (False, True)
     for nin in (True, False)
     for lists in ("none_equal", "any_differs")
 )
@@ -110,13 +111,13 @@ def test_negation_is_exact_when_it_says_so(p: Filter, recs: list[Metadata]) -> N
             assert matches(negation.filter, record, sem) is not matches(p, record, sem)
 
 
-numeric_records = st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, numbers))
+numeric_records = st.fixed_dictionaries(dict.fromkeys(FIELDS, numbers))
 
 
 @SETTINGS
 @given(filters(), st.lists(numeric_records, min_size=1, max_size=12))
 def test_inexact_negation_spares_only_non_numbers(p: Filter, recs: list[Metadata]) -> None:
-    """Even an inexact negation is exact on records holding only numbers (default semantics)."""
+    """Even an inexact negation is exact on records holding a number in every field."""
     negation = negate(p)
     for record in recs:
         assert matches(negation.filter, record) is not matches(p, record), record
