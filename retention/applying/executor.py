@@ -48,7 +48,7 @@ from retention.applying.selection import (
     selected,
 )
 from retention.applying.spacing import Spacing
-from retention.errors import NotFound, PineconeError
+from retention.errors import NotFound, RetentionError
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, Plan
@@ -261,8 +261,10 @@ class Executor:
                 started = self.monotonic()
                 try:
                     await self._execute(result, touched=touched)
-                except PineconeError as exc:
-                    # Stop starting new work everywhere; what is in flight finishes.
+                except RetentionError as exc:
+                    # Pinecone refused, or an input changed under the apply (an ID file): stop
+                    # starting new work everywhere, let what is in flight finish, and report
+                    # what was deleted before.
                     result.status, result.error = "failed", str(exc)
                     result.seconds = self.monotonic() - started
                     self.log.error("action_failed", action=result.action.id, error=str(exc))

@@ -10,6 +10,7 @@ any), so a record that changed since planning is spared.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -17,7 +18,7 @@ from retention.errors import GuardError, NotFound, PlanError
 from retention.filters import Predicate, parse_filter, possibly, surely
 from retention.pinecone import IndexClient
 from retention.planning.plan import Action
-from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches, open_regular
+from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches_of, open_regular
 
 BATCH = 1000
 LIST_PAGE = 100
@@ -109,11 +110,29 @@ def changed_id_files(actions: Iterable[Action]) -> list[str]:
 
 
 async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
-    """The IDs of a policy's ID file, refusing a file that changed since planning."""
-    if sha256 is not None and file_digest(path) != sha256:
-        raise PlanError(f"ID file {path} changed since the plan was made; run retention plan again")
-    for batch in id_batches(path, BATCH):
-        yield batch
+    """The IDs of a policy's ID file as the plan pinned them, refusing a file that changed.
+
+    The file is read once, into a private copy, while it is hashed, and the IDs come from the
+    copy: lines appended or rewritten during a long apply are never read, let alone deleted.
+    """
+    with tempfile.TemporaryFile(prefix="retention-ids-") as copy:
+        digest = hashlib.sha256()
+        try:
+            with open_regular(path, MAX_BYTES, "ID files") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+                    copy.write(chunk)
+        except NotReadable as exc:
+            raise PlanError(f"ID file {path} {exc.reason}") from None
+        except OSError as exc:
+            raise PlanError(f"cannot read ID file {path}: {exc.strerror}") from None
+        if sha256 is not None and digest.hexdigest() != sha256:
+            raise PlanError(
+                f"ID file {path} changed since the plan was made; run retention plan again"
+            )
+        copy.seek(0)
+        for batch in id_batches_of(copy, path, BATCH):
+            yield batch
 
 
 async def count_selected(index: IndexClient, action: Action) -> int:

@@ -140,24 +140,29 @@ def id_batches(path: str, size: int = BATCH) -> Iterator[list[str]]:
 
     The file was checked when the policies were loaded; a file that has become unreadable or
     invalid since is a PlanError naming the file and line, never quoting it."""
-    batch: list[str] = []
     try:
         with open_regular(path, MAX_BYTES, "ID files") as handle:
-            for line in lines(handle):
-                if not line.length:
-                    continue
-                if line.length > MAX_ID_LENGTH or not line.head.isascii():
-                    raise PlanError(
-                        f"ID file {path} line {line.number} is not a valid record ID; "
-                        "run retention validate"
-                    )
-                batch.append(line.head.decode("ascii"))
-                if len(batch) == size:
-                    yield batch
-                    batch = []
+            yield from id_batches_of(handle, path, size)
     except NotReadable as exc:
         raise PlanError(f"ID file {path} {exc.reason}") from None
     except OSError as exc:
         raise PlanError(f"ID file {path} cannot be read: {exc.strerror}") from None
+
+
+def id_batches_of(handle: BinaryIO, path: str, size: int = BATCH) -> Iterator[list[str]]:
+    """The IDs read from an open ID file (named `path` in errors), in batches of `size`."""
+    batch: list[str] = []
+    for line in lines(handle):
+        if not line.length:
+            continue
+        if line.length > MAX_ID_LENGTH or not line.head.isascii():
+            raise PlanError(
+                f"ID file {path} line {line.number} is not a valid record ID; "
+                "run retention validate"
+            )
+        batch.append(line.head.decode("ascii"))
+        if len(batch) == size:
+            yield batch
+            batch = []
     if batch:
         yield batch

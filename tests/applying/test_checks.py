@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from retention.applying import selection
 from retention.applying.checks import check_guards, guard_groups
 from retention.applying.selection import file_digest
 from retention.errors import GuardError, PlanError
@@ -93,3 +96,32 @@ def test_an_id_file_swapped_for_a_fifo_after_planning_is_refused(tmp_path: Path)
     assert str(refused.value) == (
         f"ID file {tmp_path / 'erase.txt'} is a named pipe (FIFO), not a regular file"
     )
+
+
+def test_ids_appended_to_an_id_file_during_an_apply_are_never_read(tmp_path: Path) -> None:
+    """The apply reads the pinned content once: lines added while it deletes are not read."""
+    path = tmp_path / "erase.txt"
+    path.write_text("".join(f"id-{i}\n" for i in range(2500)))
+    pinned = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    async def read() -> list[str]:
+        seen: list[str] = []
+        async for batch in selection._read_file(str(path), pinned):
+            seen.extend(batch)
+            with path.open("a") as handle:  # another writer, mid-apply
+                handle.write("".join(f"late-{i}\n" for i in range(1000)))
+        return seen
+
+    assert asyncio.run(read()) == [f"id-{i}" for i in range(2500)]
+
+
+def test_an_id_file_changed_before_its_action_yields_nothing(tmp_path: Path) -> None:
+    """A file that no longer holds the pinned content is refused before any ID is handed out."""
+    path = tmp_path / "erase.txt"
+    path.write_text("a\nb\n")
+
+    async def read() -> list[list[str]]:
+        return [batch async for batch in selection._read_file(str(path), "0" * 64)]
+
+    with pytest.raises(PlanError, match="changed since the plan was made"):
+        asyncio.run(read())
