@@ -459,6 +459,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 plan: Plan = from_document(plan_doc)
                 digest = _sealed(plan, args.paths[1:] or [DEFAULT_POLICY_PATH])
                 journal = Path(args.journal or args.paths[0] + ".journal")
+                if args.report and os.path.realpath(args.report) == os.path.realpath(journal):
+                    raise RetentionError(
+                        f"--report {args.report} is the apply journal; name another file"
+                    )
                 _check_writable(str(journal))
             else:
                 policies = load_policies(args.paths)

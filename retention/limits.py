@@ -134,8 +134,8 @@ def override(limits: tuple[Limit, ...], settings: Mapping[str, float]) -> tuple[
     """
     result = list(limits)
     for key, value in settings.items():
-        if value <= 0:
-            raise ValueError(f"limit {key} must be positive, got: {value:g}")
+        if not value > 0 or value == float("inf"):  # also NaN
+            raise ValueError(f"limit {key} must be a finite positive number, got: {value:g}")
         hits = [i for i, lim in enumerate(result) if key in (lim.name, lim.family)]
         if not hits:
             known = ", ".join(sorted({lim.family for lim in limits} | {lim.name for lim in limits}))

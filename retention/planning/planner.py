@@ -17,7 +17,7 @@ from retention.limits import PUBLISHED, Limit
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
 from retention.planning.strategies import Context, Selection, invalid_words, plan_rule
-from retention.policy.model import LegalHold, Policy, PolicySet
+from retention.policy.model import LegalHold, NamespaceSelector, Policy, PolicySet
 
 DEFAULT_MAX_PERCENT = 50.0
 """The guard of a policy without `limits.maxPercent`: no run deletes more than this share of a
@@ -82,6 +82,7 @@ async def make_plan(
         ctx, policies, dict(zip(indexes, listings, strict=True))
     )
     warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
+    warnings.extend(_idle_hold_patterns(policies, dict(zip(indexes, listings, strict=True))))
     await asyncio.gather(*work)
     invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
     warnings.extend(invalid_words(t) for t in invalid)
@@ -162,6 +163,25 @@ async def _unmatched_holds(
         if not any(hold.namespaces.matches(info.name) for info in known[hold.index]):
             found.append((hold, f"no namespace of index '{hold.index}' matches its patterns"))
     return found
+
+
+def _idle_hold_patterns(
+    policies: PolicySet, listings: Mapping[str, Sequence[NamespaceInfo]]
+) -> list[str]:
+    """Include patterns of holds that do protect something, but match no namespace themselves:
+    one mistyped name among several must not pass silently either."""
+    idle = []
+    for hold in policies.holds:
+        listing = listings.get(hold.index)
+        if not listing or not any(hold.namespaces.matches(n.name) for n in listing):
+            continue  # reported as a hold that protects nothing
+        for pattern in hold.namespaces.include:
+            if not any(NamespaceSelector((pattern,)).matches(n.name) for n in listing):
+                idle.append(
+                    f"legal hold '{hold.name}': pattern '{pattern}' matches no namespace of "
+                    f"index '{hold.index}'; check spec.namespaces.include"
+                )
+    return idle
 
 
 def _hold_warning(hold: LegalHold, reason: str) -> str:

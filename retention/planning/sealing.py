@@ -78,6 +78,8 @@ def _check_action(
         _refuse(
             f"action {action.id} names rule '{action.rule}', which policy '{policy.name}' lacks"
         )
+    if action.index not in plan.index_hosts:
+        _refuse(f"action {action.id}: index '{action.index}' has no host in the plan's indexes")
     if action.index != policy.index:
         _refuse(
             f"action {action.id}: index is '{action.index}', but policy '{policy.name}' works on "

@@ -384,3 +384,16 @@ def test_the_lowest_values_still_apply(
     run = run_cli(capsys, "apply", *planned.args, "--tolerance", "0", "--verify-timeout", "0")
     assert run.code == 0, run.err
     assert sum(counts(small).values()) == sum(SMALL.values()) - sum(map(drafts, SMALL.values()))
+
+
+def test_a_report_that_is_the_default_journal(
+    planned: Planned, small: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--report PLANFILE.journal would overwrite the journal next to the plan: refused."""
+    before = {ns: len(small.emulator.records("support", ns)) for ns in SMALL}
+    run = run_cli(capsys, "apply", *planned.args, "--report", str(planned.journal))
+    assert run.code == 1
+    assert run.messages == [
+        f"retention: error: --report {planned.journal} is the apply journal; name another file"
+    ]
+    assert {ns: len(small.emulator.records("support", ns)) for ns in SMALL} == before

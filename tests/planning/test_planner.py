@@ -316,3 +316,32 @@ def test_calls_do_not_grow_with_records_for_filter_rules(tmp_path: Path) -> None
     plan(small, loaded)
     plan(large, loaded)
     assert small.calls == large.calls
+
+
+HOLD = (
+    "apiVersion: retention/v1\nkind: LegalHold\nmetadata: {{name: {name}}}\nspec:\n"
+    "  index: {index}\n  namespaces: {{include: {include}}}\n  protect: [{{legal_hold: true}}]\n"
+)
+
+
+def test_holds_that_protect_nothing_are_named(tmp_path: Path) -> None:
+    """A hold on a missing index, or whose patterns match no namespace, is a warning; so is
+    one mistyped pattern among good ones, though that hold still protects something."""
+    data = {"t-a": tickets(10), "t-b": tickets(10)}
+    loaded = policies(
+        tmp_path,
+        policy(TTL),
+        HOLD.format(name="gone", index="no-such-index", include='["t-a"]'),
+        HOLD.format(name="typo", index="idx", include='["t-aa"]'),
+        HOLD.format(name="half", index="idx", include='["t-a", "t-bb"]'),
+    )
+    result = plan(MemoryInventory({"idx": data}), loaded)
+    assert result.unmatched_holds == ("gone", "typo")
+    assert [w for w in result.warnings if "legal hold" in w] == [
+        "legal hold 'gone' protects nothing: index 'no-such-index' does not exist "
+        "(namespaces: t-a); check its spec.index and spec.namespaces",
+        "legal hold 'typo' protects nothing: no namespace of index 'idx' matches its patterns "
+        "(namespaces: t-aa); check its spec.index and spec.namespaces",
+        "legal hold 'half': pattern 't-bb' matches no namespace of index 'idx'; check "
+        "spec.namespaces.include",
+    ]

@@ -328,3 +328,11 @@ def _deep(levels: int) -> dict[str, Any]:
     for _ in range(levels):
         value = {"$and": [value]}
     return value
+
+
+def test_an_action_whose_index_lost_its_host_entry_is_refused(loaded: PolicySet) -> None:
+    """Dropping an index from `indexes` would skip the check that it was not recreated."""
+    data = {"t-a": {"r-1": {"source": "chat"}}, "t-b": {}, "s-one": {}, "s-held": {}, "d-old": {}}
+    doc = to_document(make(loaded, data, 0))
+    doc["indexes"] = []
+    assert "index 'idx' has no host in the plan's indexes" in refused(loaded, resealed(doc))
