@@ -457,7 +457,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
             journal: Path | None
             if plan_doc is not None:
                 plan: Plan = from_document(plan_doc)
-                digest = _sealed(plan, args.paths[1:] or [DEFAULT_POLICY_PATH])
+                digest = _sealed(
+                    plan,
+                    args.paths[1:] or [DEFAULT_POLICY_PATH],
+                    (args.report, args.journal or args.paths[0] + ".journal"),
+                )
                 journal = Path(args.journal or args.paths[0] + ".journal")
                 if args.report and os.path.realpath(args.report) == os.path.realpath(journal):
                     raise RetentionError(
@@ -466,6 +470,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 _check_writable(str(journal))
             else:
                 policies = load_policies(args.paths)
+                _refuse_overwriting(policies, (args.report, args.journal))
                 from retention import gitsource
 
                 plan = await plan_live(
@@ -496,8 +501,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 bar=sys.stderr if sys.stderr.isatty() else None,
             )
         report.finished = datetime.now(UTC)
-        if args.report:
-            _write_json(args.report, report.to_document())
+        # What was deleted is said first: a report that cannot be written must not hide it.
         print(report.summary())
         for r in report.pending:
             print(
@@ -505,16 +509,34 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 f"{settings.verify_timeout:g}s (Pinecone is eventually consistent; re-plan later)",
                 file=sys.stderr,
             )
+        troubled = [r for r in report.results if r.error and r.status != "failed"]
+        for r in troubled:
+            print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
         for r in report.failed:
             print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
+        if args.report:
+            _write_json(args.report, report.to_document())
         if report.interrupted:
             return 128 + (got[0] if got else signal.SIGINT)
-        return 1 if report.failed else 0
+        return 1 if report.failed or troubled else 0
 
     return asyncio.run(run())
 
 
-def _sealed(plan: Plan, paths: Sequence[str]) -> str:
+def _refuse_overwriting(policies: PolicySet, outputs: Sequence[str | None]) -> None:
+    """--report and --journal must not name a policy or ID file the apply reads."""
+    inputs = {os.path.realpath(f) for f in policies.files}
+    inputs |= {
+        os.path.realpath(r.ids_file.path) for p in policies.policies for r in p.rules if r.ids_file
+    }
+    for output in outputs:
+        if output is not None and os.path.realpath(output) in inputs:
+            raise RetentionError(
+                f"{output} is one of the policy or ID files being applied; name another file"
+            )
+
+
+def _sealed(plan: Plan, paths: Sequence[str], outputs: Sequence[str | None] = ()) -> str:
     """The digest of the policies under `paths`, once they are shown to be the ones `plan`
     was made from and to yield it: the same files and ID files, and every action derived from
     them again (`sealing`). The files come from the command line, never from the plan file,
@@ -524,6 +546,7 @@ def _sealed(plan: Plan, paths: Sequence[str]) -> str:
     from retention.planning.sealing import check_sealed
 
     policies = load_policies(paths)
+    _refuse_overwriting(policies, outputs)
     planned = {os.path.realpath(f): f for f in plan.sources.files}
     here = {os.path.realpath(f): f for f in policies.files}
     if planned.keys() != here.keys():
@@ -538,7 +561,8 @@ def _sealed(plan: Plan, paths: Sequence[str]) -> str:
             if part
         )
         raise PlanError(
-            f"the plan was made from other policy files than {' '.join(paths)} holds ({what}); "
+            f"the plan was made from other policy files than those under {' '.join(paths)} "
+            f"({what}); "
             "nothing was deleted; give the policy paths the plan was made from: "
             "retention apply PLANFILE PATH..."
         )

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from retention.applying.selection import (
     selected,
 )
 from retention.applying.spacing import Spacing
-from retention.errors import NotFound, RetentionError
+from retention.errors import GuardError, NotFound, RetentionError
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, Plan
@@ -108,6 +109,7 @@ class Executor:
         self.monotonic = monotonic
         self.clock = clock
         self._indexes: dict[str, IndexClient] = {}
+        self._sent = 0  # records this run has sent for deletion, against --max-records
         self.spacing = Spacing(client.limiter.limit, monotonic=monotonic, sleep=sleep)
 
     async def index(self, name: str) -> IndexClient:
@@ -278,7 +280,14 @@ class Executor:
                     self._finish_gone(result)
                     continue
                 result.status, result.finished = "done", self.clock()
-                self.journal.mark_done(result.action.id, result.deleted, finished=result.finished)
+                try:
+                    self.journal.mark_done(
+                        result.action.id, result.deleted, finished=result.finished
+                    )
+                except RetentionError as exc:  # the deletes happened: report them, then stop
+                    result.error = str(exc)
+                    self.log.error("journal_failed", action=result.action.id, error=str(exc))
+                    self.stop.request()
                 self.log.info(
                     "action_applied",
                     action=result.action.id,
@@ -318,6 +327,8 @@ class Executor:
                 n = (await index.count(a.filter, a.namespace)).matched
                 if n == 0 and await vanished():
                     return
+                await check_spared(index, a)  # again: records may have come since the apply began
+                self._take(a, n, 0)
                 done = await index.delete_by_filter(a.filter, a.namespace)
             else:
                 size = await self._size(a.index, a.namespace)
@@ -325,6 +336,7 @@ class Executor:
                     await vanished()
                     return
                 n = size
+                self._take(a, n, 0)
                 if a.kind == "deleteAll":
                     done = await index.delete_all(a.namespace)
                 else:
@@ -368,10 +380,15 @@ class Executor:
         def stopping() -> bool:
             return self.stop.requested
 
+        taken = 0  # IDs this action has been allowed to send, in flight or answered
+
         async def delete_batches() -> None:
+            nonlocal taken
             while (batch := await queue.get()) is not None:
                 if self.stop.requested:
                     continue  # drain without deleting: only batches already sent finish
+                self._take(a, len(batch), taken)
+                taken += len(batch)
                 weights = Spacing.delete_weights(index.name, a.namespace, len(batch))
                 async with self.spacing.turn(weights):
                     if stopping():  # came while this batch waited for its turn
@@ -402,6 +419,27 @@ class Executor:
         if self.stop.requested:
             result.status = "interrupted"
 
+    def _take(self, action: Action, n: int, taken: int) -> None:
+        """Allow `n` more records of `action` to be sent, on top of `taken`: never more than
+        planned x (1 + tolerance) for one action, nor more than --max-records for the run,
+        whatever arrived in the index since the checks before the first delete."""
+        cap = math.ceil(action.records * (1 + self.settings.tolerance))
+        if taken + n > cap:
+            raise GuardError(
+                f"{action.policy}/{action.rule} in {action.index}/{action.namespace} now selects "
+                f"more than the {action.records:,} records planned allow (tolerance "
+                f"{self.settings.tolerance:.0%}: at most {cap:,}); it stopped after {taken:,}; "
+                "run `retention plan` again"
+            )
+        limit = self.settings.max_records
+        if limit is not None and self._sent + n > limit:
+            raise GuardError(
+                f"this apply reached --max-records {limit:,} after {self._sent:,} records; "
+                f"{action.policy}/{action.rule} in {action.index}/{action.namespace} stopped "
+                "there; run `retention plan` again"
+            )
+        self._sent += n
+
     async def _verify_all(self, results: list[ActionResult]) -> None:
         await asyncio.gather(*(self._verify(r) for r in results if r.status == "done"))
 
@@ -412,7 +450,12 @@ class Executor:
         deadline = self.monotonic() + self.settings.verify_timeout
         delay = 0.1
         while True:
-            remaining = await self._remaining(index, a)
+            try:
+                remaining = await self._remaining(index, a)
+            except RetentionError as exc:  # e.g. its ID file changed since: say so, still report
+                result.verification, result.error = "not-checked", str(exc)
+                self.log.warning("apply_unverified", action=a.id, error=str(exc))
+                return
             if remaining == 0:
                 result.verification, result.remaining = "verified", 0
                 return

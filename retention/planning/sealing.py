@@ -117,9 +117,21 @@ def _differs(action: Action, form: Form) -> str | None:
         mine, theirs = getattr(action, f.of_action), getattr(form, f.of_form)
         if f.name == "idSource" and mine is not None and theirs is not None:
             mine, theirs = _same_file(mine), _same_file(theirs)
+        if f.name == "condition":
+            mine = _as_named_by(mine, action.id_source, form.id_source)
         if mine != theirs:
             return f.name
     return None
+
+
+def _as_named_by(condition: str, mine: IdSource | None, theirs: IdSource | None) -> str:
+    """The condition in words, naming the ID file as the policies now do when both name the
+    same file (the words say "the 10 IDs in policies/x.txt")."""
+    if mine is None or theirs is None or mine.path is None or theirs.path is None:
+        return condition
+    if mine.type != "file" or _same_file(mine) != _same_file(theirs):
+        return condition
+    return condition.replace(mine.path, theirs.path, 1)
 
 
 def _same_file(source: IdSource) -> IdSource:

@@ -397,3 +397,19 @@ def test_a_report_that_is_the_default_journal(
         f"retention: error: --report {planned.journal} is the apply journal; name another file"
     ]
     assert {ns: len(small.emulator.records("support", ns)) for ns in SMALL} == before
+
+
+def test_a_report_that_would_overwrite_a_policy_file(
+    planned: Planned, small: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--report naming a reviewed policy file under PATH is refused before any work."""
+    target = planned.policies / "drafts.yaml"
+    before = {ns: len(small.emulator.records("support", ns)) for ns in SMALL}
+    run = run_cli(capsys, "apply", *planned.args, "--report", str(target))
+    assert run.code == 1
+    assert run.messages == [
+        f"retention: error: {target} is one of the policy or ID files being applied; name "
+        "another file"
+    ]
+    assert {ns: len(small.emulator.records("support", ns)) for ns in SMALL} == before
+    assert target.read_text().startswith("apiVersion: retention/v1")

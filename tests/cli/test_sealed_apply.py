@@ -160,7 +160,7 @@ def test_a_plan_naming_other_policy_files_is_refused(
     run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 1
     assert run.messages == [
-        f"retention: error: the plan was made from other policy files than {policies} holds "
+        f"retention: error: the plan was made from other policy files than those under {policies} "
         f"(not in the plan: {policies / 'hold.yaml'}); nothing was deleted; give the policy "
         "paths the plan was made from: retention apply PLANFILE PATH..."
     ]
@@ -239,3 +239,22 @@ def test_a_broken_plan_file_is_one_line(
     assert len(run.messages) == 1 and message in run.messages[0], run.messages
     assert run.messages[0].startswith(f"retention: error: {planfile} ")
     assert counts(small) == before
+
+
+def test_a_plan_applies_with_its_paths_named_another_way(
+    small: Live,
+    policies: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Planned as `policies`, applied as an absolute path: the same files, ID file included."""
+    monkeypatch.chdir(tmp_path)
+    (policies / "erase.txt").write_text("tenant-a-00001\ntenant-a-00002\n")
+    (policies / "p.yaml").write_text(
+        policy("erase", "support", ["    - name: listed\n      idsFile: erase.txt\n"])
+    )
+    assert run_cli(capsys, "plan", "policies", "--out", "plan.json").code == 0
+    run = run_cli(capsys, "apply", "plan.json", str(policies.resolve()))
+    assert run.code == 0, run.err
+    assert "tenant-a-00001" not in small.emulator.records("support", "tenant-a")
