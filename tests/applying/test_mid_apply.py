@@ -99,3 +99,35 @@ def test_max_records_caps_the_whole_run_as_it_goes(
         f"records; p/ttl in {index}/ns stopped there; run `retention plan` again"
     ) in err.splitlines()
     assert {f"t-{i}" for i in range(10)} <= snapshot(emulator, index, ["ns"])["ns"]
+
+
+def test_matches_written_after_a_filtered_delete_do_not_hold_up_its_verification(
+    emulators: tuple[Emulator, Emulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record matching the filter arrives just after the delete: the count that has indexed
+    past the delete's LSN shows it done (no 60 s wait), and the newcomer is left for next time."""
+    emulator, _ = emulators
+    index, policies, planfile = _plan(emulator, tmp_path)
+    real = IndexClient.delete_by_filter
+
+    async def delete_by_filter(self: IndexClient, flt: Any, namespace: str) -> Any:
+        done = await real(self, flt, namespace)
+        seed(emulator, index, {"ns": {"newcomer": {"created_at": OLD, "kind": "ttl"}}})
+        return done
+
+    monkeypatch.setattr(IndexClient, "delete_by_filter", delete_by_filter)
+    with pointed_at(emulator):
+        code, out, err = cli(
+            "apply",
+            str(planfile),
+            str(policies),
+            "--verify-timeout",
+            "5",
+            "--report",
+            str(tmp_path / "report.json"),
+        )
+    assert code == 0, err
+    assert "2 verified, 0 pending" in out
+    assert "newcomer" in snapshot(emulator, index, ["ns"])["ns"]
