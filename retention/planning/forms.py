@@ -88,11 +88,7 @@ def forms(
     assert folded.filter is not None  # a condition or at least one protection
     notes: list[str] = []
     if rule.destructive:
-        instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
-        notes.append(
-            f"{len(protections)} protection(s) apply here, so instead of {instead} only "
-            "unprotected records are deleted"
-        )
+        notes.append(_instead_note(rule, protections))
     if not folded.exact:
         notes.append(NOT_EXACT_NOTE)
     preferred = Form(
@@ -118,11 +114,7 @@ def _by_ids(
         words += f", sparing records that match {len(protections)} protection(s)"
     notes = []
     if fallback and rule.destructive:
-        instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
-        notes.append(
-            f"{len(protections)} protection(s) apply here, so instead of {instead} only "
-            "unprotected records are deleted"
-        )
+        notes.append(_instead_note(rule, protections))
     if fallback:
         notes.append(FALLBACK_NOTE)
     return Form(
@@ -133,6 +125,15 @@ def _by_ids(
         client_protect=tuple(to_json(p) for p in protections),
         notes=tuple(notes),
         explicit=rule.destructive,
+    )
+
+
+def _instead_note(rule: Rule, protections: Sequence[Filter]) -> str:
+    """Why a deleteAll/deleteNamespace rule deletes record by record in this namespace."""
+    instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
+    return (
+        f"{len(protections)} protection(s) apply here, so instead of {instead} only "
+        "unprotected records are deleted"
     )
 
 
