@@ -510,9 +510,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         troubled = [r for r in report.results if r.error and r.status != "failed"]
-        for r in troubled:
-            print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
-        for r in report.failed:
+        for r in [*troubled, *report.failed]:
             print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
         if args.report:
             _write_json(args.report, report.to_document())
@@ -542,7 +540,6 @@ def _sealed(plan: Plan, paths: Sequence[str], outputs: Sequence[str | None] = ()
     them again (`sealing`). The files come from the command line, never from the plan file,
     so an edited plan cannot choose what it is checked against."""
     from retention.applying.checks import check_sources
-    from retention.applying.selection import changed_id_files
     from retention.planning.sealing import check_sealed
 
     policies = load_policies(paths)
@@ -566,7 +563,24 @@ def _sealed(plan: Plan, paths: Sequence[str], outputs: Sequence[str | None] = ()
             "nothing was deleted; give the policy paths the plan was made from: "
             "retention apply PLANFILE PATH..."
         )
-    check_sources(plan, digest=policies.digest, changed_files=changed_id_files(plan.actions))
+    # The loader hashed every ID file already: compare with that, not by reading them again.
+    pinned = {
+        os.path.realpath(r.ids_file.path): r.ids_file.sha256
+        for p in policies.policies
+        for r in p.rules
+        if r.ids_file
+    }
+    changed = sorted(
+        {
+            a.id_source.path
+            for a in plan.actions
+            if a.id_source is not None
+            and a.id_source.type == "file"
+            and a.id_source.path is not None
+            and pinned.get(os.path.realpath(a.id_source.path)) != a.id_source.sha256
+        }
+    )
+    check_sources(plan, digest=policies.digest, changed_files=changed)
     check_sealed(plan, policies)
     return policies.digest
 
