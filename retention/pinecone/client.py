@@ -6,7 +6,8 @@ production one with deliberate pooling and timeouts:
 - timeouts: 10 s to connect, 30 s to read, write and wait for a pooled connection; a delete
   batch of 1,000 ids returns in well under a second, so 30 s means something is wrong;
 - pool: 32 connections, 16 kept alive for 30 s; the limiter, not the pool, sets the pace,
-  and a few keep-alive connections per host spare TLS handshakes between batches;
+  and a few keep-alive connections per host spare TLS handshakes between batches; the session
+  lets no more requests be in flight than the pool has connections, so none queues in it;
 - no redirects: the API key must reach only the configured hosts.
 
 Credentials and endpoints come from the same variables as the official SDK:
@@ -82,6 +83,7 @@ class PineconeClient:
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         concurrency: int = 4,
+        max_in_flight: int = POOL.max_connections or 32,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
@@ -98,6 +100,7 @@ class PineconeClient:
             api_version=settings.api_version,
             limiter=self.limiter,
             retrying=self.retrying,
+            max_in_flight=max_in_flight,
         )
         self.control = ControlPlane(
             self.session, url=settings.controller_url, sleep=sleep, monotonic=monotonic

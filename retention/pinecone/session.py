@@ -2,11 +2,15 @@
 
     Session.send(method, url, operation, weights)
         Retrying.call ─┬─ RateLimiter.acquire(weights)         wait for our turn
+                       ├─ a connection slot (in_flight)         never more than the pool holds
                        ├─ httpx.AsyncClient.request            headers added here only
                        ├─ 2xx → response
                        └─ else → retention.errors (429 also slows the limiter's keys)
 
 A retry goes through the limiter again, so a repeated request is paid for like a new one.
+A request takes a connection slot only once the limiter has let it go: thousands of waiting
+requests wait in the limiter, never in httpx's pool, whose bookkeeping grows with its queue
+(every queued request is matched against every connection each time one frees up).
 The API key lives in this object's headers and in the `secrets` scrubbed from every error
 text; it is never logged. The injected `httpx.AsyncClient` must not follow redirects, so the
 key only ever reaches the hosts this client was configured with or resolved.
@@ -18,6 +22,7 @@ their own error texts, where scrubbing the key's plain form no longer finds it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,9 +83,17 @@ class Session:
         api_version: str = DEFAULT_API_VERSION,
         limiter: RateLimiter,
         retrying: Retrying,
+        max_in_flight: int = 32,
     ) -> None:
         check_api_key(api_key)
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be positive, got: {max_in_flight}")
         self.http = http
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+        """Requests sent and not answered yet; never above `max_in_flight`."""
+        self.peak_in_flight = 0
+        self._slots = asyncio.Semaphore(max_in_flight)
         self.limiter = limiter
         self.retrying = retrying
         self._secrets = (api_key,)
@@ -110,12 +123,19 @@ class Session:
             reservation: Reservation | None = None
             if weights:
                 reservation = await self.limiter.acquire(weights)
-            try:
-                response = await self.http.request(
-                    method, url, params=params, json=json, headers=self._headers
-                )
-            except httpx.TransportError as exc:
-                raise error_for_transport(exc, operation=operation, secrets=self._secrets) from exc
+            async with self._slots:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                try:
+                    response = await self.http.request(
+                        method, url, params=params, json=json, headers=self._headers
+                    )
+                except httpx.TransportError as exc:
+                    raise error_for_transport(
+                        exc, operation=operation, secrets=self._secrets
+                    ) from exc
+                finally:
+                    self.in_flight -= 1
             try:
                 response.raise_for_status()
             except httpx.HTTPStatusError as exc:

@@ -1,0 +1,65 @@
+"""Requests wait for their turn in the limiter, then for a connection: never in httpx's pool.
+
+Thousands of concurrent callers (a plan over ten thousand namespaces) must not all be handed
+to httpx at once, where every queued request is matched against every connection each time one
+frees up; the session admits at most as many requests as the pool has connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from retention.pinecone import PineconeClient, PineconeSettings
+from retention.pinecone.ratelimit import RateLimiter
+
+from .conftest import HOST
+
+pytestmark = pytest.mark.anyio
+
+
+class Slow(httpx.AsyncBaseTransport):
+    """Answers every count after a pause, recording how many requests it holds at once."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self.seen = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.now += 1
+        self.seen += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            await asyncio.sleep(0.001)
+            return httpx.Response(200, json={"matchedRecords": 1})
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 4, 32])
+async def test_no_more_requests_in_flight_than_connections(slots: int) -> None:
+    """300 counts started together, no rate limits: the server never holds more than
+    `max_in_flight` of them, and every one is answered."""
+    transport = Slow()
+    client = PineconeClient(
+        httpx.AsyncClient(transport=transport),
+        PineconeSettings(api_key="k"),
+        limiter=RateLimiter(()),
+        max_in_flight=slots,
+    )
+    index = client.index_at("idx", HOST)
+    counts = await asyncio.gather(*(index.count({"a": {"$eq": i}}, f"ns-{i}") for i in range(300)))
+    assert [c.matched for c in counts] == [1] * 300
+    assert transport.seen == 300
+    assert 1 <= transport.peak <= slots
+    assert client.session.peak_in_flight == transport.peak
+    assert client.session.in_flight == 0
+    await client.aclose()
+
+
+def test_the_session_refuses_a_bound_below_one() -> None:
+    with pytest.raises(ValueError, match="max_in_flight must be positive, got: 0"):
+        PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key="k"), max_in_flight=0)
