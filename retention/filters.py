@@ -709,3 +709,83 @@ def possibly(f: Filter) -> Predicate:
     if len(variants) == 1:
         return variants[0]
     return lambda m: any(p(m) for p in variants)
+
+
+# --------------------------------------------------------------------------------------------
+# Filters that cannot both hold
+
+
+def disjoint(a: Filter, b: Filter) -> bool:
+    """Whether no record can match both `a` and `b`, under every reading of Pinecone's filters.
+
+    Only what holds whatever the undocumented corners say is used: numbers are never list
+    elements (metadata lists hold strings), so a field constrained to numbers in both filters
+    has one value, which must fall in both ranges; and `$exists: false` excludes any other
+    constraint on the field. String values are left alone: a list field can hold both of two
+    different strings. False means "may overlap", never "do overlap".
+    """
+    mine, theirs = _conjuncts(a), _conjuncts(b)
+    if mine is None or theirs is None:
+        return False
+    for name in {c.field for c in mine} & {c.field for c in theirs}:
+        on_field = [c for c in (*mine, *theirs) if c.field == name]
+        absent = any(c.op == "$exists" and c.value is False for c in on_field)
+        present = any(_needs_field(c) for c in on_field)
+        if absent and present:
+            return True
+        if not _numbers_meet(
+            [c for c in mine if c.field == name], [c for c in theirs if c.field == name]
+        ):
+            return True
+    return False
+
+
+def _needs_field(c: Compare) -> bool:
+    """Whether `c` can only match a record that has the field (`$ne`/`$nin` may not)."""
+    return c.op in ("$eq", "$in", "$gt", "$gte", "$lt", "$lte") or (
+        c.op == "$exists" and c.value is True
+    )
+
+
+def _conjuncts(f: Filter) -> tuple[Compare, ...] | None:
+    if isinstance(f, Compare):
+        return (f,)
+    if isinstance(f, And) and all(isinstance(c, Compare) for c in f.clauses):
+        return tuple(c for c in f.clauses if isinstance(c, Compare))
+    return None
+
+
+def _numbers_meet(a: Sequence[Compare], b: Sequence[Compare]) -> bool:
+    """Whether one number can satisfy the numeric constraints of both sides (True when either
+    side constrains the field other than to numbers)."""
+    low, high = -math.inf, math.inf
+    low_open = high_open = False
+    points: set[float] | None = None
+    for c in (*a, *b):
+        if c.op in ("$gt", "$gte"):
+            bound = float(c.value)  # type: ignore[arg-type]
+            if bound > low or (bound == low and c.op == "$gt"):
+                low, low_open = bound, c.op == "$gt"
+        elif c.op in ("$lt", "$lte"):
+            bound = float(c.value)  # type: ignore[arg-type]
+            if bound < high or (bound == high and c.op == "$lt"):
+                high, high_open = bound, c.op == "$lt"
+        elif c.op in ("$eq", "$in"):
+            values = c.value if isinstance(c.value, tuple) else (c.value,)
+            if not all(is_number(v) for v in values):
+                return True
+            found = {float(v) for v in values}
+            points = found if points is None else points & found
+        else:
+            return True
+    if points is not None:
+        return any(_inside(p, low, low_open, high, high_open) for p in points)
+    if low < high:
+        return True
+    return low == high and not low_open and not high_open
+
+
+def _inside(p: float, low: float, low_open: bool, high: float, high_open: bool) -> bool:
+    above = p > low or (p == low and not low_open)
+    below = p < high or (p == high and not high_open)
+    return above and below

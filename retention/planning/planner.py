@@ -1,22 +1,37 @@
 """Policies + the live index -> a Plan. Pure: the inventory answers, `now` is given.
 
 The planner fails closed: any read that fails raises, and no partial plan is ever returned.
-Namespaces run concurrently (the client's rate limiter keeps that within Pinecone's limits).
+Namespaces run as a bounded stream (the client's rate limiter keeps that within Pinecone's
+limits, and the stream keeps memory and scheduling flat however many namespaces there are).
+
+A plan costs what it must: one dry-run count per (rule, namespace); one more per namespace for
+the union when two of its actions select records; a TTL field check per (namespace, field),
+one count where every record of the namespace holds a number there; overlaps derived from the
+counts already made where they can be (a + b - union for two actions), counted only for pairs
+that can share a record; and sample IDs for the first `samples` actions only.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from retention.errors import NotFound
-from retention.filters import and_, or_, surely
+from retention.filters import and_, disjoint, or_, surely
 from retention.limits import PUBLISHED, Limit
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
-from retention.planning.strategies import Context, Selection, invalid_words, plan_rule
+from retention.planning.strategies import (
+    Context,
+    SampleBudget,
+    Selection,
+    invalid_words,
+    plan_rule,
+)
+from retention.planning.streams import bounded
 from retention.policy.model import LegalHold, NamespaceSelector, Policy, PolicySet
 
 DEFAULT_MAX_PERCENT = 50.0
@@ -24,6 +39,9 @@ DEFAULT_MAX_PERCENT = 50.0
 namespace, except through an explicit deleteAll/deleteNamespace rule."""
 DEFAULT_GUARD_MIN_RECORDS = 100
 """The default guard leaves namespaces smaller than this alone (a few records are no blast)."""
+DEFAULT_SAMPLES = 50
+"""Actions whose plan entry shows sample IDs: enough to review, without a fetch per action."""
+MAX_NAMESPACES_AT_ONCE = 256
 
 
 @dataclass(frozen=True)
@@ -31,24 +49,52 @@ class PlanOptions:
     tool_version: str
     git_revision: str | None = None
     sample_size: int = 5
+    """Sample IDs shown per action."""
+    samples: int = DEFAULT_SAMPLES
+    """Actions that carry sample IDs, at most (each one fetch-by-metadata request); 0: none."""
     limits: tuple[Limit, ...] = PUBLISHED
+    namespaces_at_once: int | None = None
+    """Namespaces planned concurrently; by default enough to keep every index at its limit."""
+    progress: Callable[[int, int], object] | None = None
+    """Called with (namespaces done, namespaces in all) as namespaces finish."""
 
 
 @dataclass
 class _Namespace:
     index: str
     info: NamespaceInfo
+    policies: list[Policy]
     selections: list[Selection] = field(default_factory=list)
     unions: dict[frozenset[str], int] = field(default_factory=dict)
+    overlaps: list[Overlap] = field(default_factory=list)
+
+
+def namespaces_at_once(limits: Mapping[str, Limit]) -> int:
+    """Namespaces in progress at once: twice what the per-index count limit needs to stay busy
+    while each namespace waits on its own limit (500/s per index over 5/s per namespace: 200)."""
+    index = limits.get("update_by_metadata_requests_per_s_index")
+    one = limits.get("update_by_metadata_requests_per_s_namespace")
+    if index is None or one is None:
+        return MAX_NAMESPACES_AT_ONCE
+    return max(8, min(MAX_NAMESPACES_AT_ONCE, math.ceil(2 * index.per_second / one.per_second)))
 
 
 async def make_plan(
     policies: PolicySet, inventory: Inventory, *, now: datetime, options: PlanOptions
 ) -> Plan:
-    """The deletion plan for `policies` against the data `inventory` sees, as of `now`."""
+    """The deletion plan for `policies` against the data `inventory` sees, as of `now`.
+
+    Namespaces are planned as a bounded stream (`namespaces_at_once`), each one start to finish:
+    its rules, its per-policy totals and its overlaps. What depends on every namespace (which
+    policies are blocked) is decided after; only namespaces shared by a blocked and a ready
+    policy are asked again, for the ready policies' union.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    ctx = Context(inventory, now, options.sample_size, {lim.name: lim for lim in options.limits})
+    limits = {lim.name: lim for lim in options.limits}
+    ctx = Context(
+        inventory, now, options.sample_size, limits, samples=SampleBudget(options.samples)
+    )
     indexes = sorted({p.index for p in policies.policies})
     hosts = dict(
         zip(indexes, await asyncio.gather(*(inventory.index_host(i) for i in indexes)), strict=True)
@@ -58,57 +104,75 @@ async def make_plan(
     namespaces: list[_Namespace] = []
     unmatched: list[tuple[str, str]] = []
     warnings: list[str] = []
-    work = []
     for index, listing in zip(indexes, listings, strict=True):
-        matched_by: dict[str, int] = {p.name: 0 for p in policies.policies if p.index == index}
+        mine = [p for p in policies.policies if p.index == index]
+        matched_by: dict[str, int] = {p.name: 0 for p in mine}
         for info in sorted(listing, key=lambda n: n.name):
-            chosen = [
-                p for p in policies.policies if p.index == index and p.namespaces.matches(info.name)
-            ]
+            chosen = [p for p in mine if p.namespaces.matches(info.name)]
             if not chosen:
                 unmatched.append((index, info.name))
                 continue
-            ns = _Namespace(index, info)
-            namespaces.append(ns)
+            namespaces.append(_Namespace(index, info, chosen))
             for policy in chosen:
                 matched_by[policy.name] += 1
-                work.append(_plan_policy(ctx, policies, policy, ns))
         warnings.extend(
             f"policy '{name}' matches no namespace of index '{index}'"
             for name, n in matched_by.items()
             if not n
         )
-    unmatched_holds = await _unmatched_holds(
-        ctx, policies, dict(zip(indexes, listings, strict=True))
-    )
+    by_index = dict(zip(indexes, listings, strict=True))
+    unmatched_holds = await _unmatched_holds(ctx, policies, by_index)
     warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
-    warnings.extend(_idle_hold_patterns(policies, dict(zip(indexes, listings, strict=True))))
-    await asyncio.gather(*work)
+    warnings.extend(_idle_hold_patterns(policies, by_index))
+
+    # Each policy's records per namespace, each record once; and what the default guard weighs
+    # (the records of rules that are not explicit opt-ins).
+    per_policy_ns: dict[tuple[str, str, str], int] = {}
+    guarded_ns: dict[tuple[str, str, str], int] = {}
+    done = 0
+
+    async def plan_namespace(ns: _Namespace) -> None:
+        nonlocal done
+        keep = _needs_ids(ns)
+        ns.selections.extend(
+            await asyncio.gather(
+                *(
+                    plan_rule(
+                        ctx,
+                        policy,
+                        rule,
+                        ns.info,
+                        policies.protections_for(policy, ns.info.name),
+                        keep_ids=keep,
+                    )
+                    for policy in ns.policies
+                    for rule in policy.rules
+                )
+            )
+        )
+        for policy in ns.policies:
+            own = [s for s in ns.selections if s.action.policy == policy.name]
+            key = (policy.name, ns.index, ns.info.name)
+            per_policy_ns[key] = await _union(ctx, ns, own)
+            if policy.limits.max_percent is None:
+                plain = [s for s in own if not s.action.explicit]
+                guarded_ns[key] = (
+                    per_policy_ns[key] if len(plain) == len(own) else await _union(ctx, ns, plain)
+                )
+        await _union(ctx, ns, ns.selections)
+        ns.overlaps = await _overlaps(ctx, ns, ns.selections)
+        done += 1
+        if options.progress is not None:
+            options.progress(done, len(namespaces))
+
+    width = options.namespaces_at_once or namespaces_at_once(limits)
+    await bounded(namespaces, plan_namespace, width)
     invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
     warnings.extend(invalid_words(t) for t in invalid)
 
-    # Each policy's records, each record once: namespaces concurrently (counts are paced per
-    # namespace, so a sequential loop would make a 100-namespace plan take minutes).
     per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
-    per_policy_ns: dict[tuple[str, str, str], int] = {}
-    # What the default guard weighs: the records of rules that are not explicit opt-ins.
-    guarded_ns: dict[tuple[str, str, str], int] = {}
-    by_name = {p.name: p for p in policies.policies}
-
-    async def count_policies(ns: _Namespace) -> None:
-        for name in sorted({s.action.policy for s in ns.selections}):
-            own = [s for s in ns.selections if s.action.policy == name]
-            count = await _union(ctx, ns, own)
-            per_policy[name] += count
-            per_policy_ns[(name, ns.index, ns.info.name)] = count
-            policy = by_name[name]
-            if policy.limits.max_percent is None:
-                plain = [s for s in own if not s.action.explicit]
-                guarded_ns[(name, ns.index, ns.info.name)] = (
-                    count if len(plain) == len(own) else await _union(ctx, ns, plain)
-                )
-
-    await asyncio.gather(*(count_policies(ns) for ns in namespaces))
+    for (name, _, _), count in per_policy_ns.items():
+        per_policy[name] += count
     results = tuple(
         _result(p, per_policy[p.name], per_policy_ns, guarded_ns, namespaces)
         for p in policies.policies
@@ -117,15 +181,27 @@ async def make_plan(
     # Totals count what an apply would delete: ready policies, each record once.
     ready = {r.name for r in results if r.status == "ready"}
     actions = [s.action for ns in namespaces for s in ns.selections]
+    union_total = 0
+    mixed: list[_Namespace] = []
+    for ns in namespaces:
+        counted = [s for s in ns.selections if s.action.policy in ready]
+        if len(counted) == len(ns.selections):
+            union_total += ns.unions[frozenset(s.action.id for s in counted)]
+        else:
+            mixed.append(ns)
 
-    async def count_ready(ns: _Namespace) -> tuple[int, list[Overlap]]:
-        chosen = [s for s in ns.selections if s.action.policy in ready]
-        union = await _union(ctx, ns, chosen)
-        return union, await _overlaps(ctx, ns, chosen)
+    async def count_ready(ns: _Namespace) -> None:
+        nonlocal union_total
+        union_total += await _union(ctx, ns, [s for s in ns.selections if s.action.policy in ready])
 
-    counted = await asyncio.gather(*(count_ready(ns) for ns in namespaces))
-    union_total = sum(union for union, _ in counted)
-    overlaps = [pair for _, pairs in counted for pair in pairs]
+    await bounded(mixed, count_ready, width)
+    by_id = {a.id: a for a in actions}
+    overlaps = [
+        o
+        for ns in namespaces
+        for o in ns.overlaps
+        if all(by_id[i].policy in ready for i in o.actions)
+    ]
 
     return Plan(
         as_of=now,
@@ -141,6 +217,13 @@ async def make_plan(
         invalid_timestamps=invalid,
         totals=_totals(actions, union_total, ctx, ready),
     )
+
+
+def _needs_ids(ns: _Namespace) -> bool:
+    """Whether an ID action here must keep what it selected, to count overlaps with another
+    action of the namespace; alone, it keeps only its count and samples (a million-ID erasure
+    list is not held in memory twice)."""
+    return sum(len(p.rules) for p in ns.policies) > 1
 
 
 async def _unmatched_holds(
@@ -192,14 +275,6 @@ def _hold_warning(hold: LegalHold, reason: str) -> str:
     )
 
 
-async def _plan_policy(ctx: Context, policies: PolicySet, policy: Policy, ns: _Namespace) -> None:
-    protections = policies.protections_for(policy, ns.info.name)
-    selections = await asyncio.gather(
-        *(plan_rule(ctx, policy, rule, ns.info, protections) for rule in policy.rules)
-    )
-    ns.selections.extend(selections)
-
-
 async def _union(ctx: Context, ns: _Namespace, selections: Sequence[Selection]) -> int:
     """How many distinct records the selections cover (cached per set of actions)."""
     key = frozenset(s.action.id for s in selections)
@@ -233,8 +308,8 @@ async def _count_union(ctx: Context, ns: _Namespace, selections: Sequence[Select
 
 async def _overlaps(ctx: Context, ns: _Namespace, selections: Sequence[Selection]) -> list[Overlap]:
     """Which pairs of actions select the same records. Every pair of actions that delete is
-    checked, whether or not the totals show an overlap, so a plan costs the same API calls
-    however many records the namespaces hold."""
+    checked: from counts already made where possible, not at all where their filters cannot
+    both hold, by one count otherwise."""
     pairs = []
     deleting = [s for s in selections if s.action.records]
     for i, a in enumerate(deleting):
@@ -252,6 +327,14 @@ async def _intersection(ctx: Context, ns: _Namespace, a: Selection, b: Selection
     if not a.action.records or not b.action.records:
         return 0
     if a.filter is not None and b.filter is not None:
+        union = ns.unions.get(frozenset((a.action.id, b.action.id)))
+        if union is not None:
+            # Counted already: |A and B| = |A| + |B| - |A or B| (clamped: the three counts were
+            # taken moments apart, and records may have come and gone in between).
+            both_n = a.action.records + b.action.records - union
+            return max(0, min(both_n, a.action.records, b.action.records))
+        if disjoint(a.filter, b.filter):
+            return 0
         both = and_(a.filter, b.filter)
         assert both is not None
         return await ctx.inventory.count(ns.index, ns.info.name, both)

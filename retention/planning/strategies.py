@@ -62,6 +62,22 @@ class Selection:
     invalid: InvalidTimestamps | None = None
 
 
+class SampleBudget:
+    """How many more actions may fetch sample IDs: each costs a fetch-by-metadata request, and
+    a plan over ten thousand namespaces needs a few examples to review, not twenty thousand."""
+
+    def __init__(self, actions: int) -> None:
+        if actions < 0:
+            raise ValueError(f"samples must not be negative, got: {actions}")
+        self.left = actions
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
 @dataclass(frozen=True)
 class Context:
     inventory: Inventory
@@ -70,7 +86,9 @@ class Context:
     limits: Mapping[str, Limit]
     ttl_checks: dict[tuple[str, str, str], asyncio.Task[int | None]] = field(default_factory=dict)
     """(index, namespace, field) -> how many records hold a non-number there, shared by the
-    rules that use the field, so a namespace without malformed records costs two counts."""
+    rules that use the field, so a namespace whose records all hold a number there costs one
+    count."""
+    samples: SampleBudget = field(default_factory=lambda: SampleBudget(1_000_000))
 
 
 async def plan_rule(
@@ -79,12 +97,17 @@ async def plan_rule(
     rule: Rule,
     ns: NamespaceInfo,
     protections: Sequence[Filter],
+    *,
+    keep_ids: bool = True,
 ) -> Selection:
-    """The action for `rule` of `policy` in namespace `ns`."""
+    """The action for `rule` of `policy` in namespace `ns`; `keep_ids=False` when no other
+    action of the namespace needs its selected IDs (for overlaps), only their count."""
     options = forms(policy, rule, protections, now=ctx.now, namespace_records=ns.records)
     preferred = options.preferred
     if preferred.kind == "deleteByIds":
-        return await _by_ids(ctx, policy, rule, ns, preferred, options.condition, protections)
+        return await _by_ids(
+            ctx, policy, rule, ns, preferred, options.condition, protections, keep_ids
+        )
     if preferred.kind != "deleteByFilter":
         action = _action(
             policy,
@@ -106,18 +129,32 @@ async def plan_rule(
         )
     folded = options.folded
     records = await inv.count(index, name, folded)
+    # Samples come under their own limit (fetch by metadata), alongside the proof count.
+    sampling = (
+        asyncio.ensure_future(inv.sample(index, name, folded, ctx.sample_size))
+        if records and ctx.sample_size and ctx.samples.take()
+        else None
+    )
     if records and protections:
         # Never our reading of Pinecone's filters: Pinecone itself must count no record that
         # both the folded filter and a protection match, or the records are checked one by one.
         both = and_(folded, or_(*protections))
         assert both is not None
-        if await inv.count(index, name, both):
+        try:
+            spoiled = await inv.count(index, name, both)
+        except BaseException:
+            if sampling is not None:
+                sampling.cancel()
+            raise
+        if spoiled:
+            if sampling is not None:
+                sampling.cancel()
             fallback = await _by_ids(
                 ctx, policy, rule, ns, options.fallback, options.condition, protections
             )
             fallback.invalid = invalid
             return fallback
-    samples = await inv.sample(index, name, folded, ctx.sample_size) if records else ()
+    samples = await sampling if sampling is not None else ()
     action = _action(
         policy,
         rule,
@@ -140,6 +177,7 @@ async def _by_ids(
     form: Form,
     condition: Filter | None,
     protections: Sequence[Filter],
+    keep_ids: bool = True,
 ) -> Selection:
     inv, index, name = ctx.inventory, policy.index, ns.name
     source = form.id_source
@@ -155,6 +193,8 @@ async def _by_ids(
     where = surely(rule.where) if rule.where is not None else None
     invalid = 0
     selected: dict[str, Metadata] = {}
+    n = 0
+    shown: list[str] = []
     async for batch in batches:
         if listed:
             found: Mapping[str, Metadata] = dict(batch)  # type: ignore[arg-type]
@@ -167,8 +207,14 @@ async def _by_ids(
                 continue
             if any(p(metadata) for p in protected):
                 continue
-            selected[record_id] = metadata
-    n = len(selected)
+            if keep_ids:
+                selected[record_id] = metadata
+            elif len(shown) < ctx.sample_size:
+                shown.append(record_id)
+            n += 1
+    if keep_ids:
+        n = len(selected)
+        shown = list(selected)[: ctx.sample_size]
     pages = math.ceil(n / LIST_PAGE) if source.type == "prefix" else 0
     batches_n = math.ceil(n / DELETE_BATCH)
     action = _action(
@@ -178,7 +224,7 @@ async def _by_ids(
         form,
         records=n,
         method="enumeration",
-        samples=tuple(list(selected)[: ctx.sample_size]),
+        samples=tuple(shown),
         requests=2 * batches_n + pages,
         seconds=n / _rate(ctx, "delete_records_per_s_namespace"),
     )
@@ -235,27 +281,37 @@ async def _invalid_timestamps(
     key = (policy.index, ns.name, rule.ttl.field)
     if key not in ctx.ttl_checks:
         ctx.ttl_checks[key] = asyncio.ensure_future(
-            _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, None)
+            _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, None, ns.records)
         )
     anywhere = await ctx.ttl_checks[key]
     if anywhere == 0 or rule.where is None:
         return anywhere
-    return await _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, rule.where)
+    return await _non_numbers(ctx, policy.index, ns.name, rule.ttl.field, rule.where, None)
 
 
 async def _non_numbers(
-    ctx: Context, index: str, namespace: str, name: str, where: Filter | None
+    ctx: Context, index: str, namespace: str, name: str, where: Filter | None, total: int | None
 ) -> int | None:
     """Records matching `where` whose field `name` is present but not a number.
 
-    Two counts taken at different moments disagree when records come and go in between, so a
-    difference is only believed when it repeats; None when the namespace never held still.
+    The numbers are counted first: when they are as many as the namespace's records (`total`,
+    from its listing), no record can hold anything else there, and one count was enough. An
+    empty namespace cannot hold any. Otherwise the records that have the field and those that
+    hold a number there are counted; two counts taken at different moments disagree when
+    records come and go in between, so a difference is only believed when it repeats; None
+    when the namespace never held still.
     """
+    if total == 0:
+        return 0
     present = and_(where, Compare(name, "$exists", True))
     numeric = and_(where, or_(Compare(name, "$gte", 0), Compare(name, "$lt", 0)))
     assert present is not None and numeric is not None
+    if total is not None and await ctx.inventory.count(index, namespace, numeric) >= total:
+        return 0
     last: int | None = None
     for _ in range(TTL_CHECK_ATTEMPTS):
+        # Present first, numbers second: records written in between can only make the
+        # difference smaller, never invent a malformed record that repeats.
         n_present = await ctx.inventory.count(index, namespace, present)
         if not n_present:
             return 0

@@ -285,6 +285,7 @@ class ChurningInventory(MemoryInventory):
 def test_concurrent_writes_never_fail_or_invent_invalid_timestamps(tmp_path: Path) -> None:
     """Two counts taken while records arrive disagree; that is not a malformed record."""
     data = {"t-a": {f"r{i}": {"created_at": 1.0} for i in range(10)}}
+    data["t-a"].update({f"untimed-{i}": {"source": "chat"} for i in range(5)})
     loaded = policies(tmp_path, policy(TTL, extra="  onInvalidTimestamps: fail\n"))
     result = plan(ChurningInventory({"idx": data}), loaded)
     assert result.invalid_timestamps == (
