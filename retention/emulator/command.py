@@ -94,6 +94,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="$ne/$nin on a list field: no element equals, or some element differs (none_equal)",
     )
     corners.add_argument(
+        "--lsn-headers",
+        choices=("reads", "query", "none"),
+        default="reads",
+        help=(
+            "which reads carry x-pinecone-max-indexed-lsn: every read, queries only (what "
+            "Pinecone documents), or none (reads)"
+        ),
+    )
+    corners.add_argument(
         "--missing-namespace",
         choices=("empty", "not_found"),
         default="empty",
@@ -155,6 +164,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
             list_negation=args.list_negation,
         ),
         missing_namespace=args.missing_namespace,
+        lsn_headers=args.lsn_headers,
     )
 
 

@@ -49,6 +49,10 @@ class EmulatorConfig:
     seed: int | None = None
     semantics: Semantics = DEFAULT_SEMANTICS
     """Filter evaluation switches ($ne/$nin on missing fields, negation on lists)."""
+    lsn_headers: Literal["reads", "query", "none"] = "reads"
+    """Which reads carry `x-pinecone-max-indexed-lsn`: Pinecone documents it for queries only
+    (DOC:check-data-freshness); every read (fetch, list, fetch by metadata, dry-run counts,
+    describe namespace), queries only, or none. Our verification must hold under each."""
     missing_namespace: Literal["empty", "not_found"] = "empty"
     """Data-plane reads and deletes on a namespace that does not exist: an empty success, or
     404 `Namespace not found` as some third-party fixtures record (unconfirmed)."""

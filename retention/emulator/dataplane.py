@@ -91,7 +91,11 @@ def write_headers(lsn: int) -> dict[str, str]:
     return {"x-pinecone-request-lsn": str(lsn)}
 
 
-def read_headers(ns: Namespace) -> dict[str, str]:
+def read_headers(call: Call, ns: Namespace, *, query: bool = False) -> dict[str, str]:
+    """The freshness header of a read, where `--lsn-headers` says reads carry one."""
+    which = call.runtime.config.lsn_headers
+    if which == "none" or (which == "query" and not query):
+        return {}
     return {"x-pinecone-max-indexed-lsn": str(ns.indexed_lsn)}
 
 

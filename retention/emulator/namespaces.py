@@ -117,7 +117,7 @@ def describe_namespace(call: Call) -> Reply:
     ns = state.namespace(namespace_key(call.path("namespace")))
     if not ns.exists:
         raise ApiError(404, NAMESPACE_NOT_FOUND)
-    return Reply(describe(ns), headers=read_headers(ns))
+    return Reply(describe(ns), headers=read_headers(call, ns))
 
 
 def delete_namespace(call: Call) -> Reply:

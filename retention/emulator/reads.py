@@ -51,7 +51,7 @@ def fetch(call: Call) -> Reply:
     ns = existing(call, state, name)
     vectors = {rid: ns.records[rid].to_json(rid) for rid in ids if rid in ns.records}
     body = {"vectors": vectors, "namespace": name, "usage": usage()}
-    return Reply(body, headers=read_headers(ns))
+    return Reply(body, headers=read_headers(call, ns))
 
 
 def fetch_by_metadata(call: Call) -> Reply:
@@ -74,7 +74,7 @@ def fetch_by_metadata(call: Call) -> Reply:
     }
     if len(found) > limit:
         body["pagination"] = {"next": encode_token({"skip_past": page[-1][0]})}
-    return Reply(body, headers=read_headers(ns))
+    return Reply(body, headers=read_headers(call, ns))
 
 
 def _matching_from(ns: Namespace, match: Predicate, start: str) -> Iterator[tuple[str, Record]]:
@@ -118,7 +118,7 @@ def list_ids(call: Call) -> Reply:
         body["pagination"] = {
             "next": encode_token({"skip_past": page[-1], "prefix": prefix or None})
         }
-    return Reply(body, headers=read_headers(ns))
+    return Reply(body, headers=read_headers(call, ns))
 
 
 def query(call: Call) -> Reply:
@@ -152,7 +152,7 @@ def query(call: Call) -> Reply:
             item.update(record.to_json(rid, values=include_values, metadata=include_metadata))
             matches.append(item)
     body = {"matches": matches, "namespace": name, "usage": usage()}
-    return Reply(body, headers=read_headers(ns))
+    return Reply(body, headers=read_headers(call, ns, query=True))
 
 
 def _scorer(metric: str, target: list[float]) -> Any:

@@ -14,6 +14,7 @@ from retention.emulator.dataplane import (
     existing,
     namespace_name,
     predicate,
+    read_headers,
     subject,
     write_headers,
 )
@@ -119,7 +120,7 @@ def update(call: Call) -> Reply:
         matched = sum(1 for _ in ns.matching(match))
         headers: dict[str, str] = {}
         if dry_run:
-            headers["x-pinecone-max-indexed-lsn"] = str(ns.indexed_lsn)
+            headers.update(read_headers(call, ns))
         else:
             cap = call.runtime.config.update_by_filter_cap
             lsn = ns.write(lambda n: _update_matching(n, match, set_metadata, cap))
