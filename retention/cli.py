@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from retention import __version__
 from retention.errors import PlanError, PolicyError, PolicyErrors, RetentionError
+from retention.planning.planner import DEFAULT_SAMPLES
 from retention.policy import PolicySet, load_policies
 
 if TYPE_CHECKING:
@@ -118,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when there is nothing to delete, 2 when deletions are planned",
     )
     plan.add_argument(
+        "--samples",
+        type=int,
+        default=DEFAULT_SAMPLES,
+        metavar="N",
+        help=f"show sample IDs for at most N actions, one request each ({DEFAULT_SAMPLES}; 0: none)",
+    )
+    plan.add_argument(
         "--strict",
         action="store_true",
         help=(
@@ -161,6 +169,15 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--report", metavar="FILE", help="write the apply report (JSON) here")
     apply.add_argument(
         "--journal", metavar="FILE", help="progress journal (default: PLANFILE.journal)"
+    )
+    apply.add_argument(
+        "--verify",
+        choices=("lsn", "recount"),
+        default="lsn",
+        help=(
+            "lsn: one read per namespace or ID action shows the deletes applied (Pinecone's "
+            "log sequence numbers); recount: enumerate every selection again (lsn)"
+        ),
     )
     apply.add_argument(
         "--verify-timeout",
@@ -274,11 +291,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     # Retry warnings go to stderr; stdout carries the plan, which says everything else.
     logs.configure(level="warning")
     _check_writable(args.out)
+    if args.samples < 0:
+        raise RetentionError(f"--samples must be a number of actions >= 0, got: {args.samples}")
+    retry: dict[str, Any] = {}
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
         base_policies = _base_policies(args.base, args.paths, Path(scratch)) if args.base else None
-        plan, base_plan = asyncio.run(_plan_live(policies, base_policies, now, args.paths[0]))
+        plan, base_plan = asyncio.run(
+            _plan_live(policies, base_policies, now, args.paths[0], args.samples, retry)
+        )
 
     if args.format == "json":
         sys.stdout.write(render_json(plan))
@@ -306,19 +328,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def _plan_live(
-    policies: PolicySet, base: PolicySet | None, now: datetime, where: str
+    policies: PolicySet,
+    base: PolicySet | None,
+    now: datetime,
+    where: str,
+    samples: int,
+    retry: dict[str, Any],
 ) -> tuple[Plan, Plan | None]:
     from retention import gitsource, logs
     from retention.runs import plan_live
 
     log = logs.get_logger(command="plan")
     revision = gitsource.revision(where)
-    async with _client() as client:
+    async with _client(log=log, **retry) as client:
         bar = sys.stderr if sys.stderr.isatty() else None
-        plan = await plan_live(client, policies, now=now, git_revision=revision, log=log, bar=bar)
+        plan = await plan_live(
+            client, policies, now=now, git_revision=revision, log=log, bar=bar, samples=samples
+        )
         base_plan = None
         if base is not None:
-            base_plan = await plan_live(client, base, now=now, git_revision=revision, log=log)
+            base_plan = await plan_live(
+                client, base, now=now, git_revision=revision, log=log, samples=samples
+            )
     return plan, base_plan
 
 
@@ -431,7 +462,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         tolerance=args.tolerance / 100,
         max_records=args.max_records,
         verify_timeout=args.verify_timeout,
+        verify=args.verify,
     )
+    retry: dict[str, Any] = {}
     # On a terminal the progress bar and the summary tell the story; elsewhere (CI, a pod)
     # every step is a JSON event, one per batch.
     logs.configure(level="warning" if sys.stderr.isatty() else "info")
@@ -453,8 +486,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal, signum)
         now = datetime.now(UTC).replace(microsecond=0)
-        async with _client() as client:
+        async with _client(log=log, **retry) as client:
             journal: Path | None
+            fresh = False
             if plan_doc is not None:
                 plan: Plan = from_document(plan_doc)
                 digest = _sealed(
@@ -489,6 +523,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 if not args.auto_approve and not _confirm():
                     print("retention: apply cancelled; nothing was deleted", file=sys.stderr)
                     return 1
+                # Planned by this process a moment ago: its counts are current. A plan that
+                # waited for a person's answer is counted again before its deletes.
+                fresh = args.auto_approve
             report = await apply_live(
                 client,
                 plan,
@@ -499,6 +536,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 stop=stop,
                 journal=journal,
                 bar=sys.stderr if sys.stderr.isatty() else None,
+                fresh=fresh,
             )
         report.finished = datetime.now(UTC)
         # What was deleted is said first: a report that cannot be written must not hide it.
@@ -510,8 +548,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         troubled = [r for r in report.results if r.error and r.status != "failed"]
-        for r in [*troubled, *report.failed]:
-            print(f"retention: error: {r.action.id}: {r.error}", file=sys.stderr)
+        _print_errors([*troubled, *report.failed])
         if args.report:
             _write_json(args.report, report.to_document())
         if report.interrupted:
@@ -519,6 +556,30 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return 1 if report.failed or troubled else 0
 
     return asyncio.run(run())
+
+
+MAX_ERRORS_SHOWN = 10
+
+
+def _print_errors(results: Sequence[Any]) -> None:
+    """One line per distinct error (the actions it stopped named once), at most a screenful;
+    the report file holds every action's error."""
+    by_error: dict[str, list[str]] = {}
+    for r in results:
+        by_error.setdefault(r.error, []).append(r.action.id)
+    for n, (error, ids) in enumerate(by_error.items()):
+        if n == MAX_ERRORS_SHOWN:
+            rest = len(by_error) - n
+            print(
+                f"retention: error: and {rest:,} more error{'s' if rest != 1 else ''} "
+                "(--report FILE lists every action's)",
+                file=sys.stderr,
+            )
+            break
+        more = (
+            f" and {len(ids) - 1} more action{'s' if len(ids) != 2 else ''}" if len(ids) > 1 else ""
+        )
+        print(f"retention: error: {ids[0]}{more}: {error}", file=sys.stderr)
 
 
 def _refuse_overwriting(policies: PolicySet, outputs: Sequence[str | None]) -> None:
@@ -630,6 +691,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from retention.service.running import Service, ServiceSettings
 
     _check_run_arguments(args)
+    retry: dict[str, Any] = {}
     state = _state_dir(args.state_dir) if args.state_dir else None
     logs.configure()
     log = logs.get_logger(command="run")
@@ -646,7 +708,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def serve() -> int:
         transport = metrics.transport(httpx.AsyncHTTPTransport(limits=POOL))
-        async with _client(transport=transport, log=log) as client:
+        async with _client(transport=transport, log=log, **retry) as client:
             return await Service(settings, client=client, metrics=metrics, log=log).run()
 
     return asyncio.run(serve())

@@ -172,6 +172,7 @@ async def _tour(
         log=log,
         stop=Stop(),
         bar=out if out.isatty() else None,
+        fresh=True,
     )
     report.finished = datetime.now(UTC)
     say(f"   {report.summary()}")

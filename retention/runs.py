@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,8 +16,39 @@ from retention.applying.report import Report
 from retention.inventory import LiveInventory
 from retention.pinecone import PineconeClient
 from retention.planning.plan import Plan
-from retention.planning.planner import PlanOptions, make_plan
+from retention.planning.planner import DEFAULT_SAMPLES, PlanOptions, make_plan
 from retention.policy import PolicySet
+
+
+class NamespaceProgress:
+    """`namespaces planned: 1,234 of 10,000` on a terminal, once a plan has run for a couple
+    of seconds (a short plan prints nothing), redrawn at most five times a second."""
+
+    AFTER = 2.0
+
+    def __init__(self, stream: TextIO, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.monotonic = monotonic
+        self.started = monotonic()
+        self.shown_at = 0.0
+        self.drawn = False
+        self.last = (0, 0)
+
+    def __call__(self, done: int, total: int) -> None:
+        self.last = (done, total)
+        now = self.monotonic()
+        if now - self.started < self.AFTER or now - self.shown_at < 0.2:
+            return
+        self.shown_at = now
+        self.drawn = True
+        self.stream.write(f"\rnamespaces planned: {done:,} of {total:,}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.drawn:
+            done, total = self.last
+            self.stream.write(f"\rnamespaces planned: {done:,} of {total:,}\n")
+            self.stream.flush()
 
 
 async def plan_live(
@@ -28,18 +59,20 @@ async def plan_live(
     git_revision: str | None = None,
     log: Any,
     bar: TextIO | None = None,
+    samples: int = DEFAULT_SAMPLES,
 ) -> Plan:
     started = time.monotonic()
     inventory = LiveInventory(client, progress=bar)
+    progress = NamespaceProgress(bar) if bar is not None else None
+    options = PlanOptions(
+        tool_version=__version__, git_revision=git_revision, samples=samples, progress=progress
+    )
     try:
-        plan = await make_plan(
-            policies,
-            inventory,
-            now=now,
-            options=PlanOptions(tool_version=__version__, git_revision=git_revision),
-        )
+        plan = await make_plan(policies, inventory, now=now, options=options)
     finally:
         inventory.finish()
+        if progress is not None:
+            progress.finish()
     log.info(
         "plan_computed",
         records=plan.totals.records,
@@ -65,7 +98,9 @@ async def apply_live(
     journal: Path | None = None,
     bar: TextIO | None = None,
     only: Sequence[str] | None = None,
+    fresh: bool = False,
 ) -> Report:
+    """Apply `plan`; `fresh` when this process made it moments ago (its counts stand)."""
     executor = Executor(
         client,
         settings=settings,
@@ -75,7 +110,7 @@ async def apply_live(
         stop=stop,
     )
     started = time.monotonic()
-    report = await executor.apply(plan, now=now, digest=digest, only=only)
+    report = await executor.apply(plan, now=now, digest=digest, only=only, fresh=fresh)
     log.info(
         "apply_finished",
         deleted=report.deleted,

@@ -1,12 +1,11 @@
 """Before the first delete: is the plan still the truth, and do the guards hold?
 
 Each refusal is one line that says what changed and how to re-plan. Pure: the caller passes
-`now`, the current policy digest and hosts, and the recounts.
+`now`, the current policy digest and hosts, and what the actions select now.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -75,93 +74,44 @@ def check_blocked(plan: Plan) -> None:
         )
 
 
-def check_growth(actions: list[Action], recounts: Mapping[str, int], tolerance: float) -> None:
-    for action in actions:
-        now = recounts[action.id]
-        allowed = math.ceil(action.records * (1 + tolerance))
-        if now > allowed:
-            raise PlanError(
-                f"{action.policy}/{action.rule} in {action.index}/{action.namespace} now selects "
-                f"{now:,} records, {now - action.records:,} more than the {action.records:,} "
-                f"planned (tolerance {tolerance:.0%}); nothing was deleted; {REPLAN}"
-            )
-
-
-def guard_groups(plan: Plan, actions: Sequence[Action]) -> set[frozenset[str]]:
-    """The sets of actions (ids, each set within one namespace) whose records the guards weigh
-    now: all of a namespace's, for --max-records; each policy's there, for its own guards
-    (without explicit deleteAll/deleteNamespace actions, for a default guard)."""
-    groups: set[frozenset[str]] = set()
-    guarded = {p.name: p for p in plan.policies}
-    for key in {(a.index, a.namespace) for a in actions}:
-        here = [a for a in actions if (a.index, a.namespace) == key]
-        groups.add(frozenset(a.id for a in here))
-        for name in {a.policy for a in here}:
-            mine = [a for a in here if a.policy == name]
-            groups.add(frozenset(a.id for a in mine))
-            if _percent_guard(guarded.get(name))[1]:
-                plain = frozenset(a.id for a in mine if not a.explicit)
-                if plain:
-                    groups.add(plain)
-    return groups
-
-
-def check_guards(
-    plan: Plan,
+def namespace_guard_problem(
+    policy: PolicyResult,
     actions: Sequence[Action],
-    selected: Mapping[frozenset[str], int],
-    sizes: Mapping[tuple[str, str], int],
-    max_records: int | None,
-) -> None:
-    """The policies' maxRecords/maxPercent, and --max-records for the run, on fresh numbers.
-
-    `selected` holds what each group of `guard_groups` selects now (each record once where
-    Pinecone can count it so, else the sum of the actions' counts), and `sizes` each
-    namespace's records now. Only the guards' limits come from the plan (sealed against the
-    policies); what they weigh is never the plan's own figure, which an edit could lower.
-    """
-    keys = sorted({(a.index, a.namespace) for a in actions})
-
-    def group(acts: Sequence[Action]) -> int:
-        return selected[frozenset(a.id for a in acts)] if acts else 0
-
-    total = sum(group([a for a in actions if (a.index, a.namespace) == k]) for k in keys)
-    if max_records is not None and total > max_records:
-        raise GuardError(
-            f"this apply would delete {total:,} records, over --max-records {max_records:,}; "
-            "nothing was deleted"
-        )
-    for policy in plan.policies:
-        mine = [a for a in actions if a.policy == policy.name]
-        if not mine:
-            continue
-        here = {k: [a for a in mine if (a.index, a.namespace) == k] for k in keys}
-        record_limits = [g.limit for g in policy.guards if g.name == "maxRecords"]
-        n = sum(group(acts) for acts in here.values())
-        if record_limits and n > min(record_limits):
-            raise GuardError(
-                f"policy '{policy.name}' would delete {n:,} records, over its maxRecords "
-                f"{int(min(record_limits)):,}; nothing was deleted"
+    selected: int,
+    weighed: int,
+    size: int,
+    sent_before: int,
+) -> str | None:
+    """Why the policy's `actions` in one namespace must not go, or None: its maxRecords on
+    what they select now (`selected`, each record once where Pinecone can say) with what the
+    run deleted for the policy before (`sent_before`), and its maxPercent (or the default
+    guard) on what its non-explicit actions select now (`weighed`) of the namespace's `size`.
+    Only the guards' limits come from the plan (sealed against the policies); what they weigh
+    is never the plan's own figure, which an edit could lower."""
+    record_limits = [g.limit for g in policy.guards if g.name == "maxRecords"]
+    if record_limits:
+        limit = int(min(record_limits))
+        if sent_before + selected > limit:
+            where = f"{actions[0].index}/{actions[0].namespace}"
+            return (
+                f"policy '{policy.name}' would delete {sent_before + selected:,} records with "
+                f"those of {where}, over its maxRecords {limit:,}; nothing was deleted there"
             )
-        limit, default = _percent_guard(policy)
-        if limit is None:
-            continue
-        for (index, namespace), acts in here.items():
-            weighed = [a for a in acts if not (default and a.explicit)]
-            of = sizes.get((index, namespace), 0)
-            if not weighed or not of or (default and of < DEFAULT_GUARD_MIN_RECORDS):
-                continue
-            pct = 100 * min(group(weighed), of) / of
-            if pct > limit + 0.005:  # the plan rounds percentages to 0.01
-                which = "the default guard of" if default else "its maxPercent"
-                raise GuardError(
-                    f"policy '{policy.name}' would delete {pct:.1f}% of namespace "
-                    f"'{namespace}', over {which} {limit:g}{'%' if default else ''}; "
-                    "nothing was deleted"
-                )
+    limit_pct, default = percent_guard(policy)
+    if limit_pct is None or not size or (default and size < DEFAULT_GUARD_MIN_RECORDS):
+        return None
+    pct = 100 * min(weighed, size) / size
+    if pct > limit_pct + 0.005:  # the plan rounds percentages to 0.01
+        which = "the default guard of" if default else "its maxPercent"
+        return (
+            f"policy '{policy.name}' would delete {pct:.1f}% of namespace "
+            f"'{actions[0].namespace}', over {which} {limit_pct:g}{'%' if default else ''}; "
+            "nothing was deleted there"
+        )
+    return None
 
 
-def _percent_guard(policy: PolicyResult | None) -> tuple[float | None, bool]:
+def percent_guard(policy: PolicyResult | None) -> tuple[float | None, bool]:
     """The maxPercent limit a policy's guards carry (sealed: the policy's, or the default)."""
     if policy is None:
         return None, False

@@ -1,24 +1,39 @@
 """Execute a plan: exactly its actions, paced by the client's limiter, verified afterwards.
 
-    plan ─▶ fresh? ─▶ blocked? ─▶ recount ─▶ growth and guards ─▶ protections spared? ─▶
-        per namespace, concurrently: actions in order ─▶ journal ─▶ verify
+    plan ─▶ fresh? ─▶ blocked? ─▶ namespace sizes ─▶ namespaces as a bounded stream, each:
+        fresh counts ─▶ growth, guards, protections spared ─▶ actions in order ─▶ journal
+    ─▶ verify: by LSN, one read per namespace or per ID action
 
-- a filtered delete with protections goes out only after Pinecone counts no record matching
-  both its filter and a protection (`check_spared`), so no reading of the filter language
-  that differs from ours can reach a protected record written since planning;
+- every check is made on the namespace it is about, just before that namespace's first delete:
+  its actions' counts must not have grown beyond the tolerance, its policies' guards must hold
+  on fresh counts, and Pinecone must count no protected record in a filtered delete's reach
+  (`check_spared`, on the server's own reading of the filter language). A namespace that fails
+  a check is not touched; others go on. A plan made moments before in the same process
+  (`fresh`: `apply --auto-approve`, `run`) is its own count: it is not counted again;
+- the growth guard is also a cap: no action sends more than planned x (1 + tolerance) IDs, no
+  run more than --max-records, no policy more than its maxRecords, whatever arrived since;
 - filtered deletes are one request each; ID actions stream: an enumerator fills a small queue
   with re-checked batches of at most 1,000 IDs and a few workers delete them, so the limiter,
   not the enumeration, sets the pace and memory stays bounded by the queue;
 - each ID delete waits, if needed, until the request a second's worth of records before it has
   been answered for a second (`spacing`), so one slow answer cannot make the next on-time
   request share its one-second window and draw a 429;
+- a record is counted once: where two filtered deletes of a namespace can select the same
+  record, one count of their union says how many records they delete together, and the later
+  action is credited only with what the earlier did not take; an ID sent by one action of a
+  namespace is not sent again by another;
+- verification waits for Pinecone to show the deletes: a read whose `x-pinecone-max-indexed-
+  lsn` has reached the last delete's `x-pinecone-request-lsn` sees them (a filtered delete is
+  then done, and any match the read still counts was written after it), else the read must
+  find nothing left; `verify="recount"` enumerates each selection again instead;
 - a stop request (SIGINT/SIGTERM) lets each batch in flight finish, then reports and returns;
 - deletes are idempotent and selections fixed by the plan, so running the same apply after a
   crash finishes the work without deleting anything extra; a plan its journal shows finished
   is not checked or sent again, and is reported as applied earlier;
 - the report says what happened, not what was planned: an action whose namespace no longer
   exists is "namespace gone" (no request sent), and a filtered delete, `deleteAll` or
-  `deleteNamespace` counts what a count taken just before its request saw.
+  `deleteNamespace` counts what a count taken just before its request saw (or, for a fresh
+  plan, the plan's own count of moments before).
 """
 
 from __future__ import annotations
@@ -26,17 +41,16 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from retention.applying.checks import (
     check_blocked,
     check_fresh,
-    check_growth,
-    check_guards,
-    guard_groups,
+    namespace_guard_problem,
+    percent_guard,
 )
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
@@ -50,9 +64,26 @@ from retention.applying.selection import (
 )
 from retention.applying.spacing import Spacing
 from retention.errors import GuardError, NotFound, RetentionError
+from retention.filters import disjoint, parse_filter
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
-from retention.planning.plan import Action, Plan
+from retention.planning.plan import Action, Overlap, Plan
+from retention.planning.streams import bounded
+
+Verify = Literal["lsn", "recount"]
+
+LIST_SIZES_ABOVE = 20
+"""Namespaces of one index touched by a plan beyond which their sizes come from one listing
+(100 namespaces a page) rather than a describe request each."""
+MAX_VERIFY_SAMPLE = 1000
+"""Deleted IDs an ID action's verification fetches back: the first of each batch, thinned
+evenly beyond this, so that one fetch shows every part of the deletion done."""
+JOURNAL_EVERY = 1.0
+"""Seconds between journal writes while actions finish."""
+RECOUNT_AFTER = 1.0
+"""Seconds after its count beyond which a filtered delete is counted (and checked) again
+before it is sent; it is also counted again after an ID action of its namespace, which may
+have taken minutes."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +94,16 @@ class ApplySettings:
     """Refuse when an action now selects more than this fraction above its planned count."""
     max_records: int | None = None
     """Refuse a run that would delete more records than this in total."""
-    namespaces_at_once: int = 8
-    """Namespaces worked on concurrently (the limiter keeps each within Pinecone's limits)."""
+    namespaces_at_once: int | None = None
+    """Namespaces worked on concurrently; by default enough to keep each index at its limits
+    while every namespace waits on its own."""
     delete_workers: int = 3
     """Delete requests in flight per ID action."""
     verify_timeout: float = 60.0
     """How long to wait for deletions to become visible before reporting them pending."""
+    verify: Verify = "lsn"
+    """lsn: one read per namespace or ID action shows the deletes applied; recount: enumerate
+    every selection again until it is empty."""
 
 
 class Stop:
@@ -83,6 +118,27 @@ class Stop:
     @property
     def requested(self) -> bool:
         return self._requested
+
+
+@dataclass
+class _Namespace:
+    """One namespace's share of the apply: its results in plan order and what it counted."""
+
+    index: str
+    name: str
+    results: list[ActionResult]
+    size: int | None
+    counts: dict[str, int] = field(default_factory=dict)
+    unions: dict[frozenset[str], int] = field(default_factory=dict)
+    sent_ids: set[str] | None = None
+    """IDs this run sent here, kept when several ID actions share the namespace."""
+    lsn: int | None = None
+    """The highest request LSN of this run's deletes here."""
+    counted_at: float = 0.0
+    """When `counts` were taken (monotonic)."""
+    listed: bool = False
+    """Whether an ID action ran here since: it may have taken any time, and records may
+    have arrived meanwhile."""
 
 
 class Executor:
@@ -110,17 +166,43 @@ class Executor:
         self.clock = clock
         self._indexes: dict[str, IndexClient] = {}
         self._sent = 0  # records this run has sent for deletion, against --max-records
+        self._policy_sent: dict[str, int] = {}  # per policy, against its maxRecords
+        self._journal_saved = -math.inf
+        self._overlaps: dict[tuple[str, str], list[Overlap]] = {}
         self.spacing = Spacing(client.limiter.limit, monotonic=monotonic, sleep=sleep)
+
+    def _stopping(self) -> bool:
+        """Whether a stop was asked for (a call, so that checks after an await see it anew)."""
+        return self.stop.requested
 
     async def index(self, name: str) -> IndexClient:
         if name not in self._indexes:
             self._indexes[name] = await self.client.index(name)
         return self._indexes[name]
 
+    def _width(self) -> int:
+        if self.settings.namespaces_at_once is not None:
+            return self.settings.namespaces_at_once
+        index = self.client.limiter.limit(("update_by_metadata_requests", "i"))
+        one = self.client.limiter.limit(("update_by_metadata_requests", "i", "n"))
+        if index is None or one is None:
+            return 64
+        return max(8, min(256, math.ceil(2 * index.per_second / one.per_second)))
+
     async def apply(
-        self, plan: Plan, *, now: datetime, digest: str | None, only: Sequence[str] | None = None
+        self,
+        plan: Plan,
+        *,
+        now: datetime,
+        digest: str | None,
+        only: Sequence[str] | None = None,
+        fresh: bool = False,
     ) -> Report:
-        """Check the plan against the world, then execute it; `only` limits it to policies."""
+        """Check the plan against the world, then execute it; `only` limits it to policies.
+
+        `fresh`: the plan was made by this process moments ago, so its counts are current and
+        are not taken again (its guards were weighed on them).
+        """
         report = Report(plan.fingerprint, started=now)
         status = {p.name: p.status for p in plan.policies}
         actions = [
@@ -151,59 +233,45 @@ class Executor:
                 a for a in plan.actions if only is None or a.policy in only
             ),
         )
-        check_blocked(_subset(plan, [p for p in plan.policies if only is None or p.name in only]))
+        check_blocked(replace(plan, policies=tuple(
+            p for p in plan.policies if only is None or p.name in only
+        )))  # fmt: skip
         todo = [a for a in actions if not self.journal.is_done(a.id)]
-        keys = sorted({(a.index, a.namespace) for a in todo})
-        sizes = dict(
-            zip(keys, await asyncio.gather(*(self._size(*key) for key in keys)), strict=True)
-        )
-        gone = {key for key, size in sizes.items() if size is None}
-        live = [a for a in todo if (a.index, a.namespace) not in gone]
-        recounts = dict(
-            zip(
-                (a.id for a in live),
-                await asyncio.gather(*(self._recount(a) for a in live)),
-                strict=True,
-            )
-        )
-        check_growth(live, recounts, self.settings.tolerance)
-        totals = {key: size or 0 for key, size in sizes.items()}
-        groups = sorted(guard_groups(plan, live), key=sorted)
-        by_id = {a.id: a for a in live}
-        weighed = await asyncio.gather(
-            *(self._selected_now([by_id[i] for i in sorted(g)], recounts) for g in groups)
-        )
-        selected_now = dict(zip(groups, weighed, strict=True))
-        check_guards(plan, live, selected_now, totals, self.settings.max_records)
-        await asyncio.gather(
-            *(self._check_spared(a) for a in live if a.protections and recounts[a.id])
-        )
+        for overlap in plan.overlaps:
+            self._overlaps.setdefault((overlap.index, overlap.namespace), []).append(overlap)
+        sizes = await self._sizes(sorted({(a.index, a.namespace) for a in todo}))
+        gone = sorted(key for key, size in sizes.items() if size is None)
         self.log.info(
             "apply_started",
             plan=plan.fingerprint,
-            actions=len(live),
-            records=sum(recounts.values()),
+            actions=len(todo),
+            planned=sum(a.records for a in todo),
             resumed=len(actions) - len(todo),
-            namespaces_gone=[f"{index}/{ns}" for index, ns in sorted(gone)],
+            namespaces_gone=[f"{index}/{ns}" for index, ns in gone],
         )
+        groups: dict[tuple[str, str], _Namespace] = {}
         for a in actions:
-            result = ActionResult(a)
-            if self.journal.is_done(a.id):
-                result = self._earlier(a)
-            elif (a.index, a.namespace) in gone:
-                self._finish_gone(result)
+            result = self._earlier(a) if self.journal.is_done(a.id) else ActionResult(a)
             report.results.append(result)
-        self.progress.start(sum(recounts.values()))
-        by_ns: dict[tuple[str, str], list[ActionResult]] = {}
-        for r in report.results:
-            if r.status == "skipped":
-                by_ns.setdefault((r.action.index, r.action.namespace), []).append(r)
-        gate = asyncio.Semaphore(self.settings.namespaces_at_once)
-        await asyncio.gather(*(self._namespace(results, gate) for results in by_ns.values()))
-        self.progress.finish()
-        report.interrupted = self.stop.requested and not report.failed
-        if not self.stop.requested:
-            await self._verify_all(report.results)
+            if result.status != "skipped":
+                continue
+            key = (a.index, a.namespace)
+            if key not in groups:
+                groups[key] = _Namespace(a.index, a.namespace, [], sizes.get(key))
+            groups[key].results.append(result)
+        self.progress.start(sum(a.records for a in todo))
+        try:
+            await bounded(
+                groups.values(),
+                lambda ns: self._namespace(plan, ns, fresh=fresh),
+                self._width(),
+            )
+        finally:
+            self.progress.finish()
+            self._save_journal(force=True)
+        report.interrupted = self._stopping() and not report.failed
+        if not self._stopping():
+            await self._verify_all(list(groups.values()))
         return report
 
     def _earlier(self, action: Action) -> ActionResult:
@@ -212,13 +280,41 @@ class Executor:
             action, status="applied-earlier", earlier=entry, finished=entry.finished
         )
 
+    async def _sizes(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+        """Each namespace's record count now, None for one that does not exist: one listing
+        per index where the plan touches many of its namespaces, else one describe each."""
+        sizes: dict[tuple[str, str], int | None] = {}
+        for name in sorted({index for index, _ in keys}):
+            mine = [ns for index, ns in keys if index == name]
+            index = await self.index(name)
+            if len(mine) > LIST_SIZES_ABOVE:
+                listed: dict[str, int] = {}
+                async for page in index.list_namespaces(limit=100):
+                    listed.update((n.name, n.record_count) for n in page.namespaces)
+                sizes.update(((name, ns), listed.get(ns)) for ns in mine)
+                continue
+
+            async def describe(ns: str, index_name: str = name) -> None:
+                sizes[(index_name, ns)] = await self._size(index_name, ns)
+
+            await bounded(mine, describe, 16)
+        return sizes
+
+    async def _size(self, index: str, namespace: str) -> int | None:
+        """The namespace's record count, or None when it does not exist."""
+        try:
+            return (await (await self.index(index)).describe_namespace(namespace)).record_count
+        except NotFound:
+            return None
+
     def _finish_gone(self, result: ActionResult) -> None:
         """The action's namespace no longer exists: say so, and journal it as finished."""
         a = result.action
         result.status, result.finished = "namespace-gone", self.clock()
         self.journal.mark_done(
-            a.id, result.deleted, finished=result.finished, outcome="namespace-gone"
+            a.id, result.deleted, finished=result.finished, outcome="namespace-gone", save=False
         )
+        self._save_journal()
         self.log.warning(
             "action_namespace_gone",
             action=a.id,
@@ -229,76 +325,205 @@ class Executor:
             deleted=result.deleted,
         )
 
-    async def _size(self, index: str, namespace: str) -> int | None:
-        """The namespace's record count, or None when it does not exist."""
+    def _save_journal(self, *, force: bool = False) -> None:
+        now = self.monotonic()
+        if not force and now - self._journal_saved < JOURNAL_EVERY:
+            return
+        self._journal_saved = now
         try:
-            return (await (await self.index(index)).describe_namespace(namespace)).record_count
+            self.journal.save()
+        except RetentionError as exc:  # the deletes happened: report them, then stop
+            self.log.error("journal_failed", error=str(exc))
+            self.stop.request()
+            raise
+
+    # -- one namespace
+
+    async def _namespace(self, plan: Plan, ns: _Namespace, *, fresh: bool) -> None:
+        if self._stopping():
+            for r in ns.results:
+                r.status = "interrupted"
+            return
+        if ns.size is None:
+            for r in ns.results:
+                self._finish_gone(r)
+            return
+        try:
+            allowed = await self._checked(plan, ns, fresh=fresh)
         except NotFound:
-            return None
-
-    async def _selected_now(self, actions: Sequence[Action], recounts: Mapping[str, int]) -> int:
-        """How many records these actions of one namespace select now, each once where
-        Pinecone can say (filtered deletes: one count of their union), else their sum."""
-        if len(actions) == 1:
-            return recounts[actions[0].id]
-        filters = [a.filter for a in actions if a.kind == "deleteByFilter" and a.filter]
-        if len(filters) < len(actions):
-            return sum(recounts[a.id] for a in actions)
-        index = await self.index(actions[0].index)
-        return (await index.count({"$or": filters}, actions[0].namespace)).matched
-
-    async def _check_spared(self, action: Action) -> None:
-        await check_spared(await self.index(action.index), action)
-
-    async def _recount(self, action: Action) -> int:
-        return await count_selected(await self.index(action.index), action)
-
-    async def _namespace(self, results: list[ActionResult], gate: asyncio.Semaphore) -> None:
-        async with gate:
-            touched = False  # whether this run has deleted in the namespace yet
-            for result in results:
-                if self.stop.requested:
-                    result.status = "interrupted"
-                    continue
-                started = self.monotonic()
-                try:
-                    await self._execute(result, touched=touched)
-                except RetentionError as exc:
-                    # Pinecone refused, or an input changed under the apply (an ID file): stop
-                    # starting new work everywhere, let what is in flight finish, and report
-                    # what was deleted before.
-                    result.status, result.error = "failed", str(exc)
-                    result.seconds = self.monotonic() - started
-                    self.log.error("action_failed", action=result.action.id, error=str(exc))
-                    self.stop.request()
-                    continue
+            for r in ns.results:
+                self._finish_gone(r)
+            return
+        except RetentionError as exc:
+            self._fail(ns.results, str(exc), stop_all=True)
+            return
+        if sum(1 for r in ns.results if r.action.kind == "deleteByIds") > 1:
+            ns.sent_ids = set()
+        credited = 0  # of the namespace's filtered union, what earlier actions took
+        touched = False  # whether this run has deleted in the namespace yet
+        for result in ns.results:
+            if result.status == "failed":
+                continue  # refused by a check above
+            if self._stopping():
+                result.status = "interrupted"
+                continue
+            if result.action.id not in allowed:
+                continue
+            started = self.monotonic()
+            try:
+                await self._execute(ns, result, touched=touched)
+            except GuardError as exc:
+                # A cap was reached: this action stops here, with what it deleted reported;
+                # the other namespaces are not concerned.
+                self._fail([result], str(exc), stop_all=False)
                 result.seconds = self.monotonic() - started
-                touched = touched or result.requests > 0
-                if result.status == "interrupted":
-                    continue
-                if result.status == "namespace-gone":
-                    self._finish_gone(result)
-                    continue
-                result.status, result.finished = "done", self.clock()
-                try:
-                    self.journal.mark_done(
-                        result.action.id, result.deleted, finished=result.finished
-                    )
-                except RetentionError as exc:  # the deletes happened: report them, then stop
-                    result.error = str(exc)
-                    self.log.error("journal_failed", action=result.action.id, error=str(exc))
-                    self.stop.request()
-                self.log.info(
-                    "action_applied",
-                    action=result.action.id,
-                    kind=result.action.kind,
-                    planned=result.action.records,
-                    deleted=result.deleted,
-                    requests=result.requests,
-                    seconds=round(result.seconds, 3),
-                )
+                continue
+            except RetentionError as exc:
+                # Pinecone refused, or an input changed under the apply (an ID file): stop
+                # starting new work everywhere, let what is in flight finish, and report
+                # what was deleted before.
+                result.seconds = self.monotonic() - started
+                self._fail([result], str(exc), stop_all=True)
+                continue
+            result.seconds = self.monotonic() - started
+            touched = touched or result.requests > 0
+            if result.status == "interrupted":
+                continue
+            if result.status == "namespace-gone":
+                self._finish_gone(result)
+                continue
+            if result.action.kind == "deleteByFilter":
+                credited = self._credit(ns, result, credited)
+            self._done(result)
 
-    async def _execute(self, result: ActionResult, *, touched: bool) -> None:
+    def _fail(self, results: Sequence[ActionResult], error: str, *, stop_all: bool) -> None:
+        for r in results:
+            if r.status in ("skipped", "interrupted") or r.status == "done":
+                r.status, r.error = "failed", error
+                self.log.error("action_failed", action=r.action.id, error=error)
+        if stop_all:
+            self.stop.request()
+
+    def _done(self, result: ActionResult) -> None:
+        result.status, result.finished = "done", self.clock()
+        self.journal.mark_done(
+            result.action.id, result.deleted, finished=result.finished, save=False
+        )
+        try:
+            self._save_journal()
+        except RetentionError as exc:
+            result.error = str(exc)
+        self.log.info(
+            "action_applied",
+            action=result.action.id,
+            kind=result.action.kind,
+            planned=result.action.records,
+            deleted=result.deleted,
+            requests=result.requests,
+            seconds=round(result.seconds, 3),
+        )
+
+    async def _checked(self, plan: Plan, ns: _Namespace, *, fresh: bool) -> set[str]:
+        """Count what the namespace's actions select now and check it: growth, guards and
+        protections. Returns the actions that may go; those refused are marked failed."""
+        index = await self.index(ns.index)
+        filtered = [r.action for r in ns.results if r.action.kind == "deleteByFilter"]
+        ns.counted_at = self.monotonic()
+        for r in ns.results:
+            a = r.action
+            if a.kind == "deleteByFilter":
+                assert a.filter is not None
+                ns.counts[a.id] = (
+                    a.records if fresh else (await index.count(a.filter, a.namespace)).matched
+                )
+            elif a.kind in ("deleteAll", "deleteNamespace"):
+                ns.counts[a.id] = ns.size or 0
+            else:
+                ns.counts[a.id] = a.records  # enumerated while deleting, under a cap
+        refused: dict[str, str] = {}
+        for r in ns.results:
+            a = r.action
+            cap = math.ceil(a.records * (1 + self.settings.tolerance))
+            now = ns.counts[a.id]
+            if a.kind != "deleteByIds" and not fresh and now > cap:
+                refused[a.id] = (
+                    f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects {now:,} records, "
+                    f"{now - a.records:,} more than the {a.records:,} planned (tolerance "
+                    f"{self.settings.tolerance:.0%}); nothing was deleted there; run "
+                    "`retention plan` again and review the new plan"
+                )
+        live = [a for a in filtered if ns.counts[a.id] and a.id not in refused]
+        if len(live) > 1 and _may_overlap(live):
+            key = frozenset(a.id for a in live)
+            ns.unions[key] = (
+                _planned_union(self._overlaps.get((ns.index, ns.name), ()), live)
+                if fresh
+                else (await index.count({"$or": [a.filter for a in live]}, ns.name)).matched
+            )
+
+        async def weigh(acts: Sequence[Action]) -> int:
+            """What `acts` select now, each record once where Pinecone can say."""
+            if not acts:
+                return 0
+            total = sum(ns.counts[a.id] for a in acts)
+            wanted = [a for a in acts if a.kind == "deleteByFilter" and ns.counts[a.id]]
+            if len(wanted) < 2 or len(wanted) < len([a for a in acts if ns.counts[a.id]]):
+                return total
+            key = frozenset(a.id for a in wanted)
+            if key not in ns.unions:
+                ns.unions[key] = (
+                    await index.count({"$or": [a.filter for a in wanted]}, ns.name)
+                ).matched
+            return ns.unions[key]
+
+        for policy in plan.policies:
+            mine = [
+                r.action
+                for r in ns.results
+                if r.action.policy == policy.name and r.action.id not in refused
+            ]
+            if not mine:
+                continue
+            limit_pct, default = percent_guard(policy)
+            plain = [a for a in mine if not (default and a.explicit)]
+            selected_now = await weigh(mine)
+            weighed = await weigh(plain) if limit_pct is not None and plain else 0
+            # Checked and booked in one step, with no await between: namespaces running
+            # concurrently must not both pass on the same remaining maxRecords.
+            sent = self._policy_sent.get(policy.name, 0)
+            problem = namespace_guard_problem(
+                policy, mine, selected_now, weighed, ns.size or 0, sent
+            )
+            if problem is not None:
+                for a in mine:
+                    refused[a.id] = problem
+            else:
+                self._policy_sent[policy.name] = sent + selected_now
+        protected = [
+            a for a in filtered if a.protections and ns.counts[a.id] and a.id not in refused
+        ]
+        if protected:
+            try:
+                await check_spared(index, protected)
+            except GuardError as exc:
+                for a in protected:
+                    refused[a.id] = str(exc)
+        for r in ns.results:
+            if r.action.id in refused:
+                r.status, r.error = "failed", refused[r.action.id]
+                self.log.error("action_refused", action=r.action.id, error=r.error)
+        return {r.action.id for r in ns.results if r.action.id not in refused}
+
+    def _credit(self, ns: _Namespace, result: ActionResult, credited: int) -> int:
+        """Credit a filtered delete with the records of the namespace's union that earlier
+        actions did not take, so that a record two filters select counts once."""
+        for key, union in ns.unions.items():
+            if result.action.id in key:
+                result.deleted = max(0, min(result.deleted, union - credited))
+                return credited + result.deleted
+        return credited
+
+    async def _execute(self, ns: _Namespace, result: ActionResult, *, touched: bool) -> None:
         """Delete what the action selects now; `deleted` says what that was, never the plan.
 
         A namespace found missing is "namespace gone" unless this run's own deletes in it
@@ -317,31 +542,27 @@ class Executor:
 
         try:
             if a.kind == "deleteByIds":
-                await self._delete_ids(index, result)
+                ns.listed = True
+                await self._delete_ids(index, ns, result)
                 if result.deleted == 0 and result.status != "interrupted":
                     await vanished()
                 return
+            if a.kind == "deleteByFilter" and (
+                ns.listed or self.monotonic() - ns.counted_at > RECOUNT_AFTER
+            ):
+                await self._recount(index, ns, a)
+            n = ns.counts[a.id]
+            if n == 0:
+                return  # nothing selected now: no request
+            self._take(a, n, 0)
             if a.kind == "deleteByFilter":
                 assert a.filter is not None
-                # What the filter matches right now is what this request deletes.
-                n = (await index.count(a.filter, a.namespace)).matched
-                if n == 0 and await vanished():
-                    return
-                await check_spared(index, a)  # again: records may have come since the apply began
-                self._take(a, n, 0)
                 done = await index.delete_by_filter(a.filter, a.namespace)
+            elif a.kind == "deleteAll":
+                done = await index.delete_all(a.namespace)
             else:
-                size = await self._size(a.index, a.namespace)
-                if size is None:
-                    await vanished()
-                    return
-                n = size
-                self._take(a, n, 0)
-                if a.kind == "deleteAll":
-                    done = await index.delete_all(a.namespace)
-                else:
-                    info = await index.delete_namespace(a.namespace, missing_ok=True)
-                    done = DeleteResult(requests=1, ids_sent=0, infos=(info,))
+                info = await index.delete_namespace(a.namespace, missing_ok=True)
+                done = DeleteResult(requests=1, ids_sent=0, infos=(info,))
         except NotFound:
             if await vanished():
                 return
@@ -350,6 +571,7 @@ class Executor:
         for info in done.infos:
             result.note_request(info.request_id)
         result.lsn = done.lsn
+        ns.lsn = max(ns.lsn or 0, done.lsn) if done.lsn is not None else ns.lsn
         self.progress.advance(n)
         self.log.info(
             "delete_request",
@@ -360,45 +582,70 @@ class Executor:
             request_id=done.infos[0].request_id if done.infos else None,
         )
 
-    async def _delete_ids(self, index: IndexClient, result: ActionResult) -> None:
+    async def _recount(self, index: IndexClient, ns: _Namespace, a: Action) -> None:
+        """Count a filtered delete again just before it is sent, long after the namespace's
+        checks: what it selects now must still be within its cap, and spare every protection."""
+        assert a.filter is not None
+        n = (await index.count(a.filter, a.namespace)).matched
+        cap = math.ceil(a.records * (1 + self.settings.tolerance))
+        if n > cap:
+            raise GuardError(
+                f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects more than the "
+                f"{a.records:,} records planned allow (tolerance {self.settings.tolerance:.0%}: "
+                f"at most {cap:,}); it stopped after 0; run `retention plan` again"
+            )
+        if n and a.protections:
+            await check_spared(index, [a])
+        ns.counts[a.id] = n
+        for key in [k for k in ns.unions if a.id in k]:
+            del ns.unions[key]  # the union was counted before; credit this count as it is
+
+    async def _delete_ids(self, index: IndexClient, ns: _Namespace, result: ActionResult) -> None:
         a = result.action
         queue: asyncio.Queue[list[str] | None] = asyncio.Queue(
             maxsize=2 * self.settings.delete_workers
         )
         workers = self.settings.delete_workers
+        seen = ns.sent_ids
 
         async def enumerate_batches() -> None:
             try:
                 async for batch in selected(index, a):
-                    if self.stop.requested:
+                    if self._stopping():
                         break
+                    if seen is not None:
+                        batch = [i for i in batch if i not in seen]
+                        seen.update(batch)
+                        if not batch:
+                            continue
                     await queue.put(batch)
             finally:
                 for _ in range(workers):
                     await queue.put(None)
 
-        def stopping() -> bool:
-            return self.stop.requested
-
         taken = 0  # IDs this action has been allowed to send, in flight or answered
+        batches = 0
 
         async def delete_batches() -> None:
-            nonlocal taken
+            nonlocal taken, batches
             while (batch := await queue.get()) is not None:
-                if self.stop.requested:
+                if self._stopping():
                     continue  # drain without deleting: only batches already sent finish
                 self._take(a, len(batch), taken)
                 taken += len(batch)
                 weights = Spacing.delete_weights(index.name, a.namespace, len(batch))
                 async with self.spacing.turn(weights):
-                    if stopping():  # came while this batch waited for its turn
+                    if self._stopping():  # came while this batch waited for its turn
                         continue
                     done = await index.delete_ids(batch, a.namespace)
                 for info in done.infos:
                     result.note_request(info.request_id)
                 if done.lsn is not None:
                     result.lsn = max(result.lsn or 0, done.lsn)
+                    ns.lsn = max(ns.lsn or 0, done.lsn)
                 result.deleted += len(batch)
+                result.note_deleted_sample(batch[0], batches, MAX_VERIFY_SAMPLE)
+                batches += 1
                 self.progress.advance(len(batch))
                 self.log.info(
                     "delete_batch",
@@ -416,7 +663,7 @@ class Executor:
                     group.create_task(delete_batches())
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
-        if self.stop.requested:
+        if self._stopping():
             result.status = "interrupted"
 
     def _take(self, action: Action, n: int, taken: int) -> None:
@@ -424,7 +671,7 @@ class Executor:
         planned x (1 + tolerance) for one action, nor more than --max-records for the run,
         whatever arrived in the index since the checks before the first delete."""
         cap = math.ceil(action.records * (1 + self.settings.tolerance))
-        if taken + n > cap:
+        if action.kind == "deleteByIds" and taken + n > cap:
             raise GuardError(
                 f"{action.policy}/{action.rule} in {action.index}/{action.namespace} now selects "
                 f"more than the {action.records:,} records planned allow (tolerance "
@@ -440,54 +687,131 @@ class Executor:
             )
         self._sent += n
 
-    async def _verify_all(self, results: list[ActionResult]) -> None:
-        await asyncio.gather(*(self._verify(r) for r in results if r.status == "done"))
+    # -- verification
 
-    async def _verify(self, result: ActionResult) -> None:
-        """Wait out eventual consistency: recount the selection until it is empty."""
-        a = result.action
-        index = await self.index(a.index)
+    async def _verify_all(self, groups: Sequence[_Namespace]) -> None:
+        async def verify(ns: _Namespace) -> None:
+            done = [r for r in ns.results if r.status == "done"]
+            if not done:
+                return
+            if self.settings.verify == "recount":
+                for r in done:
+                    await self._recount_until_empty(r)
+                return
+            await self._verify_namespace(ns, done)
+
+        await bounded(groups, verify, self._width())
+
+    async def _verify_namespace(self, ns: _Namespace, done: Sequence[ActionResult]) -> None:
+        """One read shows every filtered delete of the namespace applied, by LSN; each ID
+        action fetches back a sample of what it deleted."""
+        index = await self.index(ns.index)
+        filtered = [r for r in done if r.action.kind in ("deleteByFilter", "deleteAll")]
+        if filtered:
+            await self._verify_filtered(index, ns, filtered)
+        for r in done:
+            a = r.action
+            if a.kind == "deleteByIds":
+                await self._verify_ids(index, r)
+            elif a.kind == "deleteNamespace":
+                await self._recount_until_empty(r)
+
+    async def _until(
+        self, results: Sequence[ActionResult], read: Callable[[], Awaitable[tuple[int, bool]]]
+    ) -> None:
+        """Read until the deletes show (read -> (still visible, seen by LSN)), or time out."""
         deadline = self.monotonic() + self.settings.verify_timeout
         delay = 0.1
         while True:
             try:
-                remaining = await self._remaining(index, a, result.lsn)
+                remaining, by_lsn = await read()
+            except NotFound:
+                remaining, by_lsn = 0, False  # the namespace is gone, and every record of it
             except RetentionError as exc:  # e.g. its ID file changed since: say so, still report
-                result.verification, result.error = "not-checked", str(exc)
-                self.log.warning("apply_unverified", action=a.id, error=str(exc))
+                for r in results:
+                    r.verification, r.error = "not-checked", str(exc)
+                    self.log.warning("apply_unverified", action=r.action.id, error=str(exc))
                 return
-            if remaining == 0:
-                result.verification, result.remaining = "verified", 0
+            if remaining == 0 or by_lsn:
+                for r in results:
+                    r.verification, r.remaining = "verified", 0
+                if remaining and by_lsn:
+                    self.log.info(
+                        "verified_by_lsn",
+                        actions=[r.action.id for r in results],
+                        written_since=remaining,
+                    )
                 return
             if self.monotonic() >= deadline:
-                result.verification, result.remaining = "pending", remaining
-                self.log.warning("apply_unverified", action=a.id, remaining=remaining)
+                for r in results:
+                    r.verification, r.remaining = "pending", remaining
+                    self.log.warning("apply_unverified", action=r.action.id, remaining=remaining)
                 return
             await self.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def _remaining(self, index: IndexClient, a: Action, lsn: int | None) -> int:
-        """What of the selection is still visible. For a filtered delete whose request LSN is
-        known, a count that has indexed past it shows the delete done: any match it still finds
-        was written after the delete, and is the next run's work, not this one's."""
-        try:
-            if a.kind == "deleteByFilter" and lsn is not None:
-                assert a.filter is not None
-                now = await index.count(a.filter, a.namespace)
-                seen = now.info.max_indexed_lsn
-                if now.matched and seen is not None and seen >= lsn:
-                    self.log.info("verified_by_lsn", action=a.id, written_since=now.matched)
-                    return 0
-                return now.matched
+    async def _verify_filtered(
+        self, index: IndexClient, ns: _Namespace, results: Sequence[ActionResult]
+    ) -> None:
+        filters = [r.action.filter for r in results if r.action.filter is not None]
+        whole = len(filters) < len(results)  # a deleteAll: anything left in the namespace
+        lsn = max((r.lsn for r in results if r.lsn is not None), default=None)
+
+        async def read() -> tuple[int, bool]:
+            if whole:
+                description = await index.describe_namespace(ns.name)
+                info = description.info
+                seen = info.max_indexed_lsn if info is not None else None
+                left = description.record_count
+            else:
+                where = filters[0] if len(filters) == 1 else {"$or": filters}
+                counted = await index.count(where, ns.name)
+                seen, left = counted.info.max_indexed_lsn, counted.matched
+            return left, lsn is not None and seen is not None and seen >= lsn
+
+        await self._until(results, read)
+
+    async def _verify_ids(self, index: IndexClient, result: ActionResult) -> None:
+        sample = result.deleted_sample
+        if not sample:
+            result.verification, result.remaining = "verified", 0
+            return
+        lsn = result.lsn
+
+        async def read() -> tuple[int, bool]:
+            found = await index.fetch(sample, result.action.namespace)
+            seen = max((i.max_indexed_lsn or 0 for i in found.infos), default=0)
+            by_lsn = lsn is not None and bool(found.infos) and seen >= lsn
+            if by_lsn and found.records:
+                # Seen after the deletes, and present: written again since.
+                self.log.info(
+                    "ids_written_since_delete", action=result.action.id, ids=len(found.records)
+                )
+            return len(found.records), by_lsn
+
+        await self._until([result], read)
+
+    async def _recount_until_empty(self, result: ActionResult) -> None:
+        a = result.action
+        index = await self.index(a.index)
+
+        async def read() -> tuple[int, bool]:
             if a.kind == "deleteNamespace":
                 await index.describe_namespace(a.namespace)
-                return await namespace_records(index, a.namespace) or 1
-            return await count_selected(index, a)
-        except NotFound:
-            return 0  # the namespace is gone, and every record of it
+                return await namespace_records(index, a.namespace) or 1, False
+            return await count_selected(index, a), False
+
+        await self._until([result], read)
 
 
-def _subset(plan: Plan, chosen: Sequence[Any]) -> Plan:
-    from dataclasses import replace
+def _may_overlap(actions: Sequence[Action]) -> bool:
+    """Whether two of these filtered deletes can select the same record."""
+    filters = [parse_filter(a.filter, strict=False) for a in actions if a.filter is not None]
+    return any(not disjoint(x, y) for i, x in enumerate(filters) for y in filters[i + 1 :])
 
-    return replace(plan, policies=tuple(chosen))
+
+def _planned_union(overlaps: Sequence[Overlap], actions: Sequence[Action]) -> int:
+    """The plan's own count of these actions' records, each once (from its overlaps)."""
+    ids = {a.id for a in actions}
+    shared = sum(o.records for o in overlaps if set(o.actions) <= ids)
+    return max(max(a.records for a in actions), sum(a.records for a in actions) - shared)

@@ -5,7 +5,8 @@ pinned ID files), so re-running an interrupted apply cannot delete anything extr
 only spares the work already done and lets the report say what happened: how many records each
 finished action deleted, how it ended and when, so that running a finished plan again can say
 "applied earlier" instead of repeating its figures as if they were new. It is rewritten
-atomically (write, fsync, rename) after each action, so it is always either old or new.
+atomically (write, fsync, rename) as actions finish, at most a few times a second, so it is
+always either old or new.
 
 The journal's path comes from the command line, so it is read and written with care: only a
 regular file of at most MAX_JOURNAL_BYTES is read, and never with an open that can block (a
@@ -85,8 +86,18 @@ class Journal:
         *,
         finished: datetime | None = None,
         outcome: Outcome = "done",
+        save: bool = True,
     ) -> None:
+        """Record a finished action; `save=False` leaves the write to a later `save()` (an
+        apply of ten thousand actions writes its journal a few times a second, not ten
+        thousand times: an action finished since the last write is only done again, and
+        deletes are idempotent)."""
         self.entries[action_id] = Entry(deleted, finished, outcome)
+        if save:
+            self.save()
+
+    def save(self) -> None:
+        """Write the journal now (atomically, fsynced)."""
         self._save()
 
     def _save(self) -> None:

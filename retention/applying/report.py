@@ -42,6 +42,20 @@ class ActionResult:
     finished: datetime | None = None
     earlier: Entry | None = None
     """For an action finished by an earlier run of the plan: what its journal says."""
+    deleted_sample: list[str] = field(default_factory=list)
+    """IDs this run deleted, one per batch (thinned evenly to a bound), to fetch back."""
+    _stride: int = field(default=1, repr=False)
+
+    def note_deleted_sample(self, record_id: str, batch: int, bound: int) -> None:
+        """Keep the first ID of batch number `batch`; past `bound`, keep every other one of
+        those kept and take later batches at half the rate, so the sample spans the whole
+        deletion in at most `bound` IDs."""
+        if batch % self._stride:
+            return
+        self.deleted_sample.append(record_id)
+        if len(self.deleted_sample) >= bound:
+            del self.deleted_sample[1::2]
+            self._stride *= 2
 
     def note_request(self, request_id: str | None) -> None:
         self.requests += 1

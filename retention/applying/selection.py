@@ -10,8 +10,9 @@ any), so a record that changed since planning is spared.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from retention.errors import GuardError, NotFound, PlanError
@@ -148,26 +149,40 @@ async def count_selected(index: IndexClient, action: Action) -> int:
     return await namespace_records(index, action.namespace)
 
 
-async def check_spared(index: IndexClient, action: Action) -> None:
-    """Refuse a filtered delete that Pinecone now says would reach a protected record.
+async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
+    """Refuse filtered deletes that Pinecone now says would reach a protected record.
 
-    The planner folded the protections into the filter only after Pinecone counted no record
+    The planner folded the protections into each filter only after Pinecone counted no record
     matching both; records written since may be shaped otherwise, so the count is asked again
-    before the first delete of the apply, on the server's own reading of the filters.
+    just before the namespace's deletes, on the server's own reading of the filters: one count
+    for all the namespace's protected filtered deletes (their filters, or-ed, and-ed with their
+    protections, or-ed).
     """
-    if action.kind != "deleteByFilter" or not action.protections:
+    mine = [a for a in actions if a.kind == "deleteByFilter" and a.protections]
+    if not mine:
         return
-    assert action.filter is not None
-    protected = (
-        action.protections[0] if len(action.protections) == 1 else {"$or": list(action.protections)}
+    filters = [a.filter for a in mine if a.filter is not None]
+    protections = list(
+        dict.fromkeys(json.dumps(p, sort_keys=True) for a in mine for p in a.protections)
     )
-    both = {"$and": [action.filter, protected]}
-    overlap = (await index.count(both, action.namespace)).matched
+    protected = (
+        json.loads(protections[0])
+        if len(protections) == 1
+        else {"$or": [json.loads(p) for p in protections]}
+    )
+    reach = filters[0] if len(filters) == 1 else {"$or": filters}
+    overlap = (await index.count({"$and": [reach, protected]}, mine[0].namespace)).matched
     if overlap:
+        first = mine[0]
+        which = (
+            f"{first.policy}/{first.rule}"
+            if len(mine) == 1
+            else f"{len(mine)} filtered deletes (first {first.policy}/{first.rule})"
+        )
         raise GuardError(
-            f"{action.policy}/{action.rule} in {action.index}/{action.namespace}: Pinecone now "
-            f"counts {overlap:,} record{'s' if overlap != 1 else ''} matching both the delete "
-            "filter and a protection, so the filter is not sent; nothing was deleted; run "
+            f"{which} in {first.index}/{first.namespace}: Pinecone now counts {overlap:,} "
+            f"record{'s' if overlap != 1 else ''} matching both the delete filter and a "
+            "protection, so the filter is not sent; nothing was deleted there; run "
             "`retention plan` again (it checks such records one by one)"
         )
 

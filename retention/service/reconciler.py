@@ -25,6 +25,9 @@ from retention.policy import PolicySet
 from retention.runs import apply_live, plan_live
 from retention.service.metrics import Metrics
 
+VERIFY_SHARE = 0.5
+"""Of the time left until a policy's next firing, the share its verification may wait."""
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -52,8 +55,12 @@ class Reconciler:
         for stop in self._stops:
             stop.request()
 
-    async def reconcile(self, name: str) -> None:
-        """Plan, then (unless observing) apply and verify the policy `name`; never raises."""
+    async def reconcile(self, name: str, *, next_firing: datetime | None = None) -> None:
+        """Plan, then (unless observing) apply and verify the policy `name`; never raises.
+
+        Verification waits at most until shortly before `next_firing`: a namespace slow to
+        show its deletes is reported pending and seen again by the next firing, never a
+        reason for that firing to be skipped."""
         policies = self.policies
         log = self.log.bind(policy=name)
         if policies is None or not any(p.name == name for p in policies.policies):
@@ -77,7 +84,7 @@ class Reconciler:
                 outcome = "nothing_to_delete"
                 self.metrics.pending.labels(name).set(0)
             else:
-                outcome = await self._apply(name, plan, policies.digest, log)
+                outcome = await self._apply(name, plan, policies.digest, log, next_firing)
             if outcome in ("applied", "nothing_to_delete", "observed"):
                 self.metrics.last_success.labels(name).set(time.time())
         except RetentionError as exc:
@@ -87,7 +94,17 @@ class Reconciler:
         finally:
             self.metrics.runs.labels(name, outcome).inc()
 
-    async def _apply(self, name: str, plan: Plan, digest: str, log: Any) -> str:
+    def _settings(self, next_firing: datetime | None) -> ApplySettings:
+        if next_firing is None:
+            return self.settings
+        left = (next_firing - self.clock()).total_seconds() * VERIFY_SHARE
+        return replace(
+            self.settings, verify_timeout=max(0.0, min(self.settings.verify_timeout, left))
+        )
+
+    async def _apply(
+        self, name: str, plan: Plan, digest: str, log: Any, next_firing: datetime | None = None
+    ) -> str:
         keys = sorted({(a.index, a.namespace) for a in plan.actions if a.records})
         locks = [self._locks.setdefault(k, asyncio.Lock()) for k in keys]
         stop = Stop()
@@ -101,9 +118,10 @@ class Reconciler:
                 plan,
                 now=self.clock(),
                 digest=digest,
-                settings=self.settings,
+                settings=self._settings(next_firing),
                 log=log,
                 stop=stop,
+                fresh=True,
             )
             self.metrics.apply_seconds.labels(name).observe(time.monotonic() - started)
         finally:

@@ -139,8 +139,11 @@ class Service:
         task = asyncio.current_task()
         assert task is not None
         self.running.add(task)
+        job = self.scheduler.get_job(name)
         try:
-            await self.reconciler.reconcile(name)
+            await self.reconciler.reconcile(
+                name, next_firing=job.next_run_time if job is not None else None
+            )
         finally:
             self.running.discard(task)
 

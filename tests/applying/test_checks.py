@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from retention.applying import selection
-from retention.applying.checks import check_guards, guard_groups
+from retention.applying.checks import namespace_guard_problem
 from retention.applying.selection import file_digest
-from retention.errors import GuardError, PlanError
+from retention.errors import PlanError
 from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
 
 
@@ -41,11 +41,14 @@ def _plan(records: int, of: int, guard: Guard) -> tuple[Plan, Action]:
     return plan, action
 
 
+def _problem(plan: Plan, action: Action, now: int, size: int, sent_before: int = 0) -> str | None:
+    return namespace_guard_problem(plan.policies[0], [action], now, now, size, sent_before)
+
+
 def test_a_growing_namespace_keeps_its_share() -> None:
     """5 of 5 planned at 100%, then one more record arrives and is selected: still 100%."""
     plan, action = _plan(5, 5, Guard("maxPercent", 100, 100.0, True, "ns"))
-    assert guard_groups(plan, [action]) == {frozenset({action.id})}
-    check_guards(plan, [action], {frozenset({action.id}): 6}, {("idx", "ns"): 6}, None)
+    assert _problem(plan, action, 6, 6) is None
 
 
 @pytest.mark.parametrize(
@@ -54,37 +57,38 @@ def test_a_growing_namespace_keeps_its_share() -> None:
         (
             True,
             "policy 'p' would delete 60.0% of namespace 'ns', over the default guard of 50%; "
-            "nothing was deleted",
+            "nothing was deleted there",
         ),
         (
             False,
             "policy 'p' would delete 60.0% of namespace 'ns', over its maxPercent 50; nothing "
-            "was deleted",
+            "was deleted there",
         ),
     ],
 )
 def test_what_is_selected_now_is_weighed_not_the_plan(default: bool, message: str) -> None:
     """The guard's planned value says 1%; 60 of 100 are selected now: refused."""
     plan, action = _plan(40, 100, Guard("maxPercent", 50, 1.0, True, "ns", default))
-    with pytest.raises(GuardError) as refused:
-        check_guards(plan, [action], {frozenset({action.id}): 60}, {("idx", "ns"): 100}, None)
-    assert str(refused.value) == message
+    assert _problem(plan, action, 60, 100) == message
 
 
 def test_the_default_guard_lets_a_small_namespace_be() -> None:
     """99 records now: the default guard does not weigh the namespace; an explicit one does."""
     plan, action = _plan(99, 99, Guard("maxPercent", 50, 100.0, True, "ns", True))
-    check_guards(plan, [action], {frozenset({action.id}): 99}, {("idx", "ns"): 99}, None)
+    assert _problem(plan, action, 99, 99) is None
     plan, action = _plan(99, 99, Guard("maxPercent", 50, 100.0, False, "ns", False))
-    with pytest.raises(GuardError):
-        check_guards(plan, [action], {frozenset({action.id}): 99}, {("idx", "ns"): 99}, None)
+    assert _problem(plan, action, 99, 99) is not None
 
 
-def test_max_records_weighs_the_fresh_union_not_the_plan_totals() -> None:
-    """--max-records is checked on what is selected now, whatever the plan's totals say."""
-    plan, action = _plan(10, 100, Guard("maxPercent", 100, 10.0, True, "ns"))
-    with pytest.raises(GuardError, match="would delete 30 records, over --max-records 20"):
-        check_guards(plan, [action], {frozenset({action.id}): 30}, {("idx", "ns"): 100}, 20)
+def test_max_records_counts_what_the_run_deleted_for_the_policy_before() -> None:
+    """maxRecords is weighed on this namespace's fresh count plus what earlier namespaces of
+    the same run deleted for the policy, whatever the plan's totals say."""
+    plan, action = _plan(10, 100, Guard("maxRecords", 20, 10.0, True))
+    assert _problem(plan, action, 15, 100) is None
+    assert _problem(plan, action, 15, 100, sent_before=10) == (
+        "policy 'p' would delete 25 records with those of idx/ns, over its maxRecords 20; "
+        "nothing was deleted there"
+    )
 
 
 @pytest.mark.timeout(10)

@@ -1,4 +1,9 @@
-"""Stale plans and tripped guards: each refusal is exit 1, one line on stderr, nothing deleted."""
+"""Stale plans and tripped guards: each refusal is exit 1 and one line on stderr.
+
+A plan that is stale, edited, blocked or made from other policies deletes nothing. A guard
+weighed on fresh counts refuses the namespace it is about, just before that namespace's first
+delete; the other namespaces go as reviewed, and caps never let the run go past a limit.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +67,22 @@ class Setup:
         assert lines[0].startswith("retention: error: "), err
         assert self.state() == before
         return lines[0]
+
+    def refused_in(self, untouched: str, *args: str) -> tuple[str, dict[str, set[str]]]:
+        """Apply; assert exit 1 and one error line; the namespace `untouched` keeps every
+        record (its checks refused it just before its first delete), while the others were
+        applied. Return the error line and what was there before."""
+        before = self.state()
+        code, out, err = cli("apply", str(self.planfile), str(self.policies), *args)
+        assert code == 1, out + err
+        lines = [line for line in err.splitlines() if not line.startswith("{")]
+        assert len(lines) == 1 and lines[0].startswith("retention: error: "), err
+        after = self.state()
+        assert after[untouched] == before[untouched]
+        for ns in NS:
+            if ns != untouched:
+                assert after[ns] < before[ns], ns
+        return lines[0], before
 
 
 def write(setup_dir: Path, index: str, **limits: Any) -> Path:
@@ -170,21 +191,31 @@ def test_an_index_that_answers_at_another_host(setup: Setup) -> None:
 
 
 def test_a_selection_that_grew_beyond_tolerance(setup: Setup) -> None:
-    """Ten matching records added to ns-a after planning (40 planned, 10% tolerance)."""
+    """Ten matching records added to ns-a after planning (40 planned, 10% tolerance): ns-a is
+    refused just before its first delete, ns-b goes as reviewed."""
     setup.plan()
     setup.add("ns-a", 1000, 10)
-    line = setup.refused()
+    line, _ = setup.refused_in("ns-a")
     assert "expire/old in" in line and "now selects 50 records, 10 more than the 40 planned" in line
-    assert "(tolerance 10%)" in line
+    assert "(tolerance 10%); nothing was deleted there" in line
 
 
 def test_max_records_breached_on_recount(setup: Setup) -> None:
-    """Within tolerance, but the recount takes the policy over its maxRecords."""
+    """Within tolerance, but the recounts take the policy over its maxRecords: the namespace
+    that would cross it is not touched, and the policy never deletes more than 52."""
     write(setup.policies, setup.index, maxRecords=52)
     setup.plan()
     setup.add("ns-b", 1000, 5)
-    line = setup.refused("--tolerance", "100")
-    assert "policy 'expire' would delete 55 records, over its maxRecords 52" in line
+    before = setup.state()
+    code, out, err = cli("apply", str(setup.planfile), str(setup.policies), "--tolerance", "100")
+    assert code == 1, out + err
+    lines = [line for line in err.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1, err
+    assert "over its maxRecords 52; nothing was deleted there" in lines[0]
+    after = setup.state()
+    listed = set(setup.ids_file.read_text().split())
+    expired = [rid for ns in NS for rid in before[ns] - after[ns] if rid not in listed]
+    assert 0 < len(expired) <= 52
 
 
 def test_max_percent_breached_on_recount(setup: Setup) -> None:
@@ -192,7 +223,7 @@ def test_max_percent_breached_on_recount(setup: Setup) -> None:
     write(setup.policies, setup.index, maxPercent=45)
     setup.plan()
     setup.add("ns-a", 1000, 20)
-    line = setup.refused("--tolerance", "100")
+    line, _ = setup.refused_in("ns-a", "--tolerance", "100")
     assert (
         "policy 'expire' would delete" in line
         and "of namespace 'ns-a', over its maxPercent 45" in line
@@ -200,11 +231,16 @@ def test_max_percent_breached_on_recount(setup: Setup) -> None:
 
 
 def test_max_records_for_the_run(setup: Setup) -> None:
-    """--max-records caps the whole run: 40 + 10 expired + 5 listed = 55."""
+    """--max-records caps the whole run as it goes (40 + 10 expired + 5 listed = 55 over 54):
+    what would cross it is not sent, and the run deletes at most 54."""
     setup.plan()
-    assert "this apply would delete 55 records, over --max-records 54" in setup.refused(
-        "--max-records", "54"
-    )
+    before = setup.state()
+    code, out, err = cli("apply", str(setup.planfile), str(setup.policies), "--max-records", "54")
+    assert code == 1, out + err
+    lines = [line for line in err.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and "this apply reached --max-records 54 after" in lines[0], err
+    after = setup.state()
+    assert 0 < sum(len(before[ns] - after[ns]) for ns in NS) <= 54
 
 
 def test_a_plan_with_a_blocked_policy(setup: Setup) -> None:

@@ -58,9 +58,10 @@ def test_a_record_written_after_planning_that_the_fold_would_reach_stops_the_app
     assert code == 1
     lines = [line for line in err.splitlines() if not line.startswith("{")]
     assert lines == [
-        f"retention: error: drafts/drafts in {index}/ns: Pinecone now counts 1 record matching "
-        "both the delete filter and a protection, so the filter is not sent; nothing was "
-        "deleted; run `retention plan` again (it checks such records one by one)"
+        f"retention: error: drafts/drafts/{index}/ns: drafts/drafts in {index}/ns: Pinecone now "
+        "counts 1 record matching both the delete filter and a protection, so the filter is "
+        "not sent; nothing was deleted there; run `retention plan` again (it checks such "
+        "records one by one)"
     ]
     assert snapshot(other, index, ["ns"]) == before
 

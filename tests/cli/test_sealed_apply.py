@@ -190,8 +190,9 @@ def test_a_guard_edited_to_pass_is_weighed_again_on_fresh_counts(
     run = run_cli(capsys, "apply", str(planfile), str(policies))
     assert run.code == 1
     assert run.messages == [
-        "retention: error: policy 'two' would delete 55.0% of namespace 'tenant-a', over the "
-        "default guard of 50%; nothing was deleted"
+        "retention: error: two/old/support/tenant-a and 1 more action: policy 'two' would "
+        "delete 55.0% of namespace 'tenant-a', over the default guard of 50%; nothing was "
+        "deleted there"
     ]
     assert counts(small) == before
 
