@@ -1,4 +1,5 @@
-"""The multi-key limiter on a fake clock: sharing, fairness, bursts, oversize and AIMD."""
+"""The multi-key limiter on a fake clock: sharing, fairness, bursts, oversize, and limits
+lower than the table's learned from 429s, held, and probed again."""
 
 from __future__ import annotations
 
@@ -10,19 +11,11 @@ from retention.limits import PUBLISHED, override
 from retention.pinecone import RateLimiter
 
 from .conftest import FakeClock
+from .simulation import IDX, RECORDS_A, SlidingWindow, VirtualClock, delete, deletes_against
 
 pytestmark = pytest.mark.anyio
 
-IDX = "idx"
-
-
-def delete(ns: str, n: int) -> dict[tuple[str, ...], float]:
-    """The reservation a delete of n ids in namespace `ns` makes."""
-    return {
-        ("delete_requests", IDX, ns): 1,
-        ("delete_records", IDX, ns): n,
-        ("delete_records", IDX): n,
-    }
+NS_RECORDS = ("delete_records", IDX, "a")
 
 
 def limiter(clock: FakeClock, **settings: float) -> RateLimiter:
@@ -106,109 +99,94 @@ async def test_acquire_sleeps_until_the_turn(clock: FakeClock) -> None:
     assert clock.sleeps == pytest.approx([0.2, 0.2])
 
 
-RECORDS_A = "Request failed. You've reached the max delete records per second for namespace a."
-
-
-def run_for(lim: RateLimiter, clock: FakeClock, seconds: float) -> None:
-    """Send 1,000-record deletes in namespace a back to back for `seconds`, all accepted."""
-    end = clock.now + seconds
-    while clock.now < end:
-        clock.now = max(clock.now, lim.reserve(delete("a", 1000)).start)
-
-
-async def test_throttle_slows_only_the_named_key_once_per_episode(clock: FakeClock) -> None:
-    """A 429 naming the namespace slows that key by `decrease`; refusals of the same episode do not."""
+async def test_a_429_learns_the_named_key_once_per_episode(clock: FakeClock) -> None:
+    """After 2 of 3 batches got through, a 429 naming the namespace teaches that key 2,000/s;
+    a refusal of the same episode changes nothing; one right after it halves the limit."""
     lim = RateLimiter(
         monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0
     )
-    run_for(lim, clock, 3)
-    early = [lim.reserve(delete("a", 1000)) for _ in range(3)]
-    clock.now = early[0].start
-    assert lim.throttled(early[0], RECORDS_A) == (("delete_records", IDX, "a"),)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
-    assert lim.rate(("delete_records", IDX)) == 5000
-    clock.now = early[1].start
-    assert lim.throttled(early[1], RECORDS_A) == ()
+    _, _, third, fourth = (lim.reserve(delete("a", 1000)) for _ in range(4))
+    clock.now = third.start
+    assert lim.throttled(third, RECORDS_A) == (NS_RECORDS,)
+    assert (lim.learned(NS_RECORDS), lim.rate(NS_RECORDS)) == (2000, 2000)
+    assert (lim.learned(("delete_records", IDX)), lim.rate(("delete_records", IDX))) == (None, 5000)
+    clock.now = fourth.start
+    assert lim.throttled(fourth, RECORDS_A) == ()
+    assert lim.learned(NS_RECORDS) == 2000
     later = lim.reserve(delete("a", 1000))
+    assert later.start == pytest.approx(1.0)  # 0 and 0.2 replayed at 2,000/s are through
     clock.now = later.start
-    assert lim.throttled(later, RECORDS_A) == (("delete_records", IDX, "a"),)
-    assert lim.rate(("delete_records", IDX, "a")) < 2500
+    assert lim.throttled(later, RECORDS_A) == (NS_RECORDS,)
+    assert lim.learned(NS_RECORDS) == pytest.approx(1000)
 
 
-async def test_decrease_starts_from_what_the_server_accepted(clock: FakeClock) -> None:
-    """At 5,000/s, a 429 after the server took 2,000 within a second decreases from 2,000."""
-    lim = RateLimiter(
-        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.8, increase=0
-    )
-    first, second, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
+async def test_a_learned_limit_gets_its_own_headroom(clock: FakeClock) -> None:
+    """By default a learned 2,000/s is paced at 96% (1,920/s): the server holds it exactly."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    _, _, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
-    assert (first.start, second.start) == (0, 0.2)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
+    assert lim.learned(NS_RECORDS) == pytest.approx(2000)
+    assert lim.rate(NS_RECORDS) == pytest.approx(1920)
 
 
 async def test_throttle_without_a_recognised_message_slows_every_key(clock: FakeClock) -> None:
-    """When the 429 text names no known limit, every limited key of the reservation slows."""
+    """When the 429 text names no known limit, every limited key of the reservation learns."""
     lim = limiter(clock)
     slowed = lim.throttled(lim.reserve(delete("a", 1000)), "Too many requests")
     assert set(slowed) == set(delete("a", 1000))
 
 
-async def test_rate_recovers_additively_up_to_the_limit(clock: FakeClock) -> None:
-    """After a 429 the rate grows by `increase` x limit per second and never passes the limit."""
+async def test_a_learned_limit_is_held_then_probed_slowly(clock: FakeClock) -> None:
+    """The pace stays at the learned limit for `hold` seconds, then grows by `increase` x the
+    table's limit per second; reaching the table's limit forgets what was learned."""
     lim = RateLimiter(
-        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0.1
+        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, hold=100, increase=0.1
     )
-    key = ("delete_records", IDX, "a")
-    run_for(lim, clock, 2)
-    refused = lim.reserve(delete("a", 1000))
-    clock.now = refused.start
-    lim.throttled(refused, RECORDS_A)
-    assert lim.rate(key) == pytest.approx(2500)
-    clock.now += 2
-    assert lim.rate(key) == pytest.approx(3500)
+    _, _, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
+    clock.now = third.start
+    lim.throttled(third, RECORDS_A)
+    clock.now = 50
+    assert lim.rate(NS_RECORDS) == pytest.approx(2000)
+    clock.now = third.start + 100 + 2
+    assert lim.rate(NS_RECORDS) == pytest.approx(3000)
+    assert lim.learned(NS_RECORDS) == pytest.approx(2000)
     clock.now += 60
-    assert lim.rate(key) == 5000
+    assert (lim.rate(NS_RECORDS), lim.learned(NS_RECORDS)) == (5000, None)
 
 
-async def test_waiters_requeue_at_the_new_rate_after_a_429(clock: FakeClock) -> None:
-    """A waiter paced at the old rate queues again once a 429 slows its key."""
-
-    async def sleep(seconds: float) -> None:
-        clock.now += seconds
-        await asyncio.sleep(0)  # really suspend, so the 429 can arrive meanwhile
-
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=sleep, headroom=0, decrease=0.5, increase=0)
-    run_for(lim, clock, 2)
-    refused = lim.reserve(delete("a", 1000))
+async def test_waiters_requeue_at_the_new_rate_after_a_429() -> None:
+    """A waiter paced at the old rate queues again once a 429 slows its key, behind what
+    went out in the last second replayed at the new rate."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
+    _, _, refused = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = refused.start
     waiter = asyncio.ensure_future(lim.acquire(delete("a", 1000)))
-    await asyncio.sleep(0)  # the waiter reserves at 5,000/s and starts sleeping
+    await asyncio.sleep(0)  # the waiter reserves 0.6 at 5,000/s and starts sleeping
     lim.throttled(refused, RECORDS_A)
+    await clock.run(until=10)
     granted = await waiter
-    assert granted.start == pytest.approx(refused.start + 0.2 + 0.2)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(2500)
+    assert granted.start == pytest.approx(1.0)
+    assert lim.rate(NS_RECORDS) == pytest.approx(2000)
 
 
 async def test_a_429_among_many_waiters_costs_only_the_new_rate(clock: FakeClock) -> None:
     """Twenty turns on a 5/s key, the third refused: the waiting ones queue again at the new
-    rate right behind the refused turn, instead of behind their own abandoned turns."""
-    lim = RateLimiter(
-        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0
-    )
+    rate right behind what went through, instead of behind their own abandoned turns."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
     key = ("update_by_metadata_requests", IDX, "a")
     turns = [lim.reserve({key: 1}) for _ in range(20)]
     assert [t.start for t in turns[:3]] == pytest.approx([0, 0.2, 0.4])
     clock.now = 0.4
     lim.throttled(turns[2], "")
-    rate = lim.rate(key)
-    assert rate is not None and rate < 5
+    assert lim.rate(key) == pytest.approx(2)  # two requests got through in that second
     starts = []
     for waiting in turns[3:]:  # each wakes at its old turn, finds it stale, queues again
         clock.now = max(clock.now, waiting.start)
         lim.release(waiting)
         starts.append(lim.reserve({key: 1}).start)
-    assert starts == pytest.approx([0.4 + (i + 1) / rate for i in range(17)])
+    assert starts == pytest.approx([1.0 + i / 2 for i in range(17)])
 
 
 async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
@@ -230,27 +208,83 @@ async def test_slow_keys_get_more_headroom(clock: FakeClock) -> None:
     assert [exact.reserve({key: 1}).start for _ in range(6)][5] == pytest.approx(1.0)
 
 
-async def test_decrease_uses_the_best_second_not_the_latest(clock: FakeClock) -> None:
+async def test_learns_from_the_best_second_not_the_latest(clock: FakeClock) -> None:
     """Two batches a second: a 429 when the latest second holds one batch still reads 2,000/s."""
     lim = RateLimiter(
         override(PUBLISHED, {"delete_records_per_s": 2000}),
         monotonic=clock.monotonic,
         sleep=clock.sleep,
         headroom=0,
-        decrease=0.8,
-        increase=0,
     )
     starts = [lim.reserve(delete("a", 1000)).start for _ in range(4)]
     assert starts == pytest.approx([0, 0.5, 1.0, 1.5])
     clock.now = 2.45
     refused = lim.reserve(delete("a", 1000))
     lim.throttled(refused, RECORDS_A)
-    assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(0.8 * 2000)
+    assert (lim.learned(NS_RECORDS), lim.rate(NS_RECORDS)) == (2000, 2000)
+
+
+async def test_one_429_then_none_over_300_s_at_a_hidden_2000() -> None:
+    """Against a sliding one-second window at 2,000/s while the table says 5,000/s, four
+    workers sending 1,000-record deletes for 300 s get one 429 and move >= 0.95 x 2,000/s."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    server = SlidingWindow(lambda t: 2000)
+    await deletes_against(lim, clock, server, 300)
+    assert len(server.refusals()) == 1
+    assert len(server.refusals()) / len(server.log) <= 0.005
+    assert server.rate(0, 300) >= 0.95 * 2000
+    assert lim.learned(NS_RECORDS) == pytest.approx(2000)
+
+
+async def test_the_learned_limit_is_probed_once_per_hold() -> None:
+    """Over 1,300 s at a hidden 2,000/s: the first 429, then one probe after each 600 s hold,
+    each finding 2,000/s again."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    server = SlidingWindow(lambda t: 2000)
+    await deletes_against(lim, clock, server, 1300)
+    refused = server.refusals()
+    assert len(refused) == 3
+    assert refused[0] < 1 and 600 < refused[1] < 620 and 1200 < refused[2] < 1240
+    assert server.rate(0, 1300) >= 0.95 * 2000
+    assert lim.learned(NS_RECORDS) == pytest.approx(2000)
+
+
+async def test_a_limit_lowered_again_later_is_followed() -> None:
+    """The hidden limit falls from 2,000/s to 1,000/s at 100 s: two more 429s, then none,
+    at >= 0.95 of the new limit."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    server = SlidingWindow(lambda t: 2000 if t < 100 else 1000)
+    await deletes_against(lim, clock, server, 300)
+    assert len(server.refusals(0, 100)) == 1
+    assert len(server.refusals(100)) <= 2
+    assert server.refusals(105) == []
+    assert server.rate(110, 300) >= 0.95 * 1000
+    assert lim.learned(NS_RECORDS) == pytest.approx(1000)
+
+
+async def test_a_limit_raised_later_is_found_after_the_hold() -> None:
+    """The hidden limit rises from 2,000/s to 5,000/s at 60 s: the pace stays at the learned
+    limit through the 600 s hold, then probes up to the table's 5,000/s without a 429."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    server = SlidingWindow(lambda t: 2000 if t < 60 else 5000)
+    await deletes_against(lim, clock, server, 1200)
+    assert len(server.refusals()) == 1
+    assert server.rate(60, 600) == pytest.approx(1920, rel=0.01)
+    assert server.rate(1050, 1200) >= 0.95 * 5000
+    assert lim.learned(NS_RECORDS) is None
 
 
 def test_settings_are_checked() -> None:
-    """Nonsense AIMD settings and negative weights are refused with the value in the message."""
+    """Nonsense settings and negative weights are refused with the value in the message."""
     with pytest.raises(ValueError, match=r"decrease must be between 0 and 1, got: 1\.5"):
         RateLimiter(decrease=1.5)
+    with pytest.raises(ValueError, match=r"learned_headroom must be in \[0, 1\), got: 1"):
+        RateLimiter(learned_headroom=1)
+    with pytest.raises(ValueError, match="hold must be a finite number of seconds >= 0, got: -1"):
+        RateLimiter(hold=-1)
     with pytest.raises(ValueError, match="must not be negative, got: -1"):
         RateLimiter().reserve({("delete_records", IDX): -1})
