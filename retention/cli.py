@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from retention.planning.plan import Plan
 
 DEFAULT_POLICY_PATH = "policies/"
+DEFAULT_RETRY_FOR = 30.0
+"""Seconds a failing request is retried for (`RetryPolicy.outage`)."""
 MAX_PLAN_FILE_BYTES = 512 * 1024 * 1024
 """A plan file larger than this is refused unread (inline IDs come from policy files, which are
 capped, so real plans stay far below it)."""
@@ -37,8 +39,11 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # The emulator's options (and its server, starlette and uvicorn) are imported only for
+    # `retention emulator`: every other command starts that much sooner.
+    parser = _parser(emulator="emulator" in words)
+    args = parser.parse_args(words)
     command: Command | None = getattr(args, "command_func", None)
     if command is None:
         parser.print_help(sys.stderr)
@@ -77,7 +82,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"retention: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="retention",
         description="Data retention for Pinecone indexes: policies as code, plans as diffs.",
@@ -125,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"show sample IDs for at most N actions, one request each ({DEFAULT_SAMPLES}; 0: none)",
     )
+    _retry_argument(plan)
     plan.add_argument(
         "--strict",
         action="store_true",
@@ -179,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
             "log sequence numbers); recount: enumerate every selection again (lsn)"
         ),
     )
+    _retry_argument(apply)
     apply.add_argument(
         "--verify-timeout",
         type=float,
@@ -213,6 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--observe", action="store_true", help="plan only, for every policy: delete nothing"
     )
+    _retry_argument(run)
     run.add_argument(
         "--reload-interval", type=float, default=5.0, metavar="SECONDS", help="policy polling (5)"
     )
@@ -238,17 +246,41 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
     demo.set_defaults(command_func=cmd_demo)
 
-    from retention.emulator.command import add_arguments as emulator_arguments
-    from retention.emulator.command import run as run_emulator
-
-    emulator = commands.add_parser(
+    served = commands.add_parser(
         "emulator",
         help="run the Pinecone-compatible emulator",
         description="Serve a Pinecone-compatible API on loopback for tests and demos.",
     )
-    emulator_arguments(emulator)
-    emulator.set_defaults(command_func=run_emulator)
+    if emulator:
+        from retention.emulator.command import add_arguments as emulator_arguments
+        from retention.emulator.command import run as run_emulator
+
+        emulator_arguments(served)
+        served.set_defaults(command_func=run_emulator)
     return parser
+
+
+def _retry_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry-for",
+        type=float,
+        default=DEFAULT_RETRY_FOR,
+        metavar="SECONDS",
+        help=(
+            "keep retrying a request that fails with 5xx, 429 or a network error for this long "
+            f"({DEFAULT_RETRY_FOR:g}: a short outage is ridden out)"
+        ),
+    )
+
+
+def _retry_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The client's retry policy from --retry-for (one line for a bad value)."""
+    from retention.pinecone.retrying import RetryPolicy
+
+    value = args.retry_for
+    if not (math.isfinite(value) and value > 0):
+        raise RetentionError(f"--retry-for must be a positive number of seconds, got: {value:g}")
+    return {"retry": RetryPolicy(outage=value)}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -293,7 +325,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     if args.samples < 0:
         raise RetentionError(f"--samples must be a number of actions >= 0, got: {args.samples}")
-    retry: dict[str, Any] = {}
+    retry = _retry_options(args)
     policies = load_policies(args.paths)
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
@@ -464,7 +496,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         verify_timeout=args.verify_timeout,
         verify=args.verify,
     )
-    retry: dict[str, Any] = {}
+    retry = _retry_options(args)
     # On a terminal the progress bar and the summary tell the story; elsewhere (CI, a pod)
     # every step is a JSON event, one per batch.
     logs.configure(level="warning" if sys.stderr.isatty() else "info")
@@ -691,7 +723,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from retention.service.running import Service, ServiceSettings
 
     _check_run_arguments(args)
-    retry: dict[str, Any] = {}
+    retry = _retry_options(args)
     state = _state_dir(args.state_dir) if args.state_dir else None
     logs.configure()
     log = logs.get_logger(command="run")

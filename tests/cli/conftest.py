@@ -43,7 +43,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     real = retention.pinecone.connect
 
     def connect(*args: Any, **kwargs: Any) -> PineconeClient:
-        kwargs.setdefault("retry", FAST_RETRY)
+        kwargs["retry"] = FAST_RETRY  # whatever --retry-for says
         return real(*args, **kwargs)
 
     monkeypatch.setattr(retention.pinecone, "connect", connect)

@@ -79,7 +79,8 @@ def test_namespace_listing_fails(
     run = run_cli(capsys, "plan", str(tickets), "--at", AT, "--out", str(out))
     assert_one_error(
         run,
-        "retention: error: list_namespaces: HTTP 500 13: Internal error (injected by the emulator).",
+        "retention: error: list_namespaces: HTTP 500 13: Internal error (injected by the "
+        "emulator). (gave up after 3 attempts)",
     )
     assert run.events == ["pinecone_retry"] * (FAST_RETRY.attempts - 1)
     assert not out.exists()
@@ -96,7 +97,7 @@ def test_rate_limited_until_retries_are_exhausted(
     assert_one_error(
         run,
         "retention: error: describe_index: HTTP 429 RESOURCE_EXHAUSTED: Request failed. "
-        "Too many requests; the emulator injected this fault.",
+        "Too many requests; the emulator injected this fault. (gave up after 3 attempts)",
     )
     assert run.events == ["pinecone_retry"] * (FAST_RETRY.attempts - 1)
 
@@ -192,6 +193,6 @@ def test_controller_unreachable(
     assert_one_error(
         run,
         "retention: error: describe_index: ConnectError: All connection attempts failed "
-        f"(http://127.0.0.1:{port})",
+        f"(http://127.0.0.1:{port}) (gave up after 3 attempts)",
     )
     assert run.events == ["pinecone_retry"] * (FAST_RETRY.attempts - 1)
