@@ -102,6 +102,7 @@ class PineconeClient:
             limiter=self.limiter,
             retrying=self.retrying,
             max_in_flight=max_in_flight,
+            monotonic=monotonic,
         )
         self.control = ControlPlane(
             self.session, url=settings.controller_url, sleep=sleep, monotonic=monotonic

@@ -10,7 +10,10 @@
 A retry goes through the limiter again, so a repeated request is paid for like a new one.
 A request takes a connection slot only once the limiter has let it go: thousands of waiting
 requests wait in the limiter, never in httpx's pool, whose bookkeeping grows with its queue
-(every queued request is matched against every connection each time one frees up).
+(every queued request is matched against every connection each time one frees up). When every
+connection is busy (slow answers, a busy event loop) a request may get one long after its turn;
+requests held up together would then go out together, above the limit, so one that is late by
+more than `LATE` gives its turn back and takes a new one.
 The API key lives in this object's headers and in the `secrets` scrubbed from every error
 text; it is never logged. The injected `httpx.AsyncClient` must not follow redirects, so the
 key only ever reaches the hosts this client was configured with or resolved.
@@ -23,7 +26,8 @@ their own error texts, where scrubbing the key's plain form no longer finds it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -41,6 +45,8 @@ from retention.pinecone.ratelimit import Key, RateLimiter, Reservation
 from retention.pinecone.retrying import Retrying
 
 DEFAULT_API_VERSION = "2026-04"
+LATE = 0.05
+"""Seconds after its turn beyond which a request that waited for a connection queues again."""
 USER_AGENT = f"retention/{__version__}"
 
 
@@ -84,6 +90,7 @@ class Session:
         limiter: RateLimiter,
         retrying: Retrying,
         max_in_flight: int = 32,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         check_api_key(api_key)
         if max_in_flight < 1:
@@ -94,6 +101,9 @@ class Session:
         """Requests sent and not answered yet; never above `max_in_flight`."""
         self.peak_in_flight = 0
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._monotonic = monotonic
+        self.late_turns = 0
+        """Requests whose connection came too long after their turn, and that queued again."""
         self.limiter = limiter
         self.retrying = retrying
         self._secrets = (api_key,)
@@ -124,6 +134,12 @@ class Session:
             if weights:
                 reservation = await self.limiter.acquire(weights)
             async with self._slots:
+                if reservation is not None and self._monotonic() - reservation.start > LATE:
+                    # The connection came long after our turn: requests held up together
+                    # would go out together, faster than the limit. Take a new turn.
+                    self.limiter.release(reservation)
+                    reservation = await self.limiter.acquire(weights or {})
+                    self.late_turns += 1
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 try:

@@ -63,3 +63,30 @@ async def test_no_more_requests_in_flight_than_connections(slots: int) -> None:
 def test_the_session_refuses_a_bound_below_one() -> None:
     with pytest.raises(ValueError, match="max_in_flight must be positive, got: 0"):
         PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key="k"), max_in_flight=0)
+
+
+async def test_a_request_that_got_its_connection_late_takes_a_new_turn() -> None:
+    """One connection, and the first count's answer takes 1.5 s: the seven counts after it
+    (one namespace, 5 counts/s) find their turns long past when the connection frees. Sent
+    together they would be seven in one second; each takes a new turn instead, so no second
+    holds more than the namespace's limit, and every count is answered."""
+    arrivals: list[float] = []
+
+    class Stalling(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            arrivals.append(asyncio.get_running_loop().time())
+            await asyncio.sleep(1.5 if len(arrivals) == 1 else 0.001)
+            return httpx.Response(200, json={"matchedRecords": 1})
+
+    client = PineconeClient(
+        httpx.AsyncClient(transport=Stalling()),
+        PineconeSettings(api_key="k"),
+        max_in_flight=1,
+    )
+    index = client.index_at("idx", HOST)
+    counts = await asyncio.gather(*(index.count({"a": {"$eq": i}}, "ns") for i in range(8)))
+    assert [c.matched for c in counts] == [1] * 8
+    assert client.session.late_turns >= 6
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= 5
+    await client.aclose()
