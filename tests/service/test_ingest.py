@@ -10,10 +10,7 @@ up; and verification never waits past half the time to the next firing.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
-from tests.service.test_run import free_port, wait_for
+from tests.service.test_run import free_port, start_run
 
 POLICY = """\
 apiVersion: retention/v1
@@ -70,29 +67,8 @@ def test_firings_under_steady_ingest_all_apply(tmp_path: Path) -> None:
                 n += 1
                 time.sleep(0.1)
 
-        env = {
-            **os.environ,
-            "PINECONE_API_KEY": "test-key",
-            "PINECONE_CONTROLLER_HOST": emu.controller_url,
-        }
         thread = threading.Thread(target=writer, daemon=True)
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "retention",
-                    "run",
-                    str(policies),
-                    "--http-port",
-                    str(free_port()),
-                    "--http-host",
-                    "127.0.0.1",
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        proc = start_run(emu, policies, log, "--http-port", str(free_port()))
         try:
             thread.start()
             time.sleep(SECONDS)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,6 +49,31 @@ def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def start_run(emu: Emulator, policies: Path, log: Path, *args: str, **env: str) -> Any:
+    """`retention run POLICIES ARGS` on loopback against `emu`, its output going to `log`."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "retention",
+                "run",
+                str(policies),
+                "--http-host",
+                "127.0.0.1",
+                *args,
+            ],
+            env={
+                **os.environ,
+                "PINECONE_API_KEY": "test-key",
+                "PINECONE_CONTROLLER_HOST": emu.controller_url,
+                **env,
+            },
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with Emulator.start(EmulatorConfig(limits="off", indexes=(("idx", 4),))) as running:
@@ -69,31 +95,16 @@ def service(
     (policies / "p.yaml").write_text(POLICY.format(name="chat", age="3d"))
     port = free_port()
     log = tmp_path / "run.log"
-    env = {
-        **os.environ,
-        "PINECONE_API_KEY": "test-key",
-        "PINECONE_CONTROLLER_HOST": emu.controller_url,
-        "RETENTION_STATE_DIR": str(tmp_path / "state"),
-    }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "retention",
-                "run",
-                str(policies),
-                "--http-port",
-                str(port),
-                "--http-host",
-                "127.0.0.1",
-                "--reload-interval",
-                "0.3",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_run(
+        emu,
+        policies,
+        log,
+        "--http-port",
+        str(port),
+        "--reload-interval",
+        "0.3",
+        RETENTION_STATE_DIR=str(tmp_path / "state"),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _get(url + "/healthz") == 200)
