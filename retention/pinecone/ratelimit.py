@@ -261,6 +261,8 @@ class RateLimiter:
         self._buckets: dict[Key, _Bucket] = {}
         self._serials = itertools.count()
         self._last_serial = -1
+        self._booked: dict[int, Reservation] = {}  # by serial, until a second after its start
+        self._booked_order: deque[tuple[float, int]] = deque()  # (start, serial), as booked
 
     def limit(self, key: Key) -> Limit | None:
         """The configured limit for `key`, or None when the key is free."""
@@ -321,12 +323,18 @@ class RateLimiter:
             insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
             bucket.recent.append((start, weight, self._last_serial))
             slots.append((bucket.key, start, start + duration))
-        return Reservation(
+        reservation = Reservation(
             start=start, serial=self._last_serial, weights=dict(weights), slots=tuple(slots)
         )
+        while self._booked_order and self._booked_order[0][0] < now - 1.0:
+            self._booked.pop(self._booked_order.popleft()[1], None)
+        self._booked[reservation.serial] = reservation
+        self._booked_order.append((start, reservation.serial))
+        return reservation
 
     def release(self, reservation: Reservation) -> None:
         """Give back the slots of a reservation that will not be used (nothing was sent)."""
+        self._booked.pop(reservation.serial, None)
         for key, start, end in reservation.slots:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -403,8 +411,13 @@ class RateLimiter:
         bucket.hold_until = now + self.hold
         bucket.decreased_after = self._last_serial
         # Every turn booked on this key from now on was paced at the old rate and its holder
-        # will queue again. The next send waits until what went out in the last second,
-        # replayed at the new rate, is through, so the refused request's retry fits.
+        # will queue again: give those turns back now, on all their keys, so that they do not
+        # hold up on another key the first holders to queue again. The next send waits until
+        # what went out in the last second, replayed at the new rate, is through, so the
+        # refused request's retry fits.
+        for start, _, serial in list(bucket.recent):
+            if start > now + EPSILON and (stale := self._booked.get(serial)) is not None:
+                self.release(stale)
         resume = bucket.resume(now, bucket.held())
         bucket.busy = [(now, resume)] if resume > now + EPSILON else []
 

@@ -4,6 +4,7 @@ lower than the table's learned from 429s, held, and probed again."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -169,6 +170,32 @@ async def test_waiters_requeue_at_the_new_rate_after_a_429() -> None:
     granted = await waiter
     assert granted.start == pytest.approx(1.0)
     assert lim.rate(NS_RECORDS) == pytest.approx(2000)
+
+
+async def test_turns_given_back_after_a_429_free_their_other_keys_at_once() -> None:
+    """Four workers at the table's 5,000/s, the 20th delete refused as jitter would: the
+    namespace learns 5,000/s and the sends go on every 1,000 / 4,800 s, with no gap where a
+    requeued turn waits behind a stale one's slot on the index key."""
+    clock = VirtualClock()
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    sends: list[tuple[float, bool]] = []
+
+    async def worker() -> None:
+        while True:
+            reservation = await lim.acquire(delete("a", 1000))
+            sends.append((clock.now, len(sends) != 19))
+            if not sends[-1][1]:
+                lim.throttled(reservation, RECORDS_A)
+                await clock.sleep(0.25)
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(4)]
+    await clock.run(until=8)
+    for task in tasks:
+        task.cancel()
+    assert lim.learned(NS_RECORDS) == pytest.approx(5000)
+    after = [t for t, _ in sends[19:]]
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    assert max(gaps) <= 1000 / 4800 + 1e-6
 
 
 async def test_a_429_among_many_waiters_costs_only_the_new_rate(clock: FakeClock) -> None:
