@@ -139,6 +139,10 @@ class _Namespace:
     listed: bool = False
     """Whether an ID action ran here since: it may have taken any time, and records may
     have arrived meanwhile."""
+    fresh: bool = False
+    """Whether `counts` of filtered deletes are the counts of a plan made moments before."""
+    recounted: dict[str, bool] = field(default_factory=dict)
+    """Filtered deletes counted again just before their request."""
 
 
 class Executor:
@@ -429,6 +433,7 @@ class Executor:
         index = await self.index(ns.index)
         filtered = [r.action for r in ns.results if r.action.kind == "deleteByFilter"]
         ns.counted_at = self.monotonic()
+        ns.fresh = fresh
         for r in ns.results:
             a = r.action
             if a.kind == "deleteByFilter":
@@ -543,6 +548,7 @@ class Executor:
         try:
             if a.kind == "deleteByIds":
                 ns.listed = True
+                result.counted_by = "ids-sent"
                 await self._delete_ids(index, ns, result)
                 if result.deleted == 0 and result.status != "interrupted":
                     await vanished()
@@ -568,6 +574,13 @@ class Executor:
                 return
             raise
         result.deleted = n
+        result.counted_by = (
+            "namespace-size"
+            if a.kind != "deleteByFilter"
+            else "plan-moments-before"
+            if ns.fresh and not ns.recounted.get(a.id)
+            else "count-before-delete"
+        )
         for info in done.infos:
             result.note_request(info.request_id)
         result.lsn = done.lsn
@@ -597,6 +610,7 @@ class Executor:
         if n and a.protections:
             await check_spared(index, [a])
         ns.counts[a.id] = n
+        ns.recounted[a.id] = True
         for key in [k for k in ns.unions if a.id in k]:
             del ns.unions[key]  # the union was counted before; credit this count as it is
 

@@ -2,8 +2,10 @@
 
 Every figure in it is something this run saw, never the plan's expectation restated: `deleted`
 is what this run removed (the IDs it sent after fetching them, or for a filtered delete, what a
-count taken just before the request matched), `planned` is the plan's count beside it, and the
-verification after the delete says whether Pinecone shows the selection empty. Work finished by
+count taken just before the request matched, or the count of the plan this process made moments
+before), `countedBy` says which, `planned` is the plan's count beside it, and the verification
+after the delete says whether Pinecone shows it done (`verifiedRecords`). A record two actions
+select is counted under the first of them only. Work finished by
 an earlier run of the same plan (from its journal) is reported as such, apart from this run's,
 and an action whose namespace was deleted between planning and applying is "namespace gone",
 not "done".
@@ -19,6 +21,7 @@ from retention.applying.journal import Entry
 from retention.planning.plan import Action, format_time
 
 Status = Literal["done", "namespace-gone", "applied-earlier", "skipped", "interrupted", "failed"]
+CountedBy = Literal["ids-sent", "count-before-delete", "plan-moments-before", "namespace-size"]
 Verification = Literal["verified", "pending", "not-checked"]
 
 MAX_REQUEST_IDS = 50
@@ -32,6 +35,9 @@ class ActionResult:
     status: Status = "skipped"
     deleted: int = 0
     """Records this run deleted (never the planned count restated)."""
+    counted_by: CountedBy | None = None
+    """How `deleted` is known: the IDs sent, a dry-run count just before the filtered delete,
+    the count of the plan this process made moments before, or the namespace's size."""
     requests: int = 0
     seconds: float = 0.0
     verification: Verification = "not-checked"
@@ -168,6 +174,8 @@ def _result_doc(r: ActionResult) -> dict[str, Any]:
         "planned": r.action.records,
         "status": r.status,
         "deleted": r.deleted,
+        "countedBy": r.counted_by,
+        "verifiedRecords": r.deleted if r.verification == "verified" else None,
         "finished": format_time(r.finished) if r.finished else None,
         "requests": r.requests,
         "seconds": round(r.seconds, 3),

@@ -63,6 +63,9 @@ def test_two_filters_that_share_records_count_them_once(
     doc = json.loads(report.read_text())
     assert doc["deleted"] == 50
     assert sorted(a["deleted"] for a in doc["actions"]) == [8, 42]
+    counted = "count-before-delete" if mode == "planfile" else "plan-moments-before"
+    assert [a["countedBy"] for a in doc["actions"]] == [counted, counted]
+    assert [a["verifiedRecords"] for a in doc["actions"]] == [a["deleted"] for a in doc["actions"]]
     assert set(emulator.records(index, "ns")) == {f"keep-{i}" for i in range(50)}
 
 
@@ -84,5 +87,6 @@ def test_an_id_two_actions_select_is_sent_and_counted_once(
     assert code == 0, err
     doc = json.loads(report.read_text())
     assert doc["deleted"] == 42
+    assert [a["countedBy"] for a in doc["actions"]] == ["ids-sent", "ids-sent"]
     assert "Applied: 42 records deleted by 2 of 2 actions" in out
     assert not any(i.startswith("old-") for i in emulator.records(index, "ns"))
