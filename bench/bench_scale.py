@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -337,12 +338,36 @@ class Run:
                 return line
         return ""
 
+    @property
+    def exit(self) -> str:
+        """`exit 1`, or the signal that ended the command (SIGKILL: the bench's own timeout)."""
+        if self.timed_out:
+            return "killed at the timeout"
+        if self.code < 0:
+            return f"killed by {signal.Signals(-self.code).name} (not by this bench)"
+        return f"exit {self.code}"
+
     def failure(self) -> str:
-        why = "timed out and was killed" if self.timed_out else f"exited {self.code}"
-        text = tail(self.stderr).rstrip()
-        return f"  !! {' '.join(self.argv[1:3])} {why} after {self.wall:.1f}s; stderr tail:\n" + (
-            "\n".join("     | " + line for line in text.splitlines()[-15:]) or "     | (empty)"
+        lines = collapse(tail(self.stderr).rstrip().splitlines())[-12:]
+        return (
+            f"  !! {' '.join(self.argv[1:3])}: {self.exit} after {self.wall:.1f}s; stderr tail:\n"
+            + ("\n".join("     | " + line for line in lines) or "     | (empty)")
         )
+
+
+def collapse(lines: list[str]) -> list[str]:
+    """Runs of log lines that differ only in their digits (timestamps) become one, counted."""
+    out: list[str] = []
+    shape, run = "", 0
+    for line in lines:
+        key = re.sub(r"[0-9]", "", line)
+        if out and key == shape:
+            run += 1
+            out[-1] = f"{line}  (x{run})"
+            continue
+        shape, run = key, 1
+        out.append(line)
+    return out
 
 
 def tail(path: Path, size: int = TAIL_BYTES) -> str:
@@ -457,10 +482,7 @@ class Bench:
         ok = run is not None and run.ok
         wall = run.wall if run is not None and ok else None
         if run is not None and not ok:
-            note = (
-                f"FAILED ({'timeout' if run.timed_out else f'exit {run.code}'} "
-                f"after {run.wall:.1f}s) " + note
-            )
+            note = f"FAILED ({run.exit} after {run.wall:.1f}s) " + note
         self.rows.append(Row(work, wall, floor, note.strip()))
 
     def seed_tenants(self, server: Server, n: int) -> float:
@@ -502,7 +524,7 @@ class Bench:
         if run.ok:
             self.cpu_per_ns[n] = per_ns_ms
         print(
-            f"  exit {run.code}; wall {run.wall:.1f}s; floor {floor:.1f}s "
+            f"  {run.exit}; wall {run.wall:.1f}s; floor {floor:.1f}s "
             f"({RULES} rules x {n:,} / {UPDATE_BY_METADATA_PER_S:.0f}/s); "
             f"ratio {floor / run.wall:.2f} (target >= 0.45: wall <= {floor / 0.45:.0f}s)"
         )
@@ -589,7 +611,7 @@ class Bench:
 
     def show_apply(self, run: Run, floor: float) -> None:
         print(
-            f"  exit {run.code}; wall {run.wall:.1f}s; ratio {floor / run.wall:.2f} "
+            f"  {run.exit}; wall {run.wall:.1f}s; ratio {floor / run.wall:.2f} "
             f"(target >= 0.85); CPU {run.cpu:.1f}s; peak RSS {run.rss_mb:.0f} MB; "
             f"429s {run.counts.throttled:,}"
         )
@@ -634,7 +656,7 @@ class Bench:
             print(f"ID apply, {label}: planned first ({' '.join(argv[-6:])})", flush=True)
             plan = run_counted(server, argv, work, "plan", self.timeout)
             print(
-                f"  plan: exit {plan.code}, {plan.wall:.1f}s, CPU {plan.cpu:.1f}s, "
+                f"  plan: {plan.exit}, {plan.wall:.1f}s, CPU {plan.cpu:.1f}s, "
                 f"RSS {plan.rss_mb:.0f} MB (not part of the figure)"
             )
             if not plan.ok:
@@ -674,7 +696,7 @@ class Bench:
         rate = total / run.wall
         limit = total / floor
         print(
-            f"    exit {run.code}; wall {run.wall:.1f}s = {rate:,.0f} records/s of "
+            f"    {run.exit}; wall {run.wall:.1f}s = {rate:,.0f} records/s of "
             f"{limit:,.0f}/s; ratio {floor / run.wall:.2f} (target >= 0.95); CPU "
             f"{run.cpu:.1f}s; peak RSS {run.rss_mb:.0f} MB; 429s {run.counts.throttled:,}; "
             f"{left:,} of the selected left"
@@ -692,7 +714,8 @@ class Bench:
         print(f"  {'work':<{width}} {'wall':>8} {'floor':>8} {'ratio':>6}  notes")
         for r in self.rows:
             wall = f"{r.wall:.1f}s" if r.wall else "-"
-            print(f"  {r.work:<{width}} {wall:>8} {r.floor:>7.1f}s {r.ratio:>6}  {r.note}")
+            floor = f"{r.floor:.1f}s" if r.floor else "-"
+            print(f"  {r.work:<{width}} {wall:>8} {floor:>8} {r.ratio:>6}  {r.note}")
         if len(self.cpu_per_ns) > 1:
             values = self.cpu_per_ns.values()
             spread = max(values) / min(values)
