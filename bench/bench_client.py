@@ -1,11 +1,15 @@
 """Benchmark: deleting records by id at Pinecone's limits, ours against the official SDK.
 
-Run:  .venv/bin/python bench/bench_client.py [--records 100000] [--settle 10]
+Run:  .venv/bin/python bench/bench_client.py [--records 100000] [--lowered-records 300000]
+                                             [--settle 10] [--only published|lowered]
 
 Two scenarios, each on a fresh in-process emulator with its limits on:
 
   published   the emulator enforces Pinecone's 5,000 delete records/s; the client assumes it too
-  lowered     the emulator enforces 2,000 records/s; the client still assumes 5,000
+              (`--records`, 100,000 by default)
+  lowered     the emulator enforces 2,000 records/s; the client still assumes 5,000 and has to
+              learn the lower limit from a 429 (`--lowered-records`, 300,000 by default: 150 s,
+              long enough to show whether a client settles or keeps getting refused)
 
 For each, `retention`'s client (`IndexClient.delete_ids`) and a plain loop over the official
 SDK's `index.delete(ids=batch)` (batches of 1,000, its default retries) delete the same records
@@ -142,13 +146,14 @@ def scenario(name: str, server_limit: float, records: int, settle: float) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--lowered-records", type=int, default=300_000)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds excluded as warm-up")
     parser.add_argument("--only", choices=("published", "lowered"))
     args = parser.parse_args(argv)
     if args.only in (None, "published"):
         scenario("published", 5000, args.records, args.settle)
     if args.only in (None, "lowered"):
-        scenario("lowered", 2000, args.records, args.settle)
+        scenario("lowered", 2000, args.lowered_records, args.settle)
     return 0
 
 
