@@ -90,7 +90,8 @@ class RetryPolicy:
         for name in ("base", "cap", "outage", "max_retry_after", "budget_minimum"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be a positive number of seconds, got: {value:g}")
+                what = "number of retries" if name == "budget_minimum" else "number of seconds"
+                raise ValueError(f"{name} must be a positive {what}, got: {value:g}")
         if not (self.budget_ratio >= 0 and math.isfinite(self.budget_ratio)):
             raise ValueError(f"budget_ratio must not be negative, got: {self.budget_ratio:g}")
 

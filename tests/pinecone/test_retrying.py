@@ -275,3 +275,5 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(outage=0)
     with pytest.raises(ValueError, match="outage must be a positive number of seconds, got: inf"):
         RetryPolicy(outage=float("inf"))
+    with pytest.raises(ValueError, match="budget_minimum must be a positive number of retries"):
+        RetryPolicy(budget_minimum=0)
