@@ -23,7 +23,8 @@ time. A 429's `Retry-After` is the server's word and is not cut.
 The budget keeps a struggling server from being hit by retry storms: every first attempt
 deposits `budget_ratio` tokens (up to `budget_minimum`), every retry withdraws one, so over
 time at most ~20% extra traffic is retries. It applies while the server answers other requests
-(a retry storm on a server that is partly up is what makes it fall over). When nothing has
+(a retry storm on a server that is partly up is what makes it fall over; a 429 is an answer
+too, the server refusing on purpose, so 429 retries spend the budget as ever). When nothing has
 answered since a request's previous failure, every request is failing: that is an outage, the
 budget has nothing to protect that backoff does not already give (each request waits up to
 `cap` seconds between tries), and spending it would end the ride-out early, so such retries
