@@ -94,7 +94,7 @@ class PineconeClient:
         self.settings = settings
         self.concurrency = concurrency
         self.limiter = limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
-        self.retrying = Retrying(retry, sleep=sleep, random=random, log=log)
+        self.retrying = Retrying(retry, sleep=sleep, monotonic=monotonic, random=random, log=log)
         self.session = Session(
             http,
             api_key=settings.api_key,
