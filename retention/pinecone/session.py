@@ -130,16 +130,8 @@ class Session:
         """Send one request (retried per policy) and return its 2xx response."""
 
         async def attempt() -> httpx.Response:
-            reservation: Reservation | None = None
-            if weights:
-                reservation = await self.limiter.acquire(weights)
-            async with self._slots:
-                if reservation is not None and self._monotonic() - reservation.start > LATE:
-                    # The connection came long after our turn: requests held up together
-                    # would go out together, faster than the limit. Take a new turn.
-                    self.limiter.release(reservation)
-                    reservation = await self.limiter.acquire(weights or {})
-                    self.late_turns += 1
+            reservation = await self._turn(weights)
+            try:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 try:
@@ -150,8 +142,9 @@ class Session:
                     raise error_for_transport(
                         exc, operation=operation, secrets=self._secrets
                     ) from exc
-                finally:
-                    self.in_flight -= 1
+            finally:
+                self.in_flight -= 1
+                self._slots.release()
             try:
                 response.raise_for_status()
             except httpx.HTTPStatusError as exc:
@@ -162,6 +155,26 @@ class Session:
             return response
 
         return await self.retrying.call(operation, attempt)
+
+    async def _turn(self, weights: Mapping[Key, float] | None) -> Reservation | None:
+        """Wait for our turn in the limiter, then for a connection slot (held on return).
+
+        The connection may come long after the turn; requests held up together would then go
+        out together, faster than the limit. So a request late by more than `LATE` gives back
+        both and queues again, once: holding the slot while it waits for a new turn would keep
+        it from the requests whose turn has come.
+        """
+        for again in (True, False):
+            reservation = await self.limiter.acquire(weights) if weights else None
+            await self._slots.acquire()
+            if reservation is None or not again:
+                return reservation
+            if self._monotonic() - reservation.start <= LATE:
+                return reservation
+            self._slots.release()
+            self.limiter.release(reservation)
+            self.late_turns += 1
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def send_json(
         self,
