@@ -80,10 +80,11 @@ MAX_VERIFY_SAMPLE = 1000
 evenly beyond this, so that one fetch shows every part of the deletion done."""
 JOURNAL_EVERY = 1.0
 """Seconds between journal writes while actions finish."""
-RECOUNT_AFTER = 1.0
+RECOUNT_AFTER = 10.0
 """Seconds after its count beyond which a filtered delete is counted (and checked) again
-before it is sent; it is also counted again after an ID action of its namespace, which may
-have taken minutes."""
+before it is sent (a namespace's deletes are paced at 5 a second, so its last one may wait a
+while); it is also counted again after an ID action of its namespace, which may have taken
+minutes."""
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,6 @@ class Executor:
         protections. Returns the actions that may go; those refused are marked failed."""
         index = await self.index(ns.index)
         filtered = [r.action for r in ns.results if r.action.kind == "deleteByFilter"]
-        ns.counted_at = self.monotonic()
         ns.fresh = fresh
         for r in ns.results:
             a = r.action
@@ -445,6 +445,7 @@ class Executor:
                 ns.counts[a.id] = ns.size or 0
             else:
                 ns.counts[a.id] = a.records  # enumerated while deleting, under a cap
+        ns.counted_at = self.monotonic()
         refused: dict[str, str] = {}
         for r in ns.results:
             a = r.action

@@ -82,6 +82,10 @@ Key = tuple[str, ...]
 """(family, index) for index scope or (family, index, namespace); family as `delete_records`."""
 
 
+def _start(interval: tuple[float, float]) -> float:
+    return interval[0]
+
+
 def limit_key_name(key: Key) -> str:
     """The `retention.limits` name governing `key`, e.g. `delete_records_per_s_namespace`."""
     scope = "namespace" if len(key) == 3 else "index"
@@ -207,14 +211,19 @@ class _Bucket:
             resume = max(resume, start + tail / rate)
         return resume
 
-    def conflict(self, t: float, duration: float) -> float | None:
-        """End of a busy interval overlapping [t, t + duration), or None if it is free."""
-        i = bisect_right(self.busy, t, key=lambda iv: iv[0])
-        if i > 0 and self.busy[i - 1][1] > t + EPSILON:
-            return self.busy[i - 1][1]
-        if i < len(self.busy) and self.busy[i][0] < t + duration - EPSILON:
-            return self.busy[i][1]
-        return None
+    def fit(self, t: float, duration: float) -> float:
+        """The earliest start >= t at which [start, start + duration) is free on this key.
+
+        Busy intervals are sorted and mostly back to back, so this walks forward from `t`
+        in one pass instead of hopping one interval at a time across every key."""
+        busy = self.busy
+        i = bisect_right(busy, t, key=_start)
+        if i > 0 and busy[i - 1][1] > t + EPSILON:
+            t = busy[i - 1][1]
+        while i < len(busy) and busy[i][0] < t + duration - EPSILON:
+            t = max(t, busy[i][1])
+            i += 1
+        return t
 
 
 class RateLimiter:
@@ -313,11 +322,13 @@ class RateLimiter:
             (bucket, weight / bucket.rate(now, self.increase)) for bucket, weight in charged
         ]
         start = now
-        while True:
-            ends = [end for b, d in durations if (end := b.conflict(start, d)) is not None]
-            if not ends:
-                break
-            start = max(ends)
+        moved = True
+        while moved:  # until one start fits every key
+            moved = False
+            for bucket, duration in durations:
+                fits = bucket.fit(start, duration)
+                if fits > start + EPSILON:
+                    start, moved = fits, True
         self._last_serial = next(self._serials)
         slots = []
         for (bucket, duration), (_, weight) in zip(durations, charged, strict=True):
