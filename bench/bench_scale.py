@@ -5,10 +5,11 @@ Run:  .venv/bin/python bench/bench_scale.py [--only plan,filtered,ids]
 
 Every figure is the real command line (`retention plan ...`, `retention apply ...`) run as a
 subprocess, timed from its start to its exit: wall time (monotonic, around the child's whole
-life), CPU time and peak RSS (the child's own rusage from `os.wait4`: ru_utime + ru_stime,
-ru_maxrss). The emulator runs with Pinecone's published limits (the default `EmulatorConfig`,
-what `retention emulator --limits pinecone` serves) in a separate process, this script with
-`--serve`; it is seeded there with `Emulator.upsert(validate=False)`, which skips the limits.
+life), CPU time (the child's own rusage from `os.wait4`: ru_utime + ru_stime) and peak RSS
+(its VmHWM, read from /proc every 20 ms). The emulator runs with Pinecone's published limits
+(the default `EmulatorConfig`, what `retention emulator --limits pinecone` serves) in a
+separate process, this script with `--serve`; it is seeded there with
+`Emulator.upsert(validate=False)`, which skips the limits.
 In that process the ASGI application is wrapped to count every request by operation and
 status (a dry-run update-by-metadata is a count), and the limiter to count what it refused,
 by limit; both are read and reset after each command.
@@ -34,8 +35,9 @@ by limit; both are read and reset after each command.
 
 `--quick` is a smoke check: 50 and 150 namespaces, 10,000 IDs. The `retention` measured is the
 one this interpreter imports (the first line printed says which); `PYTHONPATH=DIR` measures
-another checkout. Ratio is floor / wall (1.0 is the floor). A command that exits non-zero is printed with the
-tail of its stderr and the run goes on. This prints figures; it does not pass or fail.
+another checkout. Ratio is floor / wall (1.0 is the floor). A command that exits non-zero is
+printed with the tail of its stderr and the run goes on. This prints figures; it does not pass
+or fail.
 """
 
 from __future__ import annotations
@@ -401,20 +403,44 @@ def timed(argv: list[str], url: str, work: Path, name: str, timeout: float) -> R
 
         timer = threading.Timer(timeout, kill)
         timer.start()
+        # Popen returns once the child has exec'd, so its VmHWM is the command's own from here.
+        done, peak = threading.Event(), [0]
+        sampler = threading.Thread(target=high_water, args=(proc.pid, done, peak))
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - began
         timer.cancel()
+        done.set()
+        sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(
         argv,
         proc.returncode,
         wall,
         usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss / 1024,
+        peak[0] / 1024,
         out,
         err,
         timed_out=killed.is_set(),
     )
+
+
+def high_water(pid: int, done: threading.Event, peak: list[int]) -> None:
+    """Keep in `peak` the largest VmHWM (kB) of `pid`, read every 20 ms until `done`.
+
+    Not ru_maxrss: Linux carries the forking parent's high-water mark into the child's, so a
+    child of this process would never read below what this process once held.
+    """
+    status = Path(f"/proc/{pid}/status")
+    while not done.is_set():
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                peak[0] = max(peak[0], int(line.split()[1]))
+        done.wait(0.02)
 
 
 def run_counted(server: Server, argv: list[str], work: Path, name: str, timeout: float) -> Run:
@@ -535,8 +561,8 @@ class Bench:
         print(
             f"  counts per (rule, namespace): {counts / pairs:.2f} sent, {admitted / pairs:.2f} "
             f"admitted (target <= 2); admitted counts paced at {admitted / run.wall:.0f}/s "
-            f"of {UPDATE_BY_METADATA_PER_S:.0f}/s = {admitted / run.wall / UPDATE_BY_METADATA_PER_S:.2f} "
-            f"(target >= 0.9)"
+            f"of {UPDATE_BY_METADATA_PER_S:.0f}/s = "
+            f"{admitted / run.wall / UPDATE_BY_METADATA_PER_S:.2f} (target >= 0.9)"
         )
         if run.ok:
             kinds = actions_by_kind(planfile)
@@ -572,7 +598,8 @@ class Bench:
             print(f"filtered apply over {n:,} namespaces: {' '.join(argv[-3:])}", flush=True)
             run = run_counted(server, argv, planfile.parent, "apply", self.timeout)
             print(
-                f"  {filtered:,} filtered deletes{f' (and {others:,} other actions)' if others else ''}; "
+                f"  {filtered:,} filtered deletes"
+                f"{f' (and {others:,} other actions)' if others else ''}; "
                 f"floor max({filtered:,} recounts / 500/s, {filtered:,} deletes / 500/s) = "
                 f"{floor:.1f}s (update- and delete-by-metadata are separate limits)"
             )
