@@ -115,9 +115,9 @@ class Report:
         verified = sum(1 for r in self.results if r.verification == "verified")
         seconds = (self.finished - self.started).total_seconds() if self.finished else 0.0
         text = (
-            f"Applied: {self.deleted:,} record{_s(self.deleted)} deleted by {done} of "
-            f"{len(self.results)} action{_s(len(self.results))} in {seconds:.1f}s; "
-            f"{verified} verified, {len(self.pending)} pending"
+            f"Applied: {self.deleted:,} record{_s(self.deleted)} deleted by {done:,} of "
+            f"{len(self.results):,} action{_s(len(self.results))} in {seconds:.1f}s; "
+            f"{verified:,} verified, {len(self.pending):,} pending"
         )
         if self.gone:
             text += "; " + _gone_clause(self.gone)

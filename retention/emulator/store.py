@@ -14,7 +14,6 @@ through `Emulator.upsert` may touch the store at the same time.
 from __future__ import annotations
 
 import bisect
-import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -150,7 +149,8 @@ class Namespace:
         ids = self.sorted_ids()
         i = bisect.bisect_right(ids, start) if after else bisect.bisect_left(ids, start)
         records = self.records
-        return (rid for rid in itertools.islice(ids, i, None) if rid in records)
+        # By index from i, not islice (which steps through the first i IDs on every page).
+        return (ids[j] for j in range(i, len(ids)) if ids[j] in records)
 
 
 class IndexState:
