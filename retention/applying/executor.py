@@ -137,6 +137,9 @@ class _Namespace:
     """The highest request LSN of this run's deletes here."""
     counted_at: float = 0.0
     """When `counts` were taken (monotonic)."""
+    shared: frozenset[str] | None = None
+    """The filtered deletes whose union was counted for the accounting (a guard may count
+    the union of a policy's share of them too; only this one credits)."""
     listed: bool = False
     """Whether an ID action ran here since: it may have taken any time, and records may
     have arrived meanwhile."""
@@ -461,6 +464,7 @@ class Executor:
         live = [a for a in filtered if ns.counts[a.id] and a.id not in refused]
         if len(live) > 1 and _may_overlap(live):
             key = frozenset(a.id for a in live)
+            ns.shared = key
             ns.unions[key] = (
                 _planned_union(self._overlaps.get((ns.index, ns.name), ()), live)
                 if fresh
@@ -523,10 +527,10 @@ class Executor:
     def _credit(self, ns: _Namespace, result: ActionResult, credited: int) -> int:
         """Credit a filtered delete with the records of the namespace's union that earlier
         actions did not take, so that a record two filters select counts once."""
-        for key, union in ns.unions.items():
-            if result.action.id in key:
-                result.deleted = max(0, min(result.deleted, union - credited))
-                return credited + result.deleted
+        key = ns.shared
+        if key is not None and result.action.id in key and key in ns.unions:
+            result.deleted = max(0, min(result.deleted, ns.unions[key] - credited))
+            return credited + result.deleted
         return credited
 
     async def _execute(self, ns: _Namespace, result: ActionResult, *, touched: bool) -> None:
