@@ -68,6 +68,7 @@ from retention.filters import disjoint, parse_filter
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, Overlap, Plan
+from retention.planning.planner import namespaces_at_once
 from retention.planning.streams import bounded
 
 Verify = Literal["lsn", "recount"]
@@ -133,8 +134,6 @@ class _Namespace:
     unions: dict[frozenset[str], int] = field(default_factory=dict)
     sent_ids: set[str] | None = None
     """IDs this run sent here, kept when several ID actions share the namespace."""
-    lsn: int | None = None
-    """The highest request LSN of this run's deletes here."""
     counted_at: float = 0.0
     """When `counts` were taken (monotonic)."""
     shared: frozenset[str] | None = None
@@ -144,8 +143,8 @@ class _Namespace:
     """Whether an ID action ran here since: it may have taken any time, and records may
     have arrived meanwhile."""
     fresh: bool = False
-    """Whether `counts` of filtered deletes are the counts of a plan made moments before."""
-    recounted: dict[str, bool] = field(default_factory=dict)
+    """Whether the plan was made moments before by this process: its counts are current."""
+    recounted: set[str] = field(default_factory=set)
     """Filtered deletes counted again just before their request."""
 
 
@@ -189,13 +188,15 @@ class Executor:
         return self._indexes[name]
 
     def _width(self) -> int:
+        """Namespaces at once: as the planner works them, from the limits the client paces by."""
         if self.settings.namespaces_at_once is not None:
             return self.settings.namespaces_at_once
-        index = self.client.limiter.limit(("update_by_metadata_requests", "i"))
-        one = self.client.limiter.limit(("update_by_metadata_requests", "i", "n"))
-        if index is None or one is None:
-            return 64
-        return max(8, min(256, math.ceil(2 * index.per_second / one.per_second)))
+        family = "update_by_metadata_requests"
+        limits = [
+            self.client.limiter.limit((family, "i")),
+            self.client.limiter.limit((family, "i", "n")),
+        ]
+        return namespaces_at_once({lim.name: lim for lim in limits if lim is not None}, fallback=64)
 
     async def apply(
         self,
@@ -265,13 +266,13 @@ class Executor:
                 continue
             key = (a.index, a.namespace)
             if key not in groups:
-                groups[key] = _Namespace(a.index, a.namespace, [], sizes.get(key))
+                groups[key] = _Namespace(a.index, a.namespace, [], sizes.get(key), fresh=fresh)
             groups[key].results.append(result)
         self.progress.start(sum(a.records for a in todo))
         try:
             await bounded(
                 groups.values(),
-                lambda ns: self._namespace(plan, ns, fresh=fresh),
+                lambda ns: self._namespace(plan, ns),
                 self._width(),
             )
         finally:
@@ -347,7 +348,7 @@ class Executor:
 
     # -- one namespace
 
-    async def _namespace(self, plan: Plan, ns: _Namespace, *, fresh: bool) -> None:
+    async def _namespace(self, plan: Plan, ns: _Namespace) -> None:
         if self._stopping():
             for r in ns.results:
                 r.status = "interrupted"
@@ -357,7 +358,7 @@ class Executor:
                 self._finish_gone(r)
             return
         try:
-            allowed = await self._checked(plan, ns, fresh=fresh)
+            allowed = await self._checked(plan, ns)
         except NotFound:
             for r in ns.results:
                 self._finish_gone(r)
@@ -406,7 +407,7 @@ class Executor:
 
     def _fail(self, results: Sequence[ActionResult], error: str, *, stop_all: bool) -> None:
         for r in results:
-            if r.status in ("skipped", "interrupted") or r.status == "done":
+            if r.status in ("skipped", "interrupted", "done"):
                 r.status, r.error = "failed", error
                 self.log.error("action_failed", action=r.action.id, error=error)
         if stop_all:
@@ -431,12 +432,12 @@ class Executor:
             seconds=round(result.seconds, 3),
         )
 
-    async def _checked(self, plan: Plan, ns: _Namespace, *, fresh: bool) -> set[str]:
+    async def _checked(self, plan: Plan, ns: _Namespace) -> set[str]:
         """Count what the namespace's actions select now and check it: growth, guards and
         protections. Returns the actions that may go; those refused are marked failed."""
         index = await self.index(ns.index)
         filtered = [r.action for r in ns.results if r.action.kind == "deleteByFilter"]
-        ns.fresh = fresh
+        fresh = ns.fresh
         for r in ns.results:
             a = r.action
             if a.kind == "deleteByFilter":
@@ -452,9 +453,8 @@ class Executor:
         refused: dict[str, str] = {}
         for r in ns.results:
             a = r.action
-            cap = math.ceil(a.records * (1 + self.settings.tolerance))
             now = ns.counts[a.id]
-            if a.kind != "deleteByIds" and not fresh and now > cap:
+            if a.kind != "deleteByIds" and not fresh and now > self._cap(a):
                 refused[a.id] = (
                     f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects {now:,} records, "
                     f"{now - a.records:,} more than the {a.records:,} planned (tolerance "
@@ -583,13 +583,12 @@ class Executor:
             "namespace-size"
             if a.kind != "deleteByFilter"
             else "plan-moments-before"
-            if ns.fresh and not ns.recounted.get(a.id)
+            if ns.fresh and a.id not in ns.recounted
             else "count-before-delete"
         )
         for info in done.infos:
             result.note_request(info.request_id)
         result.lsn = done.lsn
-        ns.lsn = max(ns.lsn or 0, done.lsn) if done.lsn is not None else ns.lsn
         self.progress.advance(n)
         self.log.info(
             "delete_request",
@@ -605,17 +604,12 @@ class Executor:
         checks: what it selects now must still be within its cap, and spare every protection."""
         assert a.filter is not None
         n = (await index.count(a.filter, a.namespace)).matched
-        cap = math.ceil(a.records * (1 + self.settings.tolerance))
-        if n > cap:
-            raise GuardError(
-                f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects more than the "
-                f"{a.records:,} records planned allow (tolerance {self.settings.tolerance:.0%}: "
-                f"at most {cap:,}); it stopped after 0; run `retention plan` again"
-            )
+        if n > self._cap(a):
+            raise self._capped(a, 0)
         if n and a.protections:
             await check_spared(index, [a])
         ns.counts[a.id] = n
-        ns.recounted[a.id] = True
+        ns.recounted.add(a.id)
         for key in [k for k in ns.unions if a.id in k]:
             del ns.unions[key]  # the union was counted before; credit this count as it is
 
@@ -661,7 +655,6 @@ class Executor:
                     result.note_request(info.request_id)
                 if done.lsn is not None:
                     result.lsn = max(result.lsn or 0, done.lsn)
-                    ns.lsn = max(ns.lsn or 0, done.lsn)
                 result.deleted += len(batch)
                 result.note_deleted_sample(batch[0], batches, MAX_VERIFY_SAMPLE)
                 batches += 1
@@ -685,18 +678,24 @@ class Executor:
         if self._stopping():
             result.status = "interrupted"
 
+    def _cap(self, action: Action) -> int:
+        """The most records `action` may select now or send: planned x (1 + tolerance)."""
+        return math.ceil(action.records * (1 + self.settings.tolerance))
+
+    def _capped(self, action: Action, taken: int) -> GuardError:
+        return GuardError(
+            f"{action.policy}/{action.rule} in {action.index}/{action.namespace} now selects "
+            f"more than the {action.records:,} records planned allow (tolerance "
+            f"{self.settings.tolerance:.0%}: at most {self._cap(action):,}); it stopped after "
+            f"{taken:,}; run `retention plan` again"
+        )
+
     def _take(self, action: Action, n: int, taken: int) -> None:
         """Allow `n` more records of `action` to be sent, on top of `taken`: never more than
         planned x (1 + tolerance) for one action, nor more than --max-records for the run,
         whatever arrived in the index since the checks before the first delete."""
-        cap = math.ceil(action.records * (1 + self.settings.tolerance))
-        if action.kind == "deleteByIds" and taken + n > cap:
-            raise GuardError(
-                f"{action.policy}/{action.rule} in {action.index}/{action.namespace} now selects "
-                f"more than the {action.records:,} records planned allow (tolerance "
-                f"{self.settings.tolerance:.0%}: at most {cap:,}); it stopped after {taken:,}; "
-                "run `retention plan` again"
-            )
+        if action.kind == "deleteByIds" and taken + n > self._cap(action):
+            raise self._capped(action, taken)
         limit = self.settings.max_records
         if limit is not None and self._sent + n > limit:
             raise GuardError(

@@ -162,14 +162,10 @@ async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
     if not mine:
         return
     filters = [a.filter for a in mine if a.filter is not None]
-    protections = list(
-        dict.fromkeys(json.dumps(p, sort_keys=True) for a in mine for p in a.protections)
-    )
-    protected = (
-        json.loads(protections[0])
-        if len(protections) == 1
-        else {"$or": [json.loads(p) for p in protections]}
-    )
+    # Each protection once, however many of the actions carry it.
+    unique = {json.dumps(p, sort_keys=True): p for a in mine for p in a.protections}
+    protections = list(unique.values())
+    protected = protections[0] if len(protections) == 1 else {"$or": protections}
     reach = filters[0] if len(filters) == 1 else {"$or": filters}
     overlap = (await index.count({"$and": [reach, protected]}, mine[0].namespace)).matched
     if overlap:

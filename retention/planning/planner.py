@@ -69,13 +69,16 @@ class _Namespace:
     overlaps: list[Overlap] = field(default_factory=list)
 
 
-def namespaces_at_once(limits: Mapping[str, Limit]) -> int:
+def namespaces_at_once(
+    limits: Mapping[str, Limit], *, fallback: int = MAX_NAMESPACES_AT_ONCE
+) -> int:
     """Namespaces in progress at once: twice what the per-index count limit needs to stay busy
-    while each namespace waits on its own limit (500/s per index over 5/s per namespace: 200)."""
+    while each namespace waits on its own limit (500/s per index over 5/s per namespace: 200);
+    `fallback` where those limits are not paced."""
     index = limits.get("update_by_metadata_requests_per_s_index")
     one = limits.get("update_by_metadata_requests_per_s_namespace")
     if index is None or one is None:
-        return MAX_NAMESPACES_AT_ONCE
+        return fallback
     return max(8, min(MAX_NAMESPACES_AT_ONCE, math.ceil(2 * index.per_second / one.per_second)))
 
 
