@@ -5,10 +5,12 @@ production one with deliberate pooling and timeouts:
 
 - timeouts: 10 s to connect, 30 s to read, write and wait for a pooled connection; a delete
   batch of 1,000 ids returns in well under a second, so 30 s means something is wrong;
-- pool: 32 connections, all kept alive for 30 s; the limiter, not the pool, sets the pace,
-  and keep-alive connections spare a TCP and TLS handshake per request at hundreds of
-  requests a second (with fewer kept, every request beyond them opened one); the session
-  lets no more requests be in flight than the pool has connections, so none queues in it;
+- connections: 16 lanes (`transport.Lanes`), each with one connection per host, kept alive
+  for 30 s; the limiter, not the pool, sets the pace, and keep-alive connections spare a TCP
+  and TLS handshake per request at hundreds of requests a second; the session sends each
+  request on a free lane, so no more are in flight than there are connections and none
+  queues in httpx's pool;
+- no cookies (`transport.NoCookies`): Pinecone sets none that a client needs;
 - no redirects: the API key must reach only the configured hosts.
 
 Credentials and endpoints come from the same variables as the official SDK:
@@ -35,6 +37,7 @@ from retention.pinecone.models import controller_url, with_scheme
 from retention.pinecone.ratelimit import RateLimiter
 from retention.pinecone.retrying import Retrying, RetryPolicy
 from retention.pinecone.session import DEFAULT_API_VERSION, Session, check_api_key
+from retention.pinecone.transport import Lanes, NoCookies
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 POOL = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=30.0)
@@ -153,6 +156,9 @@ def connect(
     if settings is None:
         settings = PineconeSettings.from_env(os.environ if environ is None else environ)
     http = httpx.AsyncClient(
-        timeout=TIMEOUT, limits=POOL, follow_redirects=False, transport=transport
+        timeout=TIMEOUT,
+        follow_redirects=False,
+        cookies=NoCookies(),
+        transport=transport or Lanes(keepalive_expiry=POOL.keepalive_expiry),
     )
     return PineconeClient(http, settings, **options)

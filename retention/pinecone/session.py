@@ -43,6 +43,7 @@ from retention.pinecone.errors import (
 )
 from retention.pinecone.ratelimit import Key, RateLimiter, Reservation
 from retention.pinecone.retrying import Retrying
+from retention.pinecone.transport import LANE
 
 DEFAULT_API_VERSION = "2026-04"
 LATE = 0.05
@@ -101,6 +102,8 @@ class Session:
         """Requests sent and not answered yet; never above `max_in_flight`."""
         self.peak_in_flight = 0
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._lanes = list(range(max_in_flight - 1, -1, -1))
+        """Free lanes, the most recently used last: its connection is the likeliest still open."""
         self._monotonic = monotonic
         self.late_turns = 0
         """Requests whose connection came too long after their turn, and that queued again."""
@@ -131,12 +134,18 @@ class Session:
 
         async def attempt() -> httpx.Response:
             reservation = await self._turn(weights)
+            lane = self._lanes.pop()
             try:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 try:
                     response = await self.http.request(
-                        method, url, params=params, json=json, headers=self._headers
+                        method,
+                        url,
+                        params=params,
+                        json=json,
+                        headers=self._headers,
+                        extensions={LANE: lane},
                     )
                 except httpx.TransportError as exc:
                     raise error_for_transport(
@@ -144,6 +153,7 @@ class Session:
                     ) from exc
             finally:
                 self.in_flight -= 1
+                self._lanes.append(lane)
                 self._slots.release()
             try:
                 response.raise_for_status()

@@ -14,6 +14,7 @@ import pytest
 
 from retention.pinecone import PineconeClient, PineconeSettings
 from retention.pinecone.ratelimit import RateLimiter
+from retention.pinecone.transport import LANE
 
 from .conftest import HOST
 
@@ -27,8 +28,14 @@ class Slow(httpx.AsyncBaseTransport):
         self.now = 0
         self.peak = 0
         self.seen = 0
+        self.lanes: set[int] = set()  # of the requests held now
+        self.lanes_seen: set[int] = set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        lane = request.extensions[LANE]
+        assert lane not in self.lanes, f"lane {lane} carries two requests at once"
+        self.lanes.add(lane)
+        self.lanes_seen.add(lane)
         self.now += 1
         self.seen += 1
         self.peak = max(self.peak, self.now)
@@ -37,6 +44,7 @@ class Slow(httpx.AsyncBaseTransport):
             return httpx.Response(200, json={"matchedRecords": 1})
         finally:
             self.now -= 1
+            self.lanes.discard(lane)
 
 
 @pytest.mark.parametrize("slots", [1, 4, 32])
@@ -55,6 +63,7 @@ async def test_no_more_requests_in_flight_than_connections(slots: int) -> None:
     assert [c.matched for c in counts] == [1] * 300
     assert transport.seen == 300
     assert 1 <= transport.peak <= slots
+    assert transport.lanes_seen <= set(range(slots))  # one connection each, never shared
     assert client.session.peak_in_flight == transport.peak
     assert client.session.in_flight == 0
     await client.aclose()
