@@ -68,7 +68,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -133,7 +133,10 @@ class _Bucket:
         self.learned: float | None = None  # the server's limit as learned from a 429
         self.hold_until = 0.0  # no probing above `learned` before this time
         self.decreased_after = -1  # serial of the last reservation before the latest decrease
-        self.busy: list[tuple[float, float]] = []  # disjoint [start, end), sorted
+        self.busy: list[tuple[float, float]] = []
+        """Disjoint [start, end) spans, sorted, back-to-back reservations merged into one span:
+        with hundreds of requests waiting, a new reservation finds the end of the queue in a
+        step or two instead of walking every interval booked before it."""
         self.recent: deque[tuple[float, float, int]] = deque()  # (start, weight, serial)
         self.refused: set[int] = set()  # serials answered with 429
 
@@ -224,6 +227,30 @@ class _Bucket:
             t = max(t, busy[i][1])
             i += 1
         return t
+
+    def occupy(self, start: float, end: float) -> None:
+        """Book [start, end), free by construction (`fit`), merged with the spans it touches."""
+        busy = self.busy
+        i = bisect_right(busy, start, key=_start)
+        if i > 0 and busy[i - 1][1] >= start - EPSILON:
+            i -= 1
+            start = busy[i][0]
+            end = max(end, busy[i][1])
+            del busy[i]
+        if i < len(busy) and busy[i][0] <= end + EPSILON:
+            end = max(end, busy[i][1])
+            del busy[i]
+        busy.insert(i, (start, end))
+
+    def vacate(self, start: float, end: float) -> None:
+        """Free [start, end) again, splitting the span that holds it."""
+        busy = self.busy
+        i = bisect_right(busy, start + EPSILON, key=_start) - 1
+        if i < 0 or busy[i][1] < end - EPSILON:
+            return  # already past (pruned) or never booked here
+        first, last = busy[i]
+        pieces = [(a, b) for a, b in ((first, start), (end, last)) if b - a > EPSILON]
+        busy[i : i + 1] = pieces
 
 
 class RateLimiter:
@@ -332,7 +359,7 @@ class RateLimiter:
         self._last_serial = next(self._serials)
         slots = []
         for (bucket, duration), (_, weight) in zip(durations, charged, strict=True):
-            insort(bucket.busy, (start, start + duration), key=lambda iv: iv[0])
+            bucket.occupy(start, start + duration)
             bucket.recent.append((start, weight, self._last_serial))
             slots.append((bucket.key, start, start + duration))
         reservation = Reservation(
@@ -351,8 +378,10 @@ class RateLimiter:
             bucket = self._buckets.get(key)
             if bucket is None:
                 continue
-            if (start, end) in bucket.busy:
-                bucket.busy.remove((start, end))
+            if reservation.serial > bucket.decreased_after:
+                # A decrease since then replaced this key's spans (see `_learn`): what this
+                # reservation booked there is gone already.
+                bucket.vacate(start, end)
             for entry in list(bucket.recent):
                 if entry[2] == reservation.serial:
                     bucket.recent.remove(entry)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 
 import pytest
 
 from retention.limits import PUBLISHED, override
 from retention.pinecone import RateLimiter
+from retention.pinecone.ratelimit import Reservation
 
 from .conftest import FakeClock
 from .simulation import IDX, RECORDS_A, SlidingWindow, VirtualClock, delete, deletes_against
@@ -303,6 +305,76 @@ async def test_a_limit_raised_later_is_found_after_the_hold() -> None:
     assert server.rate(60, 600) == pytest.approx(1920, rel=0.01)
     assert server.rate(1050, 1200) >= 0.95 * 5000
     assert lim.learned(NS_RECORDS) is None
+
+
+def test_a_given_back_turn_leaves_a_gap_that_the_next_turns_take(clock: FakeClock) -> None:
+    """Back-to-back turns are booked as one span; giving one back splits it, and the next
+    reservations fill the gap before the queue's end."""
+    lim = limiter(clock)
+    key = ("update_by_metadata_requests", IDX)
+    turns = [lim.reserve({key: 1}) for _ in range(5)]
+    assert [t.start for t in turns] == pytest.approx([0, 0.002, 0.004, 0.006, 0.008])
+    lim.release(turns[2])
+    lim.release(turns[3])
+    again = [lim.reserve({key: 1}).start for _ in range(3)]
+    assert again == pytest.approx([0.004, 0.006, 0.010])
+
+
+def test_turns_given_back_after_a_429_open_no_hole_in_the_pause_it_set(clock: FakeClock) -> None:
+    """A 429 replaces a key's booked turns with one pause until what went out is through at the
+    new rate; the waiters that then give their stale turns back must not reopen parts of it."""
+    lim = limiter(clock)
+    key = ("update_by_metadata_requests", IDX)
+    turns = [lim.reserve({key: 1}) for _ in range(60)]
+    clock.now = 0.005
+    lim.throttled(turns[0], "max update by metadata requests per second for index")
+    pause_end = lim.reserve({key: 1}).start
+    assert pause_end > 0.005
+    for stale in turns[3:]:
+        lim.release(stale)  # as `acquire` does when it wakes to a slowed key
+    assert lim.reserve({key: 1}).start > pause_end
+
+
+def test_random_turns_never_overlap_and_take_the_earliest_free_start() -> None:
+    """Against a plain list of every live turn: reservations and give-backs in random order
+    over three keys sharing an index key, on a clock that moves on, each turn starts at the
+    earliest moment free on all its keys, and no two live turns of a key overlap."""
+    rnd = random.Random(7)
+    clock = FakeClock()
+    lim = limiter(clock)
+    keys = [("delete_records", IDX, ns) for ns in "abc"]
+    live: list[tuple[Reservation, list[tuple[tuple[str, ...], float, float]]]] = []
+
+    def earliest(wanted: dict[tuple[str, ...], float]) -> float:
+        spans = {k: [(a, b) for r, slots in live for k2, a, b in slots if k2 == k] for k in wanted}
+        start, moved = clock.now, True
+        while moved:
+            moved = False
+            for k, weight in wanted.items():
+                end = start + weight / lim.rate(k)  # type: ignore[operator]
+                for a, b in spans[k]:
+                    if a < end - 1e-9 and b > start + 1e-9:
+                        start, moved = b, True
+                        break
+        return start
+
+    for _ in range(1000):
+        if live and rnd.random() < 0.3:
+            reservation, _slots = live.pop(rnd.randrange(len(live)))
+            lim.release(reservation)
+            continue
+        clock.now += rnd.choice((0.0, 0.0, 0.0005, 0.05))
+        live = [(r, s) for r, s in live if any(b > clock.now for _, _, b in s)]
+        ns = rnd.choice(keys)
+        batch = float(rnd.randint(1, 1000))
+        wanted = {ns: batch, ("delete_records", IDX): batch, ("delete_requests", *ns[1:]): 1.0}
+        expected = earliest({k: w for k, w in wanted.items() if lim.rate(k) is not None})
+        reservation = lim.reserve(wanted)
+        assert reservation.start == pytest.approx(expected, abs=1e-6)
+        live.append((reservation, list(reservation.slots)))
+        for k in {k for k, _, _ in reservation.slots}:
+            spans = sorted((a, b) for _, s in live for k2, a, b in s if k2 == k)
+            assert all(b1 <= a2 + 1e-6 for (_, b1), (a2, _) in itertools.pairwise(spans))
 
 
 def test_settings_are_checked() -> None:
