@@ -133,6 +133,58 @@ async def test_a_learned_limit_gets_its_own_headroom(clock: FakeClock) -> None:
     assert lim.rate(NS_RECORDS) == pytest.approx(1920)
 
 
+COUNTS = ("update_by_metadata_requests", IDX)
+COUNTS_429 = "You've reached the max update by metadata requests per second for index idx."
+
+
+def count_at_full_pace(lim: RateLimiter, clock: FakeClock, seconds: float) -> list[Reservation]:
+    """Counts sent at the pace the limiter sets, each at its turn, for `seconds`."""
+    sent = []
+    while clock.now < seconds:
+        turn = lim.reserve({COUNTS: 1})
+        clock.now = turn.start
+        sent.append(turn)
+    return sent
+
+
+async def test_one_refusal_among_hundreds_keeps_the_table_limit(clock: FakeClock) -> None:
+    """Counts at 490/s, still ramping up (400 sent in the last second), and the server refuses
+    one: a bunch on the way, not a lower limit. The table's 500/s is kept, paced with the
+    learned headroom (480/s), not what the ramp happened to send (which would be 384/s)."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    sent = count_at_full_pace(lim, clock, 1.0)
+    for turn in sent[:90]:  # the start was slower: give back the first 90 turns' share
+        lim.release(turn)
+    lim.throttled(sent[-1], COUNTS_429)
+    assert lim.learned(COUNTS) == 500
+    assert lim.rate(COUNTS) == pytest.approx(480)
+
+
+async def test_a_lone_refusal_at_a_learned_limit_lowers_nothing(clock: FakeClock) -> None:
+    """Once a limit is learned, an isolated refusal (one in 1,400 sends) pauses the key briefly
+    and keeps the pace; a run of refusals (a fifth of what was sent) lowers the limit."""
+    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    sent = count_at_full_pace(lim, clock, 1.0)
+    lim.throttled(sent[-1], COUNTS_429)
+    assert lim.rate(COUNTS) == pytest.approx(480)
+    sent = count_at_full_pace(lim, clock, 4.0)
+    before = clock.now
+    lim.throttled(sent[-1], COUNTS_429)
+    assert (lim.learned(COUNTS), lim.rate(COUNTS)) == (500, pytest.approx(480))
+    paused = lim.reserve({COUNTS: 1}).start
+    assert paused == pytest.approx(before + 0.04, abs=0.003)  # the learned headroom: 40 ms
+    clock.now = paused
+    for n in itertools.count():  # now the server refuses every fifth count
+        turn = lim.reserve({COUNTS: 1})
+        clock.now = turn.start
+        if n % 5 == 4:
+            lim.throttled(turn, COUNTS_429)
+        if lim.rate(COUNTS) < 480 or clock.now > 10:
+            break
+    assert clock.now < 6  # learned within a second or two
+    assert lim.rate(COUNTS) <= 480 * 0.85 + 1e-6
+
+
 async def test_throttle_without_a_recognised_message_slows_every_key(clock: FakeClock) -> None:
     """When the 429 text names no known limit, every limited key of the reservation learns."""
     lim = limiter(clock)
