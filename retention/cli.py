@@ -8,7 +8,6 @@ tripped); 2 `plan --detailed-exitcode` with deletions planned; 3 a bug (tracebac
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import sys
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from retention import __version__
+from retention import __version__, eventloop
 from retention.errors import PlanError, PolicyError, PolicyErrors, RetentionError
 from retention.planning.planner import DEFAULT_SAMPLES
 from retention.policy import PolicySet, load_policies
@@ -330,7 +329,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
         base_policies = _base_policies(args.base, args.paths, Path(scratch)) if args.base else None
-        plan, base_plan = asyncio.run(
+        plan, base_plan = eventloop.run(
             _plan_live(policies, base_policies, now, args.paths[0], args.samples, retry)
         )
 
@@ -587,7 +586,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             return 128 + (got[0] if got else signal.SIGINT)
         return 1 if report.failed or troubled else 0
 
-    return asyncio.run(run())
+    return eventloop.run(run())
 
 
 MAX_ERRORS_SHOWN = 10
@@ -715,10 +714,9 @@ def _confirm() -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import httpx
-
     from retention import logs
     from retention.pinecone.client import POOL
+    from retention.pinecone.transport import Lanes
     from retention.service.metrics import Metrics
     from retention.service.running import Service, ServiceSettings
 
@@ -739,11 +737,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     metrics = Metrics()
 
     async def serve() -> int:
-        transport = metrics.transport(httpx.AsyncHTTPTransport(limits=POOL))
+        transport = metrics.transport(Lanes(keepalive_expiry=POOL.keepalive_expiry))
         async with _client(transport=transport, log=log, **retry) as client:
             return await Service(settings, client=client, metrics=metrics, log=log).run()
 
-    return asyncio.run(serve())
+    return eventloop.run(serve())
 
 
 def _check_run_arguments(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from retention import logs
+from retention import eventloop, logs
 from retention.applying.executor import ApplySettings, Stop
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import PineconeClient, PineconeSettings, connect
@@ -108,7 +108,6 @@ def seed(emulator: Emulator, policies_dir: Path, now: float) -> dict[str, int]:
 
 def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
     """Run the tour; return the exit code."""
-    import asyncio
 
     logs.configure(level="warning")
     log = logs.get_logger(command="demo")
@@ -138,7 +137,7 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
             async with connect(settings) as client:
                 return await _tour(client, policies, out, log, say)
 
-        code = asyncio.run(tour())
+        code = eventloop.run(tour())
         left = sum(len(emulator.records(i, ns)) for i, nss in NAMESPACES.items() for ns in nss)
     say(
         f"\nDone in {time.monotonic() - started:.0f}s: {total - left:,} of {total:,} records deleted, "

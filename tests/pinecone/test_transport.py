@@ -27,6 +27,7 @@ class Server:
     headers: list[dict[str, str]] = field(default_factory=list)
     close_after: int | None = None
     """Close each connection after this many answers (None: keep it open)."""
+    delay: float = 0.002
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")[1]
@@ -41,7 +42,7 @@ class Server:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.by_connection[peer] += 1
                 self.headers.append(headers)
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(self.delay)
                 payload = b'{"ok": true, "body": %d}' % len(body)
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
@@ -115,6 +116,27 @@ async def test_a_connection_the_server_closed_is_replaced(server: Server) -> Non
             assert r.status_code == 200
             await asyncio.sleep(0.01)  # let the close reach the client
     assert sorted(server.by_connection.values()) == [1] * 4
+
+
+async def test_a_request_cancelled_in_flight_does_not_hold_its_lane(server: Server) -> None:
+    """A caller gives up on a slow answer (a deadline, Ctrl-C): the lane's one connection must
+    be free for the next request at once, not after a pool timeout."""
+    server.delay = 0.5
+    http = httpx.AsyncClient(
+        transport=Lanes(), cookies=NoCookies(), timeout=httpx.Timeout(5.0, pool=0.2)
+    )
+    async with http:
+        slow = asyncio.ensure_future(
+            http.get(f"http://127.0.0.1:{server.port}/", extensions={LANE: 2})
+        )
+        await asyncio.sleep(0.05)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        server.delay = 0.0
+        for _ in range(3):
+            r = await http.get(f"http://127.0.0.1:{server.port}/", extensions={LANE: 2})
+            assert r.status_code == 200
 
 
 async def test_no_cookie_is_kept_or_sent_back(server: Server) -> None:
