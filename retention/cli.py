@@ -317,7 +317,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from retention import logs
     from retention.planning.delta import delta, render_delta
     from retention.planning.plan import parse_time, to_document
-    from retention.planning.render import render_json, render_markdown, render_text
+    from retention.planning.render import plan_json, render_markdown, render_text
 
     # Retry warnings go to stderr; stdout carries the plan, which says everything else.
     logs.configure(level="warning")
@@ -333,8 +333,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             _plan_live(policies, base_policies, now, args.paths[0], args.samples, retry)
         )
 
+    document = to_document(plan)
     if args.format == "json":
-        sys.stdout.write(render_json(plan))
+        sys.stdout.write(plan_json(document))
     elif args.format == "markdown":
         sys.stdout.write(render_markdown(plan))
     else:
@@ -347,7 +348,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             text = "#### Change against `" + args.base + "`\n\n```diff\n" + text + "```\n"
         sys.stdout.write("\n" + text)
     if args.out:
-        _write_json(args.out, to_document(plan))
+        _write_atomically(args.out, plan_json(document))
     if args.strict and plan.warnings:
         n = len(plan.warnings)
         raise RetentionError(

@@ -8,8 +8,9 @@ last line, the comment in its heading).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
+from typing import Any
 
 from retention.planning.plan import Action, Guard, Plan, format_time, to_document
 
@@ -24,7 +25,34 @@ RED, GREEN, YELLOW, DIM, BOLD, RESET = (
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(to_document(plan), indent=2) + "\n"
+    """The plan file: `plan_json` of the plan's document."""
+    return plan_json(to_document(plan))
+
+
+def plan_json(document: Mapping[str, Any]) -> str:
+    """A plan document as JSON text: its top level indented, each element of a list there
+    (an action, a policy, an overlap) on one line of its own.
+
+    A line per action keeps a plan of 20,000 actions greppable and its diffs to one line an
+    action, and it is what the standard library's C encoder writes: `indent` would send the
+    whole document through the pure-Python encoder, most of a second per 10,000 actions.
+    """
+    lines = ["{"]
+    last = len(document) - 1
+    for n, (key, value) in enumerate(document.items()):
+        comma = "," if n < last else ""
+        head = f"  {json.dumps(key)}: "
+        if isinstance(value, list) and value:
+            items = ",\n".join("    " + json.dumps(item, separators=_SEPARATORS) for item in value)
+            lines.append(f"{head}[\n{items}\n  ]{comma}")
+        else:
+            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+            lines.append(f"{head}{text}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_SEPARATORS = (", ", ": ")
 
 
 def totals_line(plan: Plan) -> str:

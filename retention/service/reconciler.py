@@ -21,6 +21,7 @@ from retention.applying.executor import ApplySettings, Stop
 from retention.errors import RetentionError
 from retention.pinecone import PineconeClient
 from retention.planning.plan import Plan, to_document
+from retention.planning.render import plan_json
 from retention.policy import PolicySet
 from retention.runs import apply_live, plan_live
 from retention.service.metrics import Metrics
@@ -74,7 +75,7 @@ class Reconciler:
             plan = await plan_live(self.client, one, now=self.clock(), log=log)
             self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
             self._note(name, plan, policies, log)
-            self._save(f"{name}.plan.json", to_document(plan))
+            self._save(f"{name}.plan.json", plan_json(to_document(plan)))
             status = plan.policy(name).status
             if self.observe or policy.mode == "observe" or status != "ready":
                 outcome = "observed" if status != "blocked" else "blocked"
@@ -179,10 +180,10 @@ class Reconciler:
             self.metrics.invalid_timestamps.remove(*key)
         self._invalid[name] = now
 
-    def _save(self, filename: str, document: dict[str, Any]) -> None:
+    def _save(self, filename: str, document: dict[str, Any] | str) -> None:
         if self.state_dir is None:
             return
         target = self.state_dir / filename
         tmp = target.with_name(f".{filename}.tmp")
-        tmp.write_text(json.dumps(document, indent=2))
+        tmp.write_text(document if isinstance(document, str) else json.dumps(document, indent=2))
         tmp.replace(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from retention.planning.plan import (
     from_document,
     to_document,
 )
-from retention.planning.render import render_json, render_markdown, render_text
+from retention.planning.render import plan_json, render_json, render_markdown, render_text
 from retention.policy.schema import load_schema
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -130,6 +131,24 @@ def test_golden(name: str, render: object) -> None:
     if UPDATE:
         path.write_text(text)
     assert text == path.read_text()
+
+
+def test_the_plan_file_is_its_document_with_one_action_a_line() -> None:
+    """The plan file reads back as exactly its document, the top level indented and every
+    action, policy and overlap on a line of its own."""
+    doc = to_document(fixed_plan())
+    text = plan_json(doc)
+    assert json.loads(text) == doc
+    lines = text.splitlines()
+    for action in doc["actions"]:
+        assert f"    {json.dumps(action, separators=(', ', ': '))}" in {
+            ln.rstrip(",") for ln in lines
+        }
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert all(ln.startswith("  ") for ln in lines[1:-1])
+    assert plan_json({"a": [], "b": {"c": [1]}, "d": "x"}) == (
+        '{\n  "a": [],\n  "b": {\n    "c": [\n      1\n    ]\n  },\n  "d": "x"\n}\n'
+    )
 
 
 def test_plan_document_matches_its_schema() -> None:
