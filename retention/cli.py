@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from retention import __version__, eventloop
+from retention import __version__, eventloop, host
 from retention.errors import PlanError, PolicyError, PolicyErrors, RetentionError
 from retention.planning.planner import DEFAULT_SAMPLES
 from retention.policy import PolicySet, load_policies
@@ -326,7 +326,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise RetentionError(f"--samples must be a number of actions >= 0, got: {args.samples}")
     retry = _retry_options(args)
     policies = load_policies(args.paths)
-    now = parse_time(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
+    now = parse_time(args.at) if args.at else host.utc_now()
     with tempfile.TemporaryDirectory(prefix="retention-base-") as scratch:
         base_policies = _base_policies(args.base, args.paths, Path(scratch)) if args.base else None
         plan, base_plan = eventloop.run(
@@ -339,7 +339,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         sys.stdout.write(render_markdown(plan))
     else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        color = host.wants_color(sys.stdout)
         sys.stdout.write(render_text(plan, color=color))
     if base_plan is not None and base_policies is not None and args.format != "json":
         changes = delta(plan, base_plan, policies, base_policies)
@@ -440,7 +440,7 @@ def _check_writable(path: str | None) -> None:
 def _write_atomically(path: str, text: str | None) -> None:
     """Write `text` to `path` through a temporary file, fsynced and renamed over it; None only
     checks that this would work. Only a regular file is ever replaced (`replace_atomically`)."""
-    from retention.applying.journal import NotWritable, replace_atomically
+    from retention.host import NotWritable, replace_atomically
 
     try:
         replace_atomically(Path(path), None if text is None else text.encode())
@@ -517,7 +517,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, on_signal, signum)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = host.utc_now()
         async with _client(log=log, **retry) as client:
             journal: Path | None
             fresh = False
@@ -548,7 +548,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
                 )
                 digest = policies.digest
                 journal = Path(args.journal) if args.journal else None
-                color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+                color = host.wants_color(sys.stdout)
                 sys.stdout.write(render_text(plan, color=color))
                 if not plan.totals.records:
                     return 0

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from retention import eventloop, logs
+from retention import eventloop, host, logs
 from retention.applying.executor import ApplySettings, Stop
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import PineconeClient, PineconeSettings, connect
@@ -157,7 +157,7 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
 async def _tour(
     client: PineconeClient, policies: PolicySet, out: TextIO, log: Any, say: Callable[[str], None]
 ) -> int:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = host.utc_now()
     plan = await plan_live(client, policies, now=now, log=log)
     say("3. plan      what the policies delete now, as a reviewer sees it:\n")
     out.write(_indent(render_text(plan, color=out.isatty())))
@@ -175,7 +175,7 @@ async def _tour(
     )
     report.finished = datetime.now(UTC)
     say(f"   {report.summary()}")
-    again = await plan_live(client, policies, now=datetime.now(UTC).replace(microsecond=0), log=log)
+    again = await plan_live(client, policies, now=host.utc_now(), log=log)
     say(
         f"5. re-plan   {'nothing left to delete: verified' if not again.totals.records else 'left: ' + str(again.totals.records)}"
     )

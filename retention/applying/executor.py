@@ -43,7 +43,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from retention.applying.checks import (
@@ -65,6 +65,7 @@ from retention.applying.selection import (
 from retention.applying.spacing import Spacing
 from retention.errors import GuardError, NotFound, RetentionError
 from retention.filters import disjoint, parse_filter
+from retention.host import utc_now
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, Overlap, Plan
@@ -160,7 +161,7 @@ class Executor:
         stop: Stop,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.client = client
         self.settings = settings

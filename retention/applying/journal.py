@@ -10,16 +10,14 @@ always either old or new.
 
 The journal's path comes from the command line, so it is read and written with care: only a
 regular file of at most MAX_JOURNAL_BYTES is read, and never with an open that can block (a
-FIFO there would hang the apply, `/dev/zero` would never end). `replace_atomically`, which
-plan files and apply reports are written with too, refuses to put a regular file in place of
+FIFO there would hang the apply, `/dev/zero` would never end). `retention.host.replace_atomically`,
+which plan files, apply reports and the service's state are written with too, refuses to put a regular file in place of
 anything else (a symbolic link, a FIFO, a device such as `/dev/null`): a rename would silently
 swap it for a file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
 import stat
@@ -29,8 +27,9 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from retention.errors import PlanError
+from retention.host import NotWritable, os_reason, replace_atomically
 from retention.planning.plan import format_time, parse_time
-from retention.policy.idfile import NotReadable, kind_of, open_regular, size_text
+from retention.policy.idfile import NotReadable, open_regular, size_text
 
 MAX_JOURNAL_BYTES = 64 << 20
 """An apply journal is at most 64 MiB: some hundred bytes per finished action, so room for
@@ -139,7 +138,7 @@ def _read(path: Path) -> dict[str, Any] | None:
     except NotReadable as exc:
         refuse(f"it {exc.reason}")
     except OSError as exc:
-        refuse(_os_reason(exc, path))
+        refuse(os_reason(exc, path))
     if len(raw) > MAX_JOURNAL_BYTES:
         refuse(f"it grew past {size_text(MAX_JOURNAL_BYTES)} while being read")
     try:
@@ -151,106 +150,6 @@ def _read(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         refuse("it is not an apply journal (a JSON object)")
     return data
-
-
-class NotWritable(Exception):
-    """A file that cannot be written; `reason` completes "cannot write PATH: ...": "it is a
-    named pipe (FIFO), not a regular file"."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def replace_atomically(path: Path, data: bytes | None) -> None:
-    """Put `data` at `path` through a temporary file beside it, fsynced and renamed over it, so
-    the file is always either old or new, never partly written; with None, only make sure that
-    this would work (the temporary file is created and removed). NotWritable says why not, and
-    nothing is left behind.
-
-    Only a regular file at `path` is ever replaced: a symbolic link, a FIFO, a device or a
-    directory there is refused, checked before writing and again just before the rename. The
-    temporary file is always created anew, never opened when something is already there (that
-    could be a FIFO, a link, or a hard link to another file); one left by an earlier run that
-    was killed is removed first."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    created = False
-    try:
-        _check_target(path)
-        fd = _create(tmp)
-        created = True
-        try:
-            view = memoryview(data or b"")
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if data is None:
-            created = False
-            os.unlink(tmp)
-            return
-        _check_target(path)
-        os.replace(tmp, path)
-        created = False
-    except OSError as exc:
-        raise NotWritable(_os_reason(exc, path)) from None
-    finally:
-        if created:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _check_target(path: Path) -> None:
-    """Refuse to replace anything at `path` but a regular file."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISREG(mode):
-        return
-    if stat.S_ISLNK(mode):
-        raise NotWritable("it is a symbolic link; name the file itself")
-    if stat.S_ISDIR(mode):
-        raise NotWritable("it is a directory; name a file in it")
-    kind = kind_of(mode)
-    raise NotWritable(
-        f"it is {kind}, not a regular file" if kind.startswith("a ") else "it is not a regular file"
-    )
-
-
-def _create(tmp: Path) -> int:
-    """A new, empty `tmp` opened for writing; a leftover regular file of ours is replaced."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        return os.open(tmp, flags, 0o666)
-    except FileExistsError:
-        pass
-    try:
-        info = os.lstat(tmp)
-    except FileNotFoundError:
-        info = None
-    ours = info is None or (
-        stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid()
-    )
-    if ours:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        with contextlib.suppress(FileExistsError):
-            return os.open(tmp, flags, 0o666)
-    raise NotWritable(f"{tmp}, its temporary file, is in the way; remove it")
-
-
-def _os_reason(exc: OSError, path: Path) -> str:
-    """Why `path` could not be read or written, in words that name what to fix."""
-    if exc.errno == errno.ENOENT and not os.path.isdir(path.parent):
-        return f"the directory {path.parent} does not exist"
-    if exc.errno == errno.ENOTDIR:
-        return f"{path.parent} is not a directory"
-    if exc.errno == errno.EISDIR:
-        return "it is a directory; name a file in it"
-    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _entry(raw: Any) -> Entry:

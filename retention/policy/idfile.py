@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from retention.errors import PlanError
+from retention.host import kind_of
 
 BATCH = 1000
 MAX_ID_LENGTH = 512
@@ -36,21 +37,6 @@ class NotReadable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def kind_of(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def size_text(limit: int) -> str:

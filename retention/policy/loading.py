@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retention.errors import Location, PolicyError, PolicyErrors
+from retention.host import kind_of
 from retention.policy.building import build_document
-from retention.policy.idfile import NotReadable, kind_of, open_regular, size_text
+from retention.policy.idfile import NotReadable, open_regular, size_text
 from retention.policy.model import LegalHold, Policy, PolicySet
 from retention.policy.schema import schema_errors
 from retention.policy.yamlsource import Document, load_documents

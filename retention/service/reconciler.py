@@ -13,12 +13,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from retention.applying.executor import ApplySettings, Stop
 from retention.errors import RetentionError
+from retention.host import NotWritable, replace_atomically, utc_now
 from retention.pinecone import PineconeClient
 from retention.planning.plan import Plan, to_document
 from retention.planning.render import plan_json
@@ -30,10 +31,6 @@ VERIFY_SHARE = 0.5
 """Of the time left until a policy's next firing, the share its verification may wait."""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 @dataclass
 class Reconciler:
     client: PineconeClient
@@ -42,7 +39,7 @@ class Reconciler:
     settings: ApplySettings = field(default_factory=ApplySettings)
     observe: bool = False
     state_dir: Path | None = None
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utc_now
     policies: PolicySet | None = None
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _stops: set[Stop] = field(default_factory=set)
@@ -183,7 +180,8 @@ class Reconciler:
     def _save(self, filename: str, document: dict[str, Any] | str) -> None:
         if self.state_dir is None:
             return
-        target = self.state_dir / filename
-        tmp = target.with_name(f".{filename}.tmp")
-        tmp.write_text(document if isinstance(document, str) else json.dumps(document, indent=2))
-        tmp.replace(target)
+        text = document if isinstance(document, str) else json.dumps(document, indent=2)
+        try:
+            replace_atomically(self.state_dir / filename, text.encode())
+        except NotWritable as exc:
+            self.log.error("state_not_saved", file=filename, error=exc.reason)

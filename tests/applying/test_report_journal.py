@@ -12,15 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from retention.applying.journal import (
-    MAX_JOURNAL_BYTES,
-    Entry,
-    Journal,
-    NotWritable,
-    replace_atomically,
-)
+from retention.applying.journal import MAX_JOURNAL_BYTES, Entry, Journal
 from retention.applying.report import ActionResult, Report
 from retention.errors import PlanError
+from retention.host import NotWritable, replace_atomically
 from retention.planning.plan import Action
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)

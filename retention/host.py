@@ -1,0 +1,143 @@
+"""What the commands take from the machine they run on: files, the wall clock, the terminal.
+
+Kept in one place so that each is done one way: a file the tool writes (a plan, a report, the
+apply journal, the service's state) is replaced atomically and fsynced, never a link or a
+device; "now" is UTC to the second, as plans record it; colour is used only on a terminal and
+never under NO_COLOR (https://no-color.org). The pure core (filters, policies, the planner and
+its renderers) imports none of it: it is given `now` and a colour flag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+
+def utc_now() -> datetime:
+    """The time now, in UTC, to the second (what plans record and policies are judged at)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def wants_color(stream: TextIO) -> bool:
+    """Whether text for `stream` may be coloured: a terminal, and NO_COLOR not set."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def kind_of(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class NotWritable(Exception):
+    """A file that cannot be written; `reason` completes "cannot write PATH: ...": "it is a
+    named pipe (FIFO), not a regular file"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def replace_atomically(path: Path, data: bytes | None) -> None:
+    """Put `data` at `path` through a temporary file beside it, fsynced and renamed over it, so
+    the file is always either old or new, never partly written; with None, only make sure that
+    this would work (the temporary file is created and removed). NotWritable says why not, and
+    nothing is left behind.
+
+    Only a regular file at `path` is ever replaced: a symbolic link, a FIFO, a device or a
+    directory there is refused, checked before writing and again just before the rename. The
+    temporary file is always created anew, never opened when something is already there (that
+    could be a FIFO, a link, or a hard link to another file); one left by an earlier run that
+    was killed is removed first."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    created = False
+    try:
+        _check_target(path)
+        fd = _create(tmp)
+        created = True
+        try:
+            view = memoryview(data or b"")
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if data is None:
+            created = False
+            os.unlink(tmp)
+            return
+        _check_target(path)
+        os.replace(tmp, path)
+        created = False
+    except OSError as exc:
+        raise NotWritable(os_reason(exc, path)) from None
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _check_target(path: Path) -> None:
+    """Refuse to replace anything at `path` but a regular file."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        raise NotWritable("it is a symbolic link; name the file itself")
+    if stat.S_ISDIR(mode):
+        raise NotWritable("it is a directory; name a file in it")
+    kind = kind_of(mode)
+    raise NotWritable(
+        f"it is {kind}, not a regular file" if kind.startswith("a ") else "it is not a regular file"
+    )
+
+
+def _create(tmp: Path) -> int:
+    """A new, empty `tmp` opened for writing; a leftover regular file of ours is replaced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(tmp, flags, 0o666)
+    except FileExistsError:
+        pass
+    try:
+        info = os.lstat(tmp)
+    except FileNotFoundError:
+        info = None
+    ours = info is None or (
+        stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid()
+    )
+    if ours:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        with contextlib.suppress(FileExistsError):
+            return os.open(tmp, flags, 0o666)
+    raise NotWritable(f"{tmp}, its temporary file, is in the way; remove it")
+
+
+def os_reason(exc: OSError, path: Path) -> str:
+    """Why `path` could not be read or written, in words that name what to fix."""
+    if exc.errno == errno.ENOENT and not os.path.isdir(path.parent):
+        return f"the directory {path.parent} does not exist"
+    if exc.errno == errno.ENOTDIR:
+        return f"{path.parent} is not a directory"
+    if exc.errno == errno.EISDIR:
+        return "it is a directory; name a file in it"
+    return (exc.strerror or type(exc).__name__).lower()
