@@ -155,3 +155,73 @@ async def test_a_closed_transport_refuses_requests(server: Server) -> None:
     await lanes.aclose()
     with pytest.raises(RuntimeError, match="closed"):
         await http.get(f"http://127.0.0.1:{server.port}/")
+
+
+class Sticky(httpx.AsyncBaseTransport):
+    """A pool that, like httpcore's after a badly timed cancellation, never serves again once
+    an exchange was cut short: every later request would wait out the pool timeout."""
+
+    def __init__(self) -> None:
+        self.stuck = False
+        self.served = 0
+        self.closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.stuck:
+            await asyncio.sleep(3600)
+        try:
+            if request.url.path == "/slow":
+                await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.stuck = True
+            raise
+        self.served += 1
+        return httpx.Response(200, stream=httpx.ByteStream(b"{}"))
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def sticky_lanes() -> tuple[Lanes, list[Sticky]]:
+    made: list[Sticky] = []
+
+    def factory() -> Sticky:
+        made.append(Sticky())
+        return made[-1]
+
+    return Lanes(pool_factory=factory), made
+
+
+async def test_a_lane_cut_short_gets_a_new_pool() -> None:
+    """A request cancelled in flight spoils its lane's pool: the next request of that lane
+    goes to a new one (the old one closed), and other lanes keep theirs."""
+    lanes, made = sticky_lanes()
+    async with httpx.AsyncClient(transport=lanes) as http:
+        await http.get("http://h/", extensions={LANE: 1})
+        slow = asyncio.ensure_future(http.get("http://h/slow", extensions={LANE: 0}))
+        await asyncio.sleep(0.01)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        r = await asyncio.wait_for(http.get("http://h/", extensions={LANE: 0}), 5)
+        assert r.status_code == 200
+        await http.get("http://h/", extensions={LANE: 1})
+    assert [p.served for p in made] == [2, 0, 1]  # lane 1, lane 0 (spoiled), lane 0 anew
+    assert made[1].closed and lanes.replaced == 1
+
+
+async def test_a_response_left_open_gets_its_lane_a_new_pool() -> None:
+    lanes, made = sticky_lanes()
+    async with httpx.AsyncClient(transport=lanes) as http:
+        request = http.build_request("GET", "http://h/", extensions={LANE: 0})
+        await http.send(request, stream=True)  # never read, never closed
+        assert (await http.get("http://h/", extensions={LANE: 0})).status_code == 200
+    assert lanes.replaced == 1 and len(made) == 2
+
+
+async def test_clean_exchanges_keep_their_pool() -> None:
+    lanes, made = sticky_lanes()
+    async with httpx.AsyncClient(transport=lanes) as http:
+        for _ in range(3):
+            assert (await http.get("http://h/", extensions={LANE: 0})).status_code == 200
+    assert lanes.replaced == 0 and [p.served for p in made] == [3]
