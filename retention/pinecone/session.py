@@ -2,7 +2,7 @@
 
     Session.send(method, url, operation, weights)
         Retrying.call ─┬─ RateLimiter.acquire(weights)         wait for our turn
-                       ├─ a connection slot (in_flight)         never more than the pool holds
+                       ├─ a free lane: its own connection      never more in flight than lanes
                        ├─ httpx.AsyncClient.request            headers added here only
                        ├─ 2xx → response
                        └─ else → retention.errors (429 also slows the limiter's keys)
@@ -101,9 +101,11 @@ class Session:
         self.in_flight = 0
         """Requests sent and not answered yet; never above `max_in_flight`."""
         self.peak_in_flight = 0
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._lanes = list(range(max_in_flight - 1, -1, -1))
-        """Free lanes, the most recently used last: its connection is the likeliest still open."""
+        self._lanes: asyncio.LifoQueue[int] = asyncio.LifoQueue()
+        """Free lanes (connection slots), the most recently used first out: its connection is
+        the likeliest still open."""
+        for lane in range(max_in_flight - 1, -1, -1):
+            self._lanes.put_nowait(lane)
         self._monotonic = monotonic
         self.late_turns = 0
         """Requests whose connection came too long after their turn, and that queued again."""
@@ -133,8 +135,7 @@ class Session:
         """Send one request (retried per policy) and return its 2xx response."""
 
         async def attempt() -> httpx.Response:
-            reservation = await self._turn(weights)
-            lane = self._lanes.pop()
+            reservation, lane = await self._turn(weights)
             try:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -153,8 +154,7 @@ class Session:
                     ) from exc
             finally:
                 self.in_flight -= 1
-                self._lanes.append(lane)
-                self._slots.release()
+                self._lanes.put_nowait(lane)
             try:
                 response.raise_for_status()
             except httpx.HTTPStatusError as exc:
@@ -166,8 +166,8 @@ class Session:
 
         return await self.retrying.call(operation, attempt)
 
-    async def _turn(self, weights: Mapping[Key, float] | None) -> Reservation | None:
-        """Wait for our turn in the limiter, then for a connection slot (held on return).
+    async def _turn(self, weights: Mapping[Key, float] | None) -> tuple[Reservation | None, int]:
+        """Wait for our turn in the limiter, then for a free lane (held on return).
 
         The connection may come long after the turn; requests held up together would then go
         out together, faster than the limit. So a request late by more than `LATE` gives back
@@ -176,12 +176,12 @@ class Session:
         """
         for again in (True, False):
             reservation = await self.limiter.acquire(weights) if weights else None
-            await self._slots.acquire()
+            lane = await self._lanes.get()
             if reservation is None or not again:
-                return reservation
+                return reservation, lane
             if self._monotonic() - reservation.start <= LATE:
-                return reservation
-            self._slots.release()
+                return reservation, lane
+            self._lanes.put_nowait(lane)
             self.limiter.release(reservation)
             self.late_turns += 1
         raise AssertionError("unreachable")  # pragma: no cover

@@ -28,7 +28,6 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable
 from http.cookiejar import Cookie, CookieJar
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -162,14 +161,3 @@ class Lanes(httpx.AsyncBaseTransport):
         lanes, self._lanes = list(self._lanes.values()), {}
         for lane in lanes:
             await lane.pool.aclose()
-
-    async def __aenter__(self) -> Lanes:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
