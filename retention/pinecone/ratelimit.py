@@ -159,6 +159,10 @@ class _Bucket:
             return self.ceiling
         return self.learned * (1.0 - self.tight)
 
+    def holding(self, now: float, increase: float) -> bool:
+        """Whether the key is paced at its learned limit (not at the table's, not probing)."""
+        return self.learned is not None and self.rate(now, increase) <= self.held() + EPSILON
+
     def rate(self, now: float, increase: float) -> float:
         """The pace at `now`: held under the learned limit, then probing slowly above it."""
         if self.learned is None:
@@ -453,11 +457,8 @@ class RateLimiter:
             bucket.refused.add(reservation.serial)
             if reservation.serial <= bucket.decreased_after:
                 continue  # this congestion episode was already answered
-            held = bucket.learned is not None and bucket.rate(now, self.increase) <= (
-                bucket.held() + EPSILON
-            )
             jitter = bucket.refused_share(now) <= bucket.tight
-            if held and jitter:
+            if jitter and bucket.holding(now, self.increase):
                 # Jitter at a learned limit: the server took all but this share of what it was
                 # sent in the last seconds. Same pace, after a pause of the headroom's share of
                 # a second (40 ms at 4%) for its window to drain.
@@ -477,11 +478,12 @@ class RateLimiter:
         nominal = bucket.limit.per_second
         weight = min(reservation.weights[bucket.key], bucket.capacity)
         pace = bucket.rate(now, self.increase)
-        if bucket.learned is not None and pace <= bucket.held() + EPSILON:
-            # Refused at the learned limit itself: the limit fell, someone else shares it, or
-            # jitter bunched our sends. Down by `decrease`, and further down to what the
-            # server took since the limit was last learned: a second refusal right after the
-            # first one shows that little got through.
+        if bucket.holding(now, self.increase):
+            assert bucket.learned is not None
+            # Refused at the learned limit itself, more than jitter (`throttled` answered
+            # that): the limit fell, or someone else shares it. Down by `decrease`, and
+            # further down to what the server took since the limit was last learned: a second
+            # refusal right after the first one shows that little got through.
             since = max(bucket.delivered(now, after=bucket.decreased_after), weight)
             learned = min(bucket.learned * self.decrease, since)
         elif jitter and bucket.learned is None:
