@@ -10,10 +10,10 @@ always either old or new.
 
 The journal's path comes from the command line, so it is read and written with care: only a
 regular file of at most MAX_JOURNAL_BYTES is read, and never with an open that can block (a
-FIFO there would hang the apply, `/dev/zero` would never end). `retention.host.replace_atomically`,
-which plan files, apply reports and the service's state are written with too, refuses to put a regular file in place of
-anything else (a symbolic link, a FIFO, a device such as `/dev/null`): a rename would silently
-swap it for a file.
+FIFO there would hang the apply, `/dev/zero` would never end). It is written with
+`retention.host.replace_atomically`, as plan files, apply reports and the service's state are,
+which refuses to put a regular file in place of anything else (a symbolic link, a FIFO, a
+device such as `/dev/null`): a rename would silently swap it for a file.
 """
 
 from __future__ import annotations

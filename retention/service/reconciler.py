@@ -21,8 +21,8 @@ from retention.applying.executor import ApplySettings, Stop
 from retention.errors import RetentionError
 from retention.host import NotWritable, replace_atomically, utc_now
 from retention.pinecone import PineconeClient
-from retention.planning.plan import Plan, to_document
-from retention.planning.render import plan_json
+from retention.planning.plan import Plan
+from retention.planning.render import render_json
 from retention.policy import PolicySet
 from retention.runs import apply_live, plan_live
 from retention.service.metrics import Metrics
@@ -72,7 +72,7 @@ class Reconciler:
             plan = await plan_live(self.client, one, now=self.clock(), log=log)
             self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
             self._note(name, plan, policies, log)
-            self._save(f"{name}.plan.json", plan_json(to_document(plan)))
+            self._save(f"{name}.plan.json", render_json(plan))
             status = plan.policy(name).status
             if self.observe or policy.mode == "observe" or status != "ready":
                 outcome = "observed" if status != "blocked" else "blocked"
@@ -127,7 +127,7 @@ class Reconciler:
                 if lock.locked():
                     lock.release()
             self._stops.discard(stop)
-        self._save(f"{name}.report.json", report.to_document())
+        self._save(f"{name}.report.json", json.dumps(report.to_document(), indent=2))
         for r in report.results:
             a = r.action
             self.metrics.records_deleted.labels(name, a.index, a.namespace).inc(r.deleted)
@@ -177,10 +177,9 @@ class Reconciler:
             self.metrics.invalid_timestamps.remove(*key)
         self._invalid[name] = now
 
-    def _save(self, filename: str, document: dict[str, Any] | str) -> None:
+    def _save(self, filename: str, text: str) -> None:
         if self.state_dir is None:
             return
-        text = document if isinstance(document, str) else json.dumps(document, indent=2)
         try:
             replace_atomically(self.state_dir / filename, text.encode())
         except NotWritable as exc:

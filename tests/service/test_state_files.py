@@ -24,7 +24,7 @@ def reconciler(state: Path) -> Reconciler:
 
 def test_a_state_file_is_replaced_whole(tmp_path: Path) -> None:
     (tmp_path / "p.report.json").write_text('{"old": tru')  # a torn write from elsewhere
-    reconciler(tmp_path)._save("p.report.json", {"applied": 3})
+    reconciler(tmp_path)._save("p.report.json", json.dumps({"applied": 3}))
     assert json.loads((tmp_path / "p.report.json").read_text()) == {"applied": 3}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.report.json"]  # no temporary left
 
