@@ -1,8 +1,10 @@
-"""Pinecone's metadata filter language: parse, check, evaluate, combine, negate, describe.
+"""Pinecone's metadata filter language as the client speaks it: parse, check, evaluate,
+combine, negate, describe.
 
-One module serves the policies (which must only say what Pinecone accepts) and the emulator
-(which must answer the way Pinecone does), so the table-driven tests of the evaluator keep
-both honest.
+Policies must only say what Pinecone accepts, and the planner must reason about what a filter
+deletes under every reading of the undocumented corners. The emulator has its own evaluator
+(`retention.emulator.filtering`), written separately from the same facts; a differential test
+keeps the two honest.
 
 Semantics follow Pinecone's documented behaviour:
 
@@ -23,7 +25,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeGuard
 
 Scalar: TypeAlias = str | int | float | bool
 MetaValue: TypeAlias = str | int | float | bool | list[str]
@@ -58,15 +60,7 @@ class Or:
     clauses: tuple[Filter, ...]
 
 
-@dataclass(frozen=True)
-class Not:
-    """`{field: {"$not": {...}}}`: only accepted where API 2026-07 semantics are asked for."""
-
-    field: str
-    operand: Filter
-
-
-Filter: TypeAlias = Compare | And | Or | Not
+Filter: TypeAlias = Compare | And | Or
 
 
 @dataclass(frozen=True)
@@ -106,8 +100,6 @@ DEFAULT_SEMANTICS = Semantics()
 
 @dataclass
 class _Parser:
-    strict: bool
-    allow_not: bool
     problems: list[Problem] = field(default_factory=list)
 
     def fail(self, path: tuple[PathPart, ...], message: str) -> None:
@@ -185,7 +177,7 @@ class _Parser:
             self.fail(path, null_message(name))
             return None
         if _is_scalar(value):
-            return Compare(name, "$eq", value)  # type: ignore[arg-type]
+            return Compare(name, "$eq", value)
         self.fail(path, f"field '{name}' has an unsupported value of type {_type_name(value)}")
         return None
 
@@ -201,13 +193,13 @@ class _Parser:
             elif isinstance(arg, Mapping):
                 self.fail(path, f"{op} takes a string, number or boolean, got a mapping")
             elif _is_scalar(arg):
-                return Compare(name, op, arg)  # type: ignore[arg-type]
+                return Compare(name, op, arg)
             else:
                 self.fail(path, f"{op} takes a string, number or boolean, got {_type_name(arg)}")
             return None
         if op in RANGE_OPERATORS:
             if is_number(arg):
-                return Compare(name, op, arg)  # type: ignore[arg-type]
+                return Compare(name, op, arg)
             hint = ""
             if isinstance(arg, str):
                 hint = " (store times as epoch numbers to compare them)"
@@ -220,11 +212,6 @@ class _Parser:
                 return Compare(name, op, arg)
             self.fail(path, f"$exists takes true or false, got {_describe_value(arg)}")
             return None
-        if op == "$not" and self.allow_not:
-            inner = self.field(name, arg, path) if isinstance(arg, Mapping) else None
-            if inner is None and not isinstance(arg, Mapping):
-                self.fail(path, f"$not takes a mapping of operators, got {_type_name(arg)}")
-            return Not(name, inner) if inner is not None else None
         if op in LOGICAL_OPERATORS:
             self.fail(path, f"{op} belongs at the top level of a filter, not under field '{name}'")
             return None
@@ -243,7 +230,7 @@ class _Parser:
         if len(arg) > MAX_IN_VALUES:
             self.fail(path, f"{op} takes at most {MAX_IN_VALUES:,} values, got {len(arg):,}")
             return None
-        if self.strict and not arg:
+        if not arg:
             what = "matches nothing" if op == "$in" else "excludes nothing"
             self.fail(path, f"{op} with an empty list {what}; give at least one value")
             return None
@@ -257,13 +244,14 @@ class _Parser:
         return Compare(name, op, tuple(arg)) if ok else None
 
 
-def parse_filter(raw: object, *, strict: bool = True, allow_not: bool = False) -> Filter:
+def parse_filter(raw: object) -> Filter:
     """Parse a filter written in Pinecone's JSON form; raise `FilterError` with every problem.
 
-    `strict` (for policies) also rejects what Pinecone accepts but is almost surely a mistake,
-    such as `$in: []`. `allow_not` accepts `$not` (API 2026-07).
+    Besides what Pinecone refuses, this refuses what it accepts but is almost surely a mistake,
+    such as `$in: []`, and `$not` (API 2026-07 only), which a policy never needs: the planner
+    negates without it.
     """
-    parser = _Parser(strict=strict, allow_not=allow_not)
+    parser = _Parser()
     parsed = parser.top(raw, ())
     if parser.problems or parsed is None:
         raise FilterError(parser.problems or [Problem((), "invalid filter")])
@@ -299,26 +287,7 @@ def to_json(f: Filter) -> dict[str, object]:
     if isinstance(f, Compare):
         value = list(f.value) if isinstance(f.value, tuple) else f.value
         return {f.field: {f.op: value}}
-    if isinstance(f, Not):
-        inner = to_json(f.operand)
-        return {f.field: {"$not": _field_ops(inner, f.field)}}
     return {"$and" if isinstance(f, And) else "$or": [to_json(c) for c in f.clauses]}
-
-
-def fields(f: Filter) -> frozenset[str]:
-    """Every metadata field the filter mentions."""
-    if isinstance(f, Compare | Not):
-        return frozenset({f.field})
-    return frozenset().union(*(fields(c) for c in f.clauses))
-
-
-def count_in_values(f: Filter) -> int:
-    """The largest `$in`/`$nin` list in the filter (Pinecone limits each to 10,000)."""
-    if isinstance(f, Compare):
-        return len(f.value) if isinstance(f.value, tuple) else 0
-    if isinstance(f, Not):
-        return count_in_values(f.operand)
-    return max((count_in_values(c) for c in f.clauses), default=0)
 
 
 def is_tautology(f: Filter) -> bool:
@@ -343,11 +312,6 @@ Predicate: TypeAlias = Callable[[Metadata], bool]
 _MISSING = object()
 
 
-def matches(f: Filter, metadata: Metadata, semantics: Semantics = DEFAULT_SEMANTICS) -> bool:
-    """Does a record with this metadata match the filter?"""
-    return compile_filter(f, semantics)(metadata)
-
-
 def compile_filter(f: Filter, semantics: Semantics = DEFAULT_SEMANTICS) -> Predicate:
     """The filter as a fast predicate over a record's metadata (the emulator scans with it)."""
     if isinstance(f, And):
@@ -356,9 +320,6 @@ def compile_filter(f: Filter, semantics: Semantics = DEFAULT_SEMANTICS) -> Predi
     if isinstance(f, Or):
         parts = [compile_filter(c, semantics) for c in f.clauses]
         return lambda m: any(p(m) for p in parts)
-    if isinstance(f, Not):
-        inner = compile_filter(f.operand, semantics)
-        return lambda m: not inner(m)
     return _compile_compare(f, semantics)
 
 
@@ -406,7 +367,7 @@ def _compile_compare(c: Compare, sem: Semantics) -> Predicate:
 
         return negative
 
-    bound = float(value)  # type: ignore[arg-type]
+    bound = _bound(value)
     compare: Callable[[float, float], bool] = {
         "$gt": lambda a, b: a > b,
         "$gte": lambda a, b: a >= b,
@@ -416,7 +377,7 @@ def _compile_compare(c: Compare, sem: Semantics) -> Predicate:
 
     def ranged(m: Metadata) -> bool:
         x = m.get(name, _MISSING)
-        return is_number(x) and compare(float(x), bound)  # type: ignore[arg-type]
+        return is_number(x) and compare(float(x), bound)
 
     return ranged
 
@@ -460,8 +421,6 @@ def negate(f: Filter) -> Negation:
             all(p.exact for p in parts),
             frozenset().union(*(p.string_fields for p in parts)),
         )
-    if isinstance(f, Not):
-        return Negation(f.operand, True, frozenset())
     name, op, value = f.field, f.op, f.value
     missing = Compare(name, "$exists", False)
     present = Compare(name, "$exists", True)
@@ -523,8 +482,6 @@ def describe(f: Filter, time_fields: Mapping[str, str] | None = None) -> str:
 def _describe(f: Filter, times: Mapping[str, str], top: bool) -> str:
     if isinstance(f, Compare):
         return _describe_compare(f, times)
-    if isinstance(f, Not):
-        return f"not ({_describe(f.operand, times, True)})"
     word = " and " if isinstance(f, And) else " or "
     text = word.join(_describe(c, times, False) for c in f.clauses)
     return text if top or len(f.clauses) == 1 else f"({text})"
@@ -580,17 +537,7 @@ def _join(kind: type[And] | type[Or], clauses: Sequence[Filter]) -> Filter | Non
     return kind(tuple(clauses))
 
 
-def _field_ops(raw: dict[str, object], name: str) -> object:
-    """`{name: {ops}}` or `{"$and": [{name: {op}}, ...]}` back to one mapping of operators."""
-    if name in raw:
-        return raw[name]
-    merged: dict[str, object] = {}
-    for clause in raw.get("$and", []):  # type: ignore[attr-defined]
-        merged.update(clause[name])
-    return merged
-
-
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """A finite int or float (not a bool) that a 64-bit float can hold, as Pinecone stores it."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
@@ -600,7 +547,14 @@ def is_number(value: object) -> bool:
         return False
 
 
-def _is_scalar(value: object) -> bool:
+def _bound(value: object) -> float:
+    """A range operator's number (the parser accepts no other)."""
+    if not is_number(value):
+        raise ValueError(f"a range compares numbers, got {value!r}")
+    return float(value)
+
+
+def _is_scalar(value: object) -> TypeGuard[Scalar]:
     return isinstance(value, str | bool) or is_number(value)
 
 
@@ -688,8 +642,6 @@ def _variants(f: Filter) -> tuple[Semantics, ...]:
 def _operators(f: Filter) -> frozenset[str]:
     if isinstance(f, Compare):
         return frozenset({f.op})
-    if isinstance(f, Not):
-        return _operators(f.operand)
     return frozenset().union(*(_operators(c) for c in f.clauses))
 
 
@@ -763,11 +715,11 @@ def _numbers_meet(a: Sequence[Compare], b: Sequence[Compare]) -> bool:
     points: set[float] | None = None
     for c in (*a, *b):
         if c.op in ("$gt", "$gte"):
-            bound = float(c.value)  # type: ignore[arg-type]
+            bound = _bound(c.value)
             if bound > low or (bound == low and c.op == "$gt"):
                 low, low_open = bound, c.op == "$gt"
         elif c.op in ("$lt", "$lte"):
-            bound = float(c.value)  # type: ignore[arg-type]
+            bound = _bound(c.value)
             if bound < high or (bound == high and c.op == "$lt"):
                 high, high_open = bound, c.op == "$lt"
         elif c.op in ("$eq", "$in"):

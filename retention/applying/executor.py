@@ -825,7 +825,7 @@ class Executor:
 
 def _may_overlap(actions: Sequence[Action]) -> bool:
     """Whether two of these filtered deletes can select the same record."""
-    filters = [parse_filter(a.filter, strict=False) for a in actions if a.filter is not None]
+    filters = [parse_filter(a.filter) for a in actions if a.filter is not None]
     return any(not disjoint(x, y) for i, x in enumerate(filters) for y in filters[i + 1 :])
 
 

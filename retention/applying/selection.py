@@ -29,8 +29,8 @@ def checker(action: Action) -> Callable[[Mapping[str, Any]], bool]:
     """True for a record's metadata that the action may delete now."""
     keep: Predicate | None = None
     if action.client_where is not None:
-        keep = surely(parse_filter(action.client_where, strict=False))
-    protected = [possibly(parse_filter(p, strict=False)) for p in action.client_protect]
+        keep = surely(parse_filter(action.client_where))
+    protected = [possibly(parse_filter(p)) for p in action.client_protect]
 
     def allowed(metadata: Mapping[str, Any]) -> bool:
         if keep is not None and not keep(metadata):

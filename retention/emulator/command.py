@@ -18,9 +18,9 @@ from pathlib import Path
 from types import FrameType
 
 from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
+from retention.emulator.filtering import Readings
 from retention.emulator.server import Emulator
 from retention.errors import RetentionError
-from retention.filters import Semantics
 from retention.limits import PUBLISHED, override
 
 INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
@@ -158,10 +158,10 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         lag_ms=args.lag_ms,
         seed=args.seed,
-        semantics=Semantics(
-            ne_matches_missing=args.ne_on_missing == "match",
-            nin_matches_missing=args.nin_on_missing == "match",
-            list_negation=args.list_negation,
+        readings=Readings(
+            ne_on_missing=args.ne_on_missing == "match",
+            nin_on_missing=args.nin_on_missing == "match",
+            negation_on_lists=args.list_negation,
         ),
         missing_namespace=args.missing_namespace,
         lsn_headers=args.lsn_headers,

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from retention.filters import DEFAULT_SEMANTICS, Semantics
+from retention.emulator.filtering import DEFAULT_READINGS, Readings
 
 Clock = Callable[[], float]
 
@@ -47,7 +47,7 @@ class EmulatorConfig:
     lag_ms: float = 0.0
     """Writes become visible to reads only this long after they were accepted."""
     seed: int | None = None
-    semantics: Semantics = DEFAULT_SEMANTICS
+    readings: Readings = DEFAULT_READINGS
     """Filter evaluation switches ($ne/$nin on missing fields, negation on lists)."""
     lsn_headers: Literal["reads", "query", "none"] = "reads"
     """Which reads carry `x-pinecone-max-indexed-lsn`: Pinecone documents it for queries only

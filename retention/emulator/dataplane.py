@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 from retention.emulator.errors import ApiError, bad_request
+from retention.emulator.filtering import compile_request_filter
 from retention.emulator.handling import Call
 from retention.emulator.store import DEFAULT_NAMESPACE, IndexState, Namespace, Predicate
-from retention.filters import FilterError, compile_filter, parse_filter
 
 NAMESPACE_NOT_FOUND = "Namespace not found"
 
@@ -44,20 +44,9 @@ def predicate(call: Call, raw: object, empty_message: str) -> Predicate:
     """A request's filter as a predicate; Pinecone's 400 for an empty or invalid one."""
     if isinstance(raw, dict) and not raw:
         raise bad_request(empty_message)
-    if isinstance(raw, list):
-        raise bad_request("Proto field is not repeating, cannot start list")
-    try:
-        parsed = parse_filter(raw, strict=False, allow_not=call.at_least("2026-07"))
-    except FilterError as exc:
-        raise bad_request(_filter_message(exc)) from exc
-    return compile_filter(parsed, call.runtime.config.semantics)
-
-
-def _filter_message(exc: FilterError) -> str:
-    problem = exc.problems[0]
-    where = ".".join(str(p) for p in problem.path)
-    prefix = f"illegal condition for field {where}: " if where else "illegal filter: "
-    return prefix + problem.message
+    return compile_request_filter(
+        raw, call.runtime.config.readings, with_not=call.at_least("2026-07")
+    )
 
 
 def encode_token(payload: dict[str, Any]) -> str:

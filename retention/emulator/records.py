@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from retention.emulator.errors import bad_request
-from retention.filters import MetaValue
 
 MAX_ID_LENGTH = 512
 MAX_METADATA_BYTES = 40 * 1024
 MAX_UPSERT_RECORDS = 1000
 MAX_UPSERT_BYTES = 2 * 1024 * 1024
 
+MetaValue = str | int | float | bool | list[str]
 Metadata = dict[str, MetaValue]
 
 

@@ -64,7 +64,7 @@ class _Checker:
     def filter(self, raw: object, path: JsonPath) -> Filter | None:
         reported = {p for p, value, name in _filter_values(raw, path) if self.value(p, value, name)}
         try:
-            parsed = parse_filter(raw, strict=True)
+            parsed = parse_filter(raw)
         except FilterError as exc:
             for problem in exc.problems:
                 sub = (*path, *problem.path)

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
-from retention.filters import Semantics
+from retention.emulator.filtering import Readings
 
-OTHER_READINGS = Semantics(
-    ne_matches_missing=True, nin_matches_missing=False, list_negation="any_differs"
-)
+OTHER_READINGS = Readings(ne_on_missing=True, nin_on_missing=False, negation_on_lists="any_differs")
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +17,6 @@ def emulators() -> Iterator[tuple[Emulator, Emulator]]:
     """Two emulators: Pinecone's likely filter semantics, and the other plausible readings."""
     with (
         Emulator.start(EmulatorConfig(limits="off")) as usual,
-        Emulator.start(EmulatorConfig(limits="off", semantics=OTHER_READINGS)) as other,
+        Emulator.start(EmulatorConfig(limits="off", readings=OTHER_READINGS)) as other,
     ):
         yield usual, other

@@ -7,31 +7,31 @@ import argparse
 import pytest
 
 from retention.emulator.command import add_arguments, config_from
-from retention.filters import DEFAULT_SEMANTICS, SEMANTICS_VARIANTS, Semantics
+from retention.emulator.filtering import DEFAULT_READINGS, EVERY_READING, Readings
 
 
-def _config(*argv: str) -> tuple[Semantics, str]:
+def _config(*argv: str) -> tuple[Readings, str]:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     config = config_from(parser.parse_args(list(argv)))
-    return config.semantics, config.missing_namespace
+    return config.readings, config.missing_namespace
 
 
 def test_the_defaults_are_the_likely_reading() -> None:
-    """No flags: Pinecone's most likely behaviour, the same as the library default."""
-    assert _config() == (DEFAULT_SEMANTICS, "empty")
+    """No flags: Pinecone's most likely behaviour, the emulator's default reading."""
+    assert _config() == (DEFAULT_READINGS, "empty")
 
 
-@pytest.mark.parametrize("variant", SEMANTICS_VARIANTS, ids=repr)
-def test_every_reading_can_be_chosen(variant: Semantics) -> None:
+@pytest.mark.parametrize("variant", EVERY_READING, ids=repr)
+def test_every_reading_can_be_chosen(variant: Readings) -> None:
     """Each combination the safety tests cover can be served from the command line."""
     argv = [
         "--ne-on-missing",
-        "match" if variant.ne_matches_missing else "no-match",
+        "match" if variant.ne_on_missing else "no-match",
         "--nin-on-missing",
-        "match" if variant.nin_matches_missing else "no-match",
+        "match" if variant.nin_on_missing else "no-match",
         "--list-negation",
-        variant.list_negation,
+        variant.negation_on_lists,
         "--missing-namespace",
         "not_found",
     ]

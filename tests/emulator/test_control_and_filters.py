@@ -7,7 +7,7 @@ from pinecone import ServerlessSpec
 from pinecone.errors import ForbiddenError, NotFoundError
 
 from retention.emulator import ManualClock
-from retention.filters import Semantics
+from retention.emulator.filtering import Readings
 from tests.emulator.conftest import StartEmulator, http, sdk, vec
 
 
@@ -100,7 +100,7 @@ RECORDS = [
 def test_filter_semantics(
     start_emulator: StartEmulator, flt: dict[str, object], expected: set[str]
 ) -> None:
-    """Filters match as FACTS.md describes, through the shared evaluator."""
+    """Filters match as FACTS.md describes, through the emulator's own evaluator."""
     emulator = start_emulator(indexes=(("idx", 4),))
     emulator.upsert("idx", "ns", ((rid, vec(1), meta) for rid, meta in RECORDS))
     with http(emulator) as c:
@@ -110,7 +110,7 @@ def test_filter_semantics(
 
 def test_nin_on_missing_field_is_a_switch(start_emulator: StartEmulator) -> None:
     """With nin_matches_missing off, $nin skips records without the field."""
-    emulator = start_emulator(indexes=(("idx", 4),), semantics=Semantics(nin_matches_missing=False))
+    emulator = start_emulator(indexes=(("idx", 4),), readings=Readings(nin_on_missing=False))
     emulator.upsert("idx", "ns", ((rid, vec(1), meta) for rid, meta in RECORDS))
     with http(emulator) as c:
         r = c.post(

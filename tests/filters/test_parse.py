@@ -9,13 +9,10 @@ from retention.filters import (
     And,
     Compare,
     FilterError,
-    Not,
     Or,
     Problem,
     and_,
-    count_in_values,
     describe,
-    fields,
     format_epoch,
     is_tautology,
     or_,
@@ -266,29 +263,7 @@ def test_in_with_10000_values_accepted() -> None:
     """Exactly 10,000 `$in` values is Pinecone's limit and is accepted."""
     parsed = parse_filter({"id": {"$in": list(range(MAX_IN_VALUES))}})
     assert isinstance(parsed, Compare)
-    assert count_in_values(parsed) == 10_000
-
-
-def test_empty_in_accepted_when_not_strict() -> None:
-    """`strict=False` accepts `$in: []` and `$nin: []`, which Pinecone takes."""
-    assert parse_filter({"g": {"$in": []}}, strict=False) == Compare("g", "$in", ())
-    assert parse_filter({"g": {"$nin": []}}, strict=False) == Compare("g", "$nin", ())
-
-
-def test_not_accepted_with_allow_not() -> None:
-    """`allow_not=True` accepts the 2026-07 `$not` under a field."""
-    parsed = parse_filter({"genre": {"$not": {"$eq": "drama"}}}, allow_not=True)
-    assert parsed == Not("genre", Compare("genre", "$eq", "drama"))
-
-
-def test_not_with_bad_operand() -> None:
-    """`$not` with `allow_not=True` still checks its operand and reports where it fails."""
-    with pytest.raises(FilterError) as raised:
-        parse_filter({"g": {"$not": "drama"}, "h": {"$not": {"$regex": "x"}}}, allow_not=True)
-    assert raised.value.problems == (
-        Problem(("g", "$not"), "$not takes a mapping of operators, got string"),
-        Problem(("h", "$not", "$regex"), f"unknown operator $regex; Pinecone supports {SUPPORTED}"),
-    )
+    assert parsed.value == tuple(range(MAX_IN_VALUES))
 
 
 def test_multiple_problems_reported_together() -> None:
@@ -342,18 +317,14 @@ ROUND_TRIPS = [
         id="nested",
     ),
     pytest.param({"$and": [{"a": {"$gte": 1, "$lt": 5}}, {"b": 1}]}, id="and-holding-field-and"),
-    pytest.param({"g": {"$in": []}}, id="empty-in-lenient"),
-    pytest.param({"g": {"$not": {"$eq": "drama"}}}, id="not"),
-    pytest.param({"g": {"$not": {"$gte": 1, "$lte": 2}}}, id="not-two-ops"),
-    pytest.param({"$or": [{"g": {"$not": {"$in": ["a", "b"]}}}, {"h": 1}]}, id="not-in-or"),
 ]
 
 
 @pytest.mark.parametrize("raw", ROUND_TRIPS)
 def test_round_trip(raw: dict[str, object]) -> None:
     """`to_json` writes a filter that parses back to an equal Filter."""
-    parsed = parse_filter(raw, strict=False, allow_not=True)
-    assert parse_filter(to_json(parsed), strict=False, allow_not=True) == parsed
+    parsed = parse_filter(raw)
+    assert parse_filter(to_json(parsed)) == parsed
 
 
 def test_to_json_shape() -> None:
@@ -411,7 +382,6 @@ DESCRIPTIONS = [
         {"flag": True, "done": {"$ne": False}}, None, "flag == true and done != false", id="bools"
     ),
     pytest.param({"t": 'say "hi"'}, None, 't == "say \\"hi\\""', id="quoted-string"),
-    pytest.param({"g": {"$not": {"$eq": "d"}}}, None, 'not (g == "d")', id="not"),
 ]
 
 
@@ -420,7 +390,7 @@ def test_describe(
     raw: dict[str, object], time_fields: dict[str, str] | None, expected: str
 ) -> None:
     """`describe` renders a filter as a short condition people can read."""
-    assert describe(parse_filter(raw, allow_not=True), time_fields) == expected
+    assert describe(parse_filter(raw), time_fields) == expected
 
 
 def test_format_epoch() -> None:
@@ -475,25 +445,3 @@ def test_or_flattens() -> None:
 def test_is_tautology(flt: object, expected: bool) -> None:
     """`is_tautology` spots `x exists or x is missing`, through ANDs and ORs."""
     assert is_tautology(flt) is expected  # type: ignore[arg-type]
-
-
-def test_fields() -> None:
-    """`fields` lists every field a filter mentions, however deep."""
-    assert fields(A) == {"a"}
-    assert fields(
-        parse_filter({"$or": [{"a": 1}, {"$and": [{"b": 2}, {"c": {"$gt": 1}}]}], "a": 2})
-    ) == {
-        "a",
-        "b",
-        "c",
-    }
-    assert fields(Not("g", Compare("g", "$eq", "x"))) == {"g"}
-
-
-def test_count_in_values() -> None:
-    """`count_in_values` is the largest `$in`/`$nin` list, 0 when there is none."""
-    assert count_in_values(A) == 0
-    assert count_in_values(Compare("a", "$exists", True)) == 0
-    assert count_in_values(And((A, Or((C, D))))) == 3
-    assert count_in_values(Not("c", C)) == 3
-    assert count_in_values(Compare("c", "$in", ())) == 0

@@ -1,7 +1,8 @@
 """An in-memory Inventory for planner tests: a dict of indexes, namespaces and records.
 
-It evaluates filters with a chosen `Semantics`, so tests can play Pinecone's undocumented
-corners both ways, and it counts the calls it answers.
+It evaluates filters with the emulator's own evaluator (not the client's), set to a chosen
+`Semantics`, so tests can play Pinecone's undocumented corners every way and a misreading in
+the client's filter language shows up here; and it counts the calls it answers.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from retention.emulator.filtering import compile_request_filter
 from retention.errors import NotFound
-from retention.filters import DEFAULT_SEMANTICS, Filter, Metadata, Semantics, compile_filter
+from retention.filters import DEFAULT_SEMANTICS, Filter, Metadata, Semantics, to_json
 from retention.planning.inventory import NamespaceInfo
+from tests.readings import readings_of
 
 Records = dict[str, dict[str, dict[str, Metadata]]]  # index -> namespace -> id -> metadata
 
@@ -30,7 +33,7 @@ class MemoryInventory:
         return self.data[index].get(namespace, {})
 
     def _matching(self, index: str, namespace: str, where: Filter) -> list[str]:
-        check = compile_filter(where, self.semantics)
+        check = compile_request_filter(to_json(where), readings_of(self.semantics), with_not=False)
         return sorted(i for i, m in self._ns(index, namespace).items() if check(m))
 
     async def index_host(self, index: str) -> str:

@@ -127,12 +127,12 @@ def _selected(action: Action, records: dict[str, Metadata], sem: Semantics) -> s
     if action.kind == "deleteByFilter":
         assert action.filter is not None
         if action.protections:
-            spared = or_(*(parse_filter(p, strict=False) for p in action.protections))
-            both = compile_filter(parse_filter(action.filter, strict=False), sem)
+            spared = or_(*(parse_filter(p) for p in action.protections))
+            both = compile_filter(parse_filter(action.filter), sem)
             held = compile_filter(spared, sem)
             if any(both(m) and held(m) for m in records.values()):
                 return set()  # check_spared refuses the apply
-        match = compile_filter(parse_filter(action.filter, strict=False), sem)
+        match = compile_filter(parse_filter(action.filter), sem)
         return {i for i, m in records.items() if match(m)}
     source = action.id_source
     assert source is not None
@@ -142,7 +142,7 @@ def _selected(action: Action, records: dict[str, Metadata], sem: Semantics) -> s
         candidates = [i for i in records if i.startswith(source.prefix or "")]
     else:
         assert source.filter is not None
-        match = compile_filter(parse_filter(source.filter, strict=False), sem)
+        match = compile_filter(parse_filter(source.filter), sem)
         candidates = [i for i, m in records.items() if match(m)]
     allowed = checker(action)
     return {i for i in candidates if allowed(records[i])}
