@@ -79,8 +79,8 @@ def serve(overrides: str) -> int:
 
     limits: dict[str, float] = json.loads(overrides)
     emulator = Emulator.start(EmulatorConfig(limit_overrides=limits))
-    counting = CountingLimiter(emulator.runtime.limiter)
-    emulator.runtime.limiter = counting  # type: ignore[assignment]
+    counting = CountingLimiter(emulator.runtime.enforcer)
+    emulator.runtime.enforcer = counting  # type: ignore[assignment]
     print(emulator.controller_url, flush=True)
     for line in sys.stdin:
         command, *args = line.split()
@@ -161,15 +161,15 @@ def client(
     url: str, transport: httpx.AsyncBaseTransport | None = None, raised: bool = False
 ) -> Any:
     """`retention`'s production client; its limiter at Pinecone's limits unless `raised`."""
-    from retention.limits import PUBLISHED, override
-    from retention.pinecone import PineconeSettings, RateLimiter, connect
+    from retention.pinecone import Pacer, PineconeSettings, connect
     from retention.pinecone.client import POOL
+    from retention.quotas import PUBLISHED, override
 
-    limiter = RateLimiter(override(PUBLISHED, RAISED) if raised else PUBLISHED)
+    limiter = Pacer(override(PUBLISHED, RAISED) if raised else PUBLISHED)
     return connect(
         PineconeSettings(api_key="bench-key-0123456789", controller_url=url),
         transport=transport or httpx.AsyncHTTPTransport(limits=POOL),
-        limiter=limiter,
+        pacer=limiter,
     )
 
 
@@ -191,8 +191,8 @@ async def plan_and_apply(
     """Plan, then apply as `retention apply PLANFILE` would; the apply's wall time."""
     from retention.applying.executor import ApplySettings, Stop
     from retention.pinecone.client import POOL
+    from retention.pipeline import apply_live, plan_live
     from retention.policy import load_policies
-    from retention.runs import apply_live, plan_live
 
     log = structlog.wrap_logger(structlog.ReturnLogger())
     policies = load_policies([str(f) for f in files])
@@ -307,9 +307,9 @@ def apply_child(planfile: str, url: str) -> int:
     digest check reads the ID files), and the largest VmRSS seen while streaming afterwards.
     """
     from retention.applying.executor import ApplySettings, Stop
+    from retention.pipeline import apply_live
     from retention.planning.plan import from_document
     from retention.policy import load_policies
-    from retention.runs import apply_live
 
     async def sample(peak: list[int]) -> None:
         while True:
@@ -358,8 +358,8 @@ def bench_c(n: int) -> None:
             policy = write_policy(Path(work), "bench-c", {"name": "listed", "idsFile": "ids.txt"})
 
             async def plan_only() -> Any:
+                from retention.pipeline import plan_live
                 from retention.policy import load_policies
-                from retention.runs import plan_live
 
                 log = structlog.wrap_logger(structlog.ReturnLogger())
                 async with client(server.url, raised=True) as c:

@@ -129,8 +129,8 @@ def scenario(name: str, server_limit: float, records: int, settle: float) -> Non
         with Emulator.start(config) as emu:
             ids = [f"doc-{i:07d}" for i in range(records)]
             emu.upsert(INDEX, NAMESPACE, ((i, [0.1, 0.2], {}) for i in ids), validate=False)
-            counting = Counting(emu.runtime.limiter)
-            emu.runtime.limiter = counting  # type: ignore[assignment]
+            counting = Counting(emu.runtime.enforcer)
+            emu.runtime.enforcer = counting  # type: ignore[assignment]
             t0 = time.monotonic()
             run(emu, ids)
             t1 = time.monotonic()

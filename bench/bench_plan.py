@@ -27,8 +27,8 @@ import httpx
 
 from retention import __version__
 from retention.emulator import Emulator, EmulatorConfig
-from retention.inventory import LiveInventory
 from retention.pinecone import connect
+from retention.pinecone.inventory import LiveInventory
 from retention.planning.plan import Plan
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import load_policies

@@ -192,8 +192,8 @@ def serve() -> int:
 
     server_module.build_app = counted  # type: ignore[assignment]
     emulator = Emulator.start(EmulatorConfig())
-    limiter = CountingLimiter(emulator.runtime.limiter)
-    emulator.runtime.limiter = limiter  # type: ignore[assignment]
+    limiter = CountingLimiter(emulator.runtime.enforcer)
+    emulator.runtime.enforcer = limiter  # type: ignore[assignment]
     print(emulator.controller_url, flush=True)
     for line in sys.stdin:
         command, *args = line.split()

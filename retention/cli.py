@@ -368,7 +368,7 @@ async def _plan_live(
     retry: dict[str, Any],
 ) -> tuple[Plan, Plan | None]:
     from retention import gitsource, logs
-    from retention.runs import plan_live
+    from retention.pipeline import plan_live
 
     log = logs.get_logger(command="plan")
     revision = gitsource.revision(where)
@@ -453,10 +453,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     from retention import logs
     from retention.applying.executor import ApplySettings, Stop
+    from retention.pipeline import apply_live, plan_live
     from retention.planning.plan import from_document
     from retention.planning.render import render_text
     from retention.policy.durations import parse_duration
-    from retention.runs import apply_live, plan_live
 
     try:
         max_age = parse_duration(args.max_age)

@@ -20,9 +20,9 @@ from retention import eventloop, host, logs
 from retention.applying.executor import ApplySettings, Stop
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import PineconeClient, PineconeSettings, connect
+from retention.pipeline import apply_live, plan_live
 from retention.planning.render import render_text
 from retention.policy import PolicySet, load_policies
-from retention.runs import apply_live, plan_live
 
 DAY = 86_400
 DIMENSION = 8

@@ -46,6 +46,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from retention.applying.batches import (
+    changed_id_files,
+    check_spared,
+    count_selected,
+    namespace_records,
+    selected,
+)
 from retention.applying.checks import (
     check_blocked,
     check_fresh,
@@ -55,13 +62,6 @@ from retention.applying.checks import (
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
-from retention.applying.selection import (
-    changed_id_files,
-    check_spared,
-    count_selected,
-    namespace_records,
-    selected,
-)
 from retention.applying.spacing import Spacing
 from retention.errors import GuardError, NotFound, RetentionError
 from retention.filters import disjoint, parse_filter
@@ -172,32 +172,25 @@ class Executor:
         self.sleep = sleep
         self.monotonic = monotonic
         self.clock = clock
-        self._indexes: dict[str, IndexClient] = {}
+        self._indexes = client.indexes()
         self._sent = 0  # records this run has sent for deletion, against --max-records
         self._policy_sent: dict[str, int] = {}  # per policy, against its maxRecords
         self._journal_saved = -math.inf
         self._overlaps: dict[tuple[str, str], list[Overlap]] = {}
-        self.spacing = Spacing(client.limiter.limit, monotonic=monotonic, sleep=sleep)
+        self.spacing = Spacing(client.quota, monotonic=monotonic, sleep=sleep)
 
     def _stopping(self) -> bool:
         """Whether a stop was asked for (a call, so that checks after an await see it anew)."""
         return self.stop.requested
 
     async def index(self, name: str) -> IndexClient:
-        if name not in self._indexes:
-            self._indexes[name] = await self.client.index(name)
-        return self._indexes[name]
+        return await self._indexes.get(name)
 
     def _width(self) -> int:
         """Namespaces at once: as the planner works them, from the limits the client paces by."""
         if self.settings.namespaces_at_once is not None:
             return self.settings.namespaces_at_once
-        family = "update_by_metadata_requests"
-        limits = [
-            self.client.limiter.limit((family, "i")),
-            self.client.limiter.limit((family, "i", "n")),
-        ]
-        return namespaces_at_once({lim.name: lim for lim in limits if lim is not None}, fallback=64)
+        return namespaces_at_once(self.client.quotas, fallback=64)
 
     async def apply(
         self,
@@ -647,7 +640,7 @@ class Executor:
                     continue  # drain without deleting: only batches already sent finish
                 self._take(a, len(batch), taken)
                 taken += len(batch)
-                weights = Spacing.delete_weights(index.name, a.namespace, len(batch))
+                weights = index.delete_weights(a.namespace, len(batch))
                 async with self.spacing.turn(weights):
                     if self._stopping():  # came while this batch waited for its turn
                         continue

@@ -23,8 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from retention.limits import Limit
-from retention.pinecone.models import canonical_namespace
+from retention.quotas import Quota
 
 Key = tuple[str, ...]
 WINDOW = 1.0
@@ -42,30 +41,20 @@ class Spacing:
 
     def __init__(
         self,
-        limit_of: Callable[[Key], Limit | None],
+        quota_of: Callable[[Key], Quota | None],
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        self._limit_of = limit_of
+        self._quota_of = quota_of
         self._monotonic = monotonic
         self._sleep = sleep
         self._sent: dict[Key, deque[_Sent]] = {}
 
-    @staticmethod
-    def delete_weights(index: str, namespace: str, ids: int) -> dict[Key, float]:
-        """The limit keys one delete of `ids` IDs counts against, as the client names them."""
-        ns = canonical_namespace(namespace)
-        return {
-            ("delete_records", index, ns): ids,
-            ("delete_records", index): ids,
-            ("delete_requests", index, ns): 1,
-        }
-
     @asynccontextmanager
     async def turn(self, weights: Mapping[Key, float]) -> AsyncIterator[None]:
         """Wait until a request of `weights` cannot share a window with unanswered history."""
-        limits = {k: lim for k in weights if (lim := self._limit_of(k)) is not None}
+        limits = {k: lim for k in weights if (lim := self._quota_of(k)) is not None}
         while True:
             wait = await self._wait(weights, limits)
             if wait <= 0:
@@ -84,7 +73,7 @@ class Spacing:
             mine.done.set()
             self._trim(now)
 
-    async def _wait(self, weights: Mapping[Key, float], limits: Mapping[Key, Limit]) -> float:
+    async def _wait(self, weights: Mapping[Key, float], limits: Mapping[Key, Quota]) -> float:
         """Seconds to wait before sending (after awaiting unanswered blockers), 0 when clear."""
         longest = 0.0
         for key, limit in limits.items():

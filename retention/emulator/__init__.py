@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from retention.emulator.clock import ManualClock
 from retention.emulator.config import EmulatorConfig
-from retention.emulator.records import Record
+from retention.emulator.records import StoredRecord
 from retention.emulator.server import Emulator
 
-__all__ = ["Emulator", "EmulatorConfig", "ManualClock", "Record"]
+__all__ = ["Emulator", "EmulatorConfig", "ManualClock", "StoredRecord"]

@@ -14,12 +14,12 @@ from starlette.routing import Route
 from retention.emulator import controlplane, namespaces, reads, writes
 from retention.emulator.config import EmulatorConfig
 from retention.emulator.controlplane import DATA_PREFIX
+from retention.emulator.enforcement import QuotaEnforcer
 from retention.emulator.faults import Faults
 from retention.emulator.handling import Route as Handler
 from retention.emulator.handling import Runtime, endpoint
-from retention.emulator.ratelimit import RateLimiter
 from retention.emulator.store import Store
-from retention.limits import PUBLISHED, override
+from retention.quotas import PUBLISHED, override
 
 _CONTROL: list[tuple[str, str, Handler]] = [
     ("/indexes", "GET", controlplane.list_indexes),
@@ -56,7 +56,7 @@ def build_runtime(config: EmulatorConfig, store: Store) -> Runtime:
     return Runtime(
         config=config,
         store=store,
-        limiter=RateLimiter(limits, config.clock),
+        enforcer=QuotaEnforcer(limits, config.clock),
         faults=Faults(config.fault_rate, config.fault_statuses, config.seed),
     )
 

@@ -21,7 +21,7 @@ from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, Emul
 from retention.emulator.filtering import Readings
 from retention.emulator.server import Emulator
 from retention.errors import RetentionError
-from retention.limits import PUBLISHED, override
+from retention.quotas import PUBLISHED, override
 
 INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
 """Pinecone's rule for index names, as the control plane checks it on create."""

@@ -38,7 +38,7 @@ class EmulatorConfig:
     """When set, every request must carry it in `Api-Key`, else 401."""
     limits: Literal["pinecone", "off"] = "pinecone"
     limit_overrides: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    """`--limit NAME=VALUE` settings, applied with `retention.limits.override`."""
+    """`--limit NAME=VALUE` settings, applied with `retention.quotas.override`."""
     retry_after: bool = False
     """Send `Retry-After` on 429s (Pinecone's behaviour here is undocumented)."""
     fault_rate: float = 0.0

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from retention.emulator.dataplane import decode_token, encode_token, int_param
-from retention.emulator.errors import ApiError, bad_request
 from retention.emulator.handling import Call, Reply
 from retention.emulator.model import Backup, IndexInfo
+from retention.emulator.refusals import ApiError, bad_request
+from retention.emulator.requestparts import decode_token, encode_token, int_param
 from retention.emulator.store import IndexState
 
 DATA_PREFIX = "/index"

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeGuard
 
-from retention.emulator.errors import bad_request
+from retention.emulator.refusals import bad_request
 
 Fields = Mapping[str, object]
 Match = Callable[[Fields], bool]

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from retention.emulator.config import EmulatorConfig
-from retention.emulator.errors import ApiError, Plane, bad_request, error_response
+from retention.emulator.enforcement import QuotaEnforcer
 from retention.emulator.faults import Faults, fault_message
-from retention.emulator.ratelimit import RateLimiter
+from retention.emulator.refusals import ApiError, Plane, bad_request, error_response
 from retention.emulator.store import IndexState, Store
 
 OLDEST_VERSION = "2024-04"
@@ -33,7 +33,7 @@ class Runtime:
 
     config: EmulatorConfig
     store: Store
-    limiter: RateLimiter
+    enforcer: QuotaEnforcer
     faults: Faults
 
 
@@ -92,7 +92,7 @@ class Call:
 
     def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> None:
         """Count the request against the published limits; raise 429 if one is reached."""
-        denial = self.runtime.limiter.charge(index, namespace, costs)
+        denial = self.runtime.enforcer.charge(index, namespace, costs)
         if denial is None:
             return
         headers = {}

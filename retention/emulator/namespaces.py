@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from retention.emulator.dataplane import (
+from retention.emulator.handling import Call, Reply
+from retention.emulator.refusals import ApiError, bad_request
+from retention.emulator.requestparts import (
     NAMESPACE_NOT_FOUND,
     decode_token,
     encode_token,
     int_param,
     read_headers,
 )
-from retention.emulator.errors import ApiError, bad_request
-from retention.emulator.handling import Call, Reply
 from retention.emulator.store import DEFAULT_NAMESPACE, Namespace, namespace_key
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from retention.emulator.model import Backup, IndexInfo
-from retention.emulator.records import Record
+from retention.emulator.records import StoredRecord
 from retention.emulator.store import IndexState, Namespace, Store
 
 _SCHEMA = """
@@ -53,10 +53,10 @@ class SqliteBackend:
         rows = self._db.execute("SELECT idx, ns, schema FROM namespaces").fetchall()
         return [(idx, ns, json.loads(schema) if schema else None) for idx, ns, schema in rows]
 
-    def records(self) -> Iterator[tuple[str, str, str, Record]]:
+    def records(self) -> Iterator[tuple[str, str, str, StoredRecord]]:
         cursor = self._db.execute("SELECT idx, ns, id, vals, sparse, meta FROM records")
         for idx, ns, rid, vals, sparse, meta in cursor:
-            record = Record(
+            record = StoredRecord(
                 json.loads(vals), json.loads(sparse) if sparse else None, json.loads(meta)
             )
             yield idx, ns, rid, record
@@ -92,7 +92,7 @@ class SqliteBackend:
             self._db.execute("DELETE FROM records WHERE idx = ? AND ns = ?", (index, ns))
             self._db.execute("DELETE FROM namespaces WHERE idx = ? AND ns = ?", (index, ns))
 
-    def put_records(self, index: str, ns: str, items: Iterable[tuple[str, Record]]) -> None:
+    def put_records(self, index: str, ns: str, items: Iterable[tuple[str, StoredRecord]]) -> None:
         rows = [
             (
                 index,

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
-from retention.emulator.dataplane import (
+from retention.emulator.handling import Call, Reply
+from retention.emulator.records import StoredRecord, check_id, check_values
+from retention.emulator.refusals import bad_request
+from retention.emulator.requestparts import (
     decode_token,
     encode_token,
     existing,
@@ -25,9 +28,6 @@ from retention.emulator.dataplane import (
     subject,
     usage,
 )
-from retention.emulator.errors import bad_request
-from retention.emulator.handling import Call, Reply
-from retention.emulator.records import Record, check_id, check_values
 from retention.emulator.store import Namespace, Predicate
 
 MAX_FETCH_IDS = 1000
@@ -77,7 +77,9 @@ def fetch_by_metadata(call: Call) -> Reply:
     return Reply(body, headers=read_headers(call, ns))
 
 
-def _matching_from(ns: Namespace, match: Predicate, start: str) -> Iterator[tuple[str, Record]]:
+def _matching_from(
+    ns: Namespace, match: Predicate, start: str
+) -> Iterator[tuple[str, StoredRecord]]:
     fields = ns.filterable_fields()
     for rid in ns.ids_from(start, after=bool(start)):
         record = ns.records[rid]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from retention.emulator.errors import bad_request
+from retention.emulator.refusals import bad_request
 
 MAX_ID_LENGTH = 512
 MAX_METADATA_BYTES = 40 * 1024
@@ -26,7 +26,7 @@ Metadata = dict[str, MetaValue]
 
 
 @dataclass(slots=True)
-class Record:
+class StoredRecord:
     """One stored vector: dense values, optional sparse values, flat metadata."""
 
     values: list[float]
@@ -122,7 +122,7 @@ def check_metadata(raw: object) -> Metadata:
     return out
 
 
-def parse_vectors(raw: object, dimension: int) -> dict[str, Record]:
+def parse_vectors(raw: object, dimension: int) -> dict[str, StoredRecord]:
     """The `vectors` of an upsert request, validated; later duplicates win, as in Pinecone."""
     if not isinstance(raw, list) or not raw:
         raise bad_request("Upsert needs a non-empty list of vectors")
@@ -131,7 +131,7 @@ def parse_vectors(raw: object, dimension: int) -> dict[str, Record]:
             f"Number of provided vectors: {len(raw)} exceeds the maximum amount per request: "
             f"{MAX_UPSERT_RECORDS}"
         )
-    out: dict[str, Record] = {}
+    out: dict[str, StoredRecord] = {}
     for item in raw:
         if not isinstance(item, Mapping):
             raise bad_request("Each vector must be an object with an id")
@@ -143,7 +143,7 @@ def parse_vectors(raw: object, dimension: int) -> dict[str, Record]:
                 raise bad_request(f"Vector {rid} has no values")
             raise bad_request("Sparse-only vectors need a sparse index, this index is dense")
         values = check_values(raw_values, dimension)
-        out[rid] = Record(values, sparse, check_metadata(item.get("metadata")))
+        out[rid] = StoredRecord(values, sparse, check_metadata(item.get("metadata")))
     return out
 
 

@@ -27,7 +27,7 @@ from retention.emulator.controlplane import data_url
 from retention.emulator.handling import Runtime
 from retention.emulator.model import IndexInfo
 from retention.emulator.persistence import FILE_NAME, SqliteBackend, restore
-from retention.emulator.records import Record, check_id, check_metadata
+from retention.emulator.records import StoredRecord, check_id, check_metadata
 from retention.emulator.store import Store, namespace_key
 from retention.errors import RetentionError
 
@@ -140,7 +140,7 @@ class Emulator:
 
         A record is `(id, values, metadata)` or the wire form `{"id", "values", "metadata"}`.
         """
-        items: dict[str, Record] = {}
+        items: dict[str, StoredRecord] = {}
         for item in records:
             if isinstance(item, Mapping):
                 rid, values, meta = item["id"], item["values"], item.get("metadata") or {}
@@ -151,7 +151,7 @@ class Emulator:
                 metadata = check_metadata(meta)
             else:
                 metadata = dict(meta)
-            items[rid] = Record([float(v) for v in values], None, metadata)
+            items[rid] = StoredRecord([float(v) for v in values], None, metadata)
         with self.store.lock:
             state = self.store.indexes[index]
             ns = state.namespace(namespace)
@@ -159,7 +159,7 @@ class Emulator:
             ns.put(items)
         return len(items)
 
-    def records(self, index: str, namespace: str = "") -> dict[str, Record]:
+    def records(self, index: str, namespace: str = "") -> dict[str, StoredRecord]:
         """A copy of the records reads would see now in a namespace."""
         with self.store.lock:
             state = self.store.indexes[index]

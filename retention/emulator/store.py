@@ -22,7 +22,7 @@ from typing import Protocol
 
 from retention.emulator.config import Clock
 from retention.emulator.model import Backup, IndexInfo
-from retention.emulator.records import Metadata, Record
+from retention.emulator.records import Metadata, StoredRecord
 
 DEFAULT_NAMESPACE = "__default__"
 
@@ -42,7 +42,9 @@ class Backend(Protocol):
     def drop_index(self, name: str) -> None: ...
     def put_namespace(self, index: str, ns: str, schema: dict[str, object] | None) -> None: ...
     def drop_namespace(self, index: str, ns: str) -> None: ...
-    def put_records(self, index: str, ns: str, items: Iterable[tuple[str, Record]]) -> None: ...
+    def put_records(
+        self, index: str, ns: str, items: Iterable[tuple[str, StoredRecord]]
+    ) -> None: ...
     def remove_records(self, index: str, ns: str, ids: Iterable[str]) -> None: ...
     def put_backup(self, backup: Backup) -> None: ...
     def drop_backup(self, backup_id: str) -> None: ...
@@ -61,7 +63,7 @@ class Namespace:
     def __init__(self, index: IndexState, name: str, *, explicit: bool = False) -> None:
         self.index = index
         self.name = name
-        self.records: dict[str, Record] = {}
+        self.records: dict[str, StoredRecord] = {}
         self.explicit = explicit
         self.schema: dict[str, object] | None = None
         self.lsn = 0
@@ -97,7 +99,7 @@ class Namespace:
 
     # -- changes, applied by operations; each is mirrored to the backend
 
-    def put(self, items: dict[str, Record]) -> None:
+    def put(self, items: dict[str, StoredRecord]) -> None:
         if self._sorted is not None and any(rid not in self.records for rid in items):
             self._sorted = None
         self.records.update(items)
@@ -118,7 +120,7 @@ class Namespace:
                 backend.remove_records(self.index.info.name, self.name, gone)
         return len(gone)
 
-    def matching(self, predicate: Predicate) -> Iterator[tuple[str, Record]]:
+    def matching(self, predicate: Predicate) -> Iterator[tuple[str, StoredRecord]]:
         """Visible records matching a filter, honouring the namespace's filterable schema."""
         fields = self.filterable_fields()
         if fields is None:

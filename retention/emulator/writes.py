@@ -10,25 +10,25 @@ update-by-metadata request.
 
 from __future__ import annotations
 
-from retention.emulator.dataplane import (
+from retention.emulator.handling import Call, Reply
+from retention.emulator.records import (
+    MAX_UPSERT_BYTES,
+    Metadata,
+    StoredRecord,
+    check_id,
+    check_metadata,
+    check_sparse,
+    check_values,
+    parse_vectors,
+)
+from retention.emulator.refusals import bad_request
+from retention.emulator.requestparts import (
     existing,
     namespace_name,
     predicate,
     read_headers,
     subject,
     write_headers,
-)
-from retention.emulator.errors import bad_request
-from retention.emulator.handling import Call, Reply
-from retention.emulator.records import (
-    MAX_UPSERT_BYTES,
-    Metadata,
-    Record,
-    check_id,
-    check_metadata,
-    check_sparse,
-    check_values,
-    parse_vectors,
 )
 from retention.emulator.store import Namespace, Predicate
 
@@ -144,7 +144,7 @@ def _update_one(
     if old is None:
         return
     metadata = {**old.metadata, **set_metadata}
-    new = Record(
+    new = StoredRecord(
         values if values is not None else old.values,
         sparse if sparse is not None else old.sparse,
         metadata,
@@ -153,11 +153,11 @@ def _update_one(
 
 
 def _update_matching(ns: Namespace, match: Predicate, set_metadata: Metadata, cap: int) -> None:
-    changed: dict[str, Record] = {}
+    changed: dict[str, StoredRecord] = {}
     for rid, record in ns.matching(match):
         if len(changed) >= cap:
             break
         metadata = {**record.metadata, **set_metadata}
-        changed[rid] = Record(record.values, record.sparse, metadata)
+        changed[rid] = StoredRecord(record.values, record.sparse, metadata)
     if changed:
         ns.put(changed)

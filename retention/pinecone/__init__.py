@@ -1,38 +1,39 @@
-"""`retention`'s own async client for Pinecone's REST API, and its rate limiter.
+"""`retention`'s own async client for Pinecone's REST API, and its pacing.
 
 connect() / PineconeClient(http, settings)
-    .control                ControlPlane: describe_index, list_indexes, create_backup, ...
-    .index(name)            IndexClient: list_ids, fetch, count, delete_ids, ...
-    .limiter                RateLimiter shared by every index of this client
+    .control                ControlPlane: describe_index, list_indexes
+    .index(name)            IndexClient: list_ids, fetch, count, delete_ids, delete_weights, ...
+    .indexes()              Indexes: one run's IndexClients, each host resolved once
+    .quota(key), .quotas    the published quotas the client paces by
+    .pacer                  Pacer shared by every index of this client
+
+retention.pinecone.inventory.LiveInventory answers the planner's questions through it.
 """
 
 from __future__ import annotations
 
-from retention.pinecone.client import PineconeClient, PineconeSettings, connect
+from retention.pinecone.client import Indexes, PineconeClient, PineconeSettings, connect
 from retention.pinecone.control import ControlPlane
 from retention.pinecone.dataplane import MAX_IDS, IndexClient
 from retention.pinecone.models import (
     DEFAULT_NAMESPACE,
-    Backup,
     Count,
     DeleteResult,
     FetchResult,
     IdPage,
     IndexDescription,
-    IndexStats,
     NamespaceDescription,
     NamespacePage,
     Record,
     RecordPage,
     ResponseInfo,
 )
-from retention.pinecone.ratelimit import RateLimiter, Reservation
+from retention.pinecone.pacing import Pacer, Reservation
 from retention.pinecone.retrying import Retrying, RetryPolicy
 
 __all__ = [
     "DEFAULT_NAMESPACE",
     "MAX_IDS",
-    "Backup",
     "ControlPlane",
     "Count",
     "DeleteResult",
@@ -40,12 +41,12 @@ __all__ = [
     "IdPage",
     "IndexClient",
     "IndexDescription",
-    "IndexStats",
+    "Indexes",
     "NamespaceDescription",
     "NamespacePage",
+    "Pacer",
     "PineconeClient",
     "PineconeSettings",
-    "RateLimiter",
     "Record",
     "RecordPage",
     "Reservation",

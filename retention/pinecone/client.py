@@ -34,10 +34,11 @@ import httpx
 from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
 from retention.pinecone.models import controller_url, with_scheme
-from retention.pinecone.ratelimit import RateLimiter
+from retention.pinecone.pacing import Key, Pacer
 from retention.pinecone.retrying import Retrying, RetryPolicy
 from retention.pinecone.session import DEFAULT_API_VERSION, Session, check_api_key
 from retention.pinecone.transport import Lanes, NoCookies
+from retention.quotas import Quota
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 POOL = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=30.0)
@@ -84,7 +85,7 @@ class PineconeClient:
         http: httpx.AsyncClient,
         settings: PineconeSettings,
         *,
-        limiter: RateLimiter | None = None,
+        pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         concurrency: int = 4,
         max_in_flight: int = POOL.max_connections or 32,
@@ -96,28 +97,41 @@ class PineconeClient:
         self.http = http
         self.settings = settings
         self.concurrency = concurrency
-        self.limiter = limiter or RateLimiter(monotonic=monotonic, sleep=sleep)
+        self.pacer = pacer or Pacer(monotonic=monotonic, sleep=sleep)
         self.retrying = Retrying(retry, sleep=sleep, monotonic=monotonic, random=random, log=log)
         self.session = Session(
             http,
             api_key=settings.api_key,
             api_version=settings.api_version,
-            limiter=self.limiter,
+            pacer=self.pacer,
             retrying=self.retrying,
             max_in_flight=max_in_flight,
             monotonic=monotonic,
         )
-        self.control = ControlPlane(
-            self.session, url=settings.controller_url, sleep=sleep, monotonic=monotonic
-        )
+        self.control = ControlPlane(self.session, url=settings.controller_url)
 
     def __repr__(self) -> str:
         return f"PineconeClient({self.settings!r})"
+
+    def quota(self, key: Key) -> Quota | None:
+        """The published quota a request weight `key` counts against, as this client paces it
+        (`IndexClient.delete_weights` names the keys), or None when nothing paces it."""
+        return self.pacer.quota(key)
+
+    @property
+    def quotas(self) -> Mapping[str, Quota]:
+        """Every quota this client paces by, by name."""
+        return self.pacer.quotas
 
     async def index(self, name: str) -> IndexClient:
         """The data-plane client of index `name`, its host resolved through the control plane."""
         description = await self.control.describe_index(name)
         return self.index_at(name, description.host)
+
+    def indexes(self) -> Indexes:
+        """A fresh cache of data-plane clients, each index resolved once while it lives: one
+        plan or one apply (a long-lived process must see an index that moved)."""
+        return Indexes(self)
 
     def index_at(self, name: str, host: str) -> IndexClient:
         """The data-plane client of index `name` at a known `host` (no scheme means HTTPS)."""
@@ -139,6 +153,24 @@ class PineconeClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class Indexes:
+    """The data-plane clients of one plan or apply: each index's host is asked for once, even
+    by requests that want it at the same moment."""
+
+    def __init__(self, client: PineconeClient) -> None:
+        self._client = client
+        self._resolved: dict[str, IndexClient] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, name: str) -> IndexClient:
+        if (found := self._resolved.get(name)) is not None:
+            return found
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            if name not in self._resolved:
+                self._resolved[name] = await self._client.index(name)
+            return self._resolved[name]
 
 
 def connect(

@@ -1,7 +1,7 @@
 """The data plane of one index: list, fetch, count and delete records and namespaces.
 
 Each method is one Pinecone operation and reserves, per request, the keys Pinecone limits it
-by (`retention.limits`): a delete of n ids costs 1 delete request on the namespace and n
+by (`retention.quotas`): a delete of n ids costs 1 delete request on the namespace and n
 delete records on the namespace and on the index; a filtered delete costs 1 delete request
 and 1 delete-by-metadata request on the namespace and the index; a dry-run count is an update
 by metadata. Requests never exceed Pinecone's 1,000 ids.
@@ -27,7 +27,6 @@ from retention.pinecone.models import (
     DeleteResult,
     FetchResult,
     IdPage,
-    IndexStats,
     NamespaceDescription,
     NamespacePage,
     Record,
@@ -35,7 +34,7 @@ from retention.pinecone.models import (
     ResponseInfo,
     canonical_namespace,
 )
-from retention.pinecone.ratelimit import Key
+from retention.pinecone.pacing import Key
 from retention.pinecone.session import Session
 
 MAX_IDS = 1000
@@ -100,6 +99,16 @@ class IndexClient:
 
     def _ns_path(self, namespace: str) -> str:
         return self._url(f"/namespaces/{quote(canonical_namespace(namespace), safe='')}")
+
+    def delete_weights(self, namespace: str, ids: int) -> dict[Key, float]:
+        """What one delete of `ids` IDs in `namespace` counts against, in the client's pacing
+        (a caller that spaces its own deletes asks here rather than naming the keys)."""
+        ns = canonical_namespace(namespace)
+        return {
+            self._keys("delete_requests", ns): 1,
+            self._keys("delete_records", ns): ids,
+            self._keys("delete_records"): ids,
+        }
 
     def _keys(self, family: str, namespace: str | None = None) -> Key:
         if namespace is None:
@@ -289,12 +298,7 @@ class IndexClient:
             for batch in batches:
                 n = len(batch)
                 info = await self._delete(
-                    {"namespace": ns, "ids": batch},
-                    {
-                        self._keys("delete_requests", ns): 1,
-                        self._keys("delete_records", ns): n,
-                        self._keys("delete_records"): n,
-                    },
+                    {"namespace": ns, "ids": batch}, self.delete_weights(ns, n)
                 )
                 infos.append(info)
                 sizes.append(n)
@@ -329,17 +333,6 @@ class IndexClient:
             {"namespace": ns, "deleteAll": True}, {self._keys("delete_requests", ns): 1}
         )
         return DeleteResult(requests=1, ids_sent=0, infos=(info,))
-
-    async def describe_index_stats(self) -> IndexStats:
-        """Record counts of the whole index and of each namespace."""
-        data, response = await self.session.send_json(
-            "POST",
-            self._url("/describe_index_stats"),
-            operation="describe_index_stats",
-            weights={self._keys("describe_index_stats_requests"): 1},
-            json={},
-        )
-        return IndexStats.from_json(data, ResponseInfo.from_response(response))
 
 
 def _vectors(data: Mapping[str, Any]) -> Iterator[Record]:

@@ -1,7 +1,7 @@
 """One request to Pinecone: pace, send, translate, retry.
 
     Session.send(method, url, operation, weights)
-        Retrying.call ─┬─ RateLimiter.acquire(weights)         wait for our turn
+        Retrying.call ─┬─ Pacer.acquire(weights)         wait for our turn
                        ├─ a free lane: its own connection      never more in flight than lanes
                        ├─ httpx.AsyncClient.request            headers added here only
                        ├─ 2xx → response
@@ -34,14 +34,14 @@ import httpx
 
 from retention import __version__
 from retention.errors import PineconeError, RateLimited
-from retention.pinecone.errors import (
+from retention.pinecone.outcomes import (
     REQUEST_ID_HEADER,
     error_for_response,
     error_for_transport,
     scrub,
     truncate,
 )
-from retention.pinecone.ratelimit import Key, RateLimiter, Reservation
+from retention.pinecone.pacing import Key, Pacer, Reservation
 from retention.pinecone.retrying import Retrying
 from retention.pinecone.transport import LANE
 
@@ -88,7 +88,7 @@ class Session:
         *,
         api_key: str,
         api_version: str = DEFAULT_API_VERSION,
-        limiter: RateLimiter,
+        pacer: Pacer,
         retrying: Retrying,
         max_in_flight: int = 32,
         monotonic: Callable[[], float] = time.monotonic,
@@ -109,7 +109,7 @@ class Session:
         self._monotonic = monotonic
         self.late_turns = 0
         """Requests whose connection came too long after their turn, and that queued again."""
-        self.limiter = limiter
+        self.pacer = pacer
         self.retrying = retrying
         self._secrets = (api_key,)
         self._headers = {
@@ -160,7 +160,7 @@ class Session:
             except httpx.HTTPStatusError as exc:
                 error = error_for_response(response, operation=operation, secrets=self._secrets)
                 if isinstance(error, RateLimited) and reservation is not None:
-                    self.limiter.throttled(reservation, error.message)
+                    self.pacer.throttled(reservation, error.message)
                 raise error from exc
             return response
 
@@ -175,14 +175,14 @@ class Session:
         it from the requests whose turn has come.
         """
         for again in (True, False):
-            reservation = await self.limiter.acquire(weights) if weights else None
+            reservation = await self.pacer.acquire(weights) if weights else None
             lane = await self._lanes.get()
             if reservation is None or not again:
                 return reservation, lane
             if self._monotonic() - reservation.start <= LATE:
                 return reservation, lane
             self._lanes.put_nowait(lane)
-            self.limiter.release(reservation)
+            self.pacer.release(reservation)
             self.late_turns += 1
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -102,7 +102,7 @@ def _why(policy: str, rule: str, head: PolicySet, base: PolicySet) -> str:
         parts.append("protections changed")
     if hp.namespaces != bp.namespaces:
         parts.append("namespaces changed")
-    if hp.limits != bp.limits or hp.mode != bp.mode:
+    if hp.guards != bp.guards or hp.mode != bp.mode:
         parts.append("guards or mode changed")
     if _holds(head) != _holds(base) and not parts:
         parts.append("legal holds changed")

@@ -1,8 +1,9 @@
 """What the planner needs to know about the live index, as a protocol.
 
 The planner is pure: it asks these questions and never talks HTTP itself. Production answers
-them through the Pinecone client (`retention.planning.live`); tests answer them from memory.
-Every method fails by raising; the planner never turns a failed read into a smaller plan.
+them through the Pinecone client (`retention.pinecone.inventory.LiveInventory`); tests answer
+them from memory. Every method fails by raising; the planner never turns a failed read into a
+smaller plan.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from datetime import datetime
 
 from retention.errors import NotFound
 from retention.filters import and_, disjoint, or_, surely
-from retention.limits import PUBLISHED, Limit
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
 from retention.planning.strategies import (
@@ -33,6 +32,7 @@ from retention.planning.strategies import (
 )
 from retention.planning.streams import bounded
 from retention.policy.model import LegalHold, NamespaceSelector, Policy, PolicySet
+from retention.quotas import PUBLISHED, Quota
 
 DEFAULT_MAX_PERCENT = 50.0
 """The guard of a policy without `limits.maxPercent`: no run deletes more than this share of a
@@ -52,7 +52,7 @@ class PlanOptions:
     """Sample IDs shown per action."""
     samples: int = DEFAULT_SAMPLES
     """Actions that carry sample IDs, at most (each one fetch-by-metadata request); 0: none."""
-    limits: tuple[Limit, ...] = PUBLISHED
+    quotas: tuple[Quota, ...] = PUBLISHED
     namespaces_at_once: int | None = None
     """Namespaces planned concurrently; by default enough to keep every index at its limit."""
     progress: Callable[[int, int], object] | None = None
@@ -70,13 +70,13 @@ class _Namespace:
 
 
 def namespaces_at_once(
-    limits: Mapping[str, Limit], *, fallback: int = MAX_NAMESPACES_AT_ONCE
+    quotas: Mapping[str, Quota], *, fallback: int = MAX_NAMESPACES_AT_ONCE
 ) -> int:
     """Namespaces in progress at once: twice what the per-index count limit needs to stay busy
     while each namespace waits on its own limit (500/s per index over 5/s per namespace: 200);
     `fallback` where those limits are not paced."""
-    index = limits.get("update_by_metadata_requests_per_s_index")
-    one = limits.get("update_by_metadata_requests_per_s_namespace")
+    index = quotas.get("update_by_metadata_requests_per_s_index")
+    one = quotas.get("update_by_metadata_requests_per_s_namespace")
     if index is None or one is None:
         return fallback
     return max(8, min(MAX_NAMESPACES_AT_ONCE, math.ceil(2 * index.per_second / one.per_second)))
@@ -94,9 +94,9 @@ async def make_plan(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    limits = {lim.name: lim for lim in options.limits}
+    quotas = {q.name: q for q in options.quotas}
     ctx = Context(
-        inventory, now, options.sample_size, limits, samples=SampleBudget(options.samples)
+        inventory, now, options.sample_size, quotas, samples=SampleBudget(options.samples)
     )
     indexes = sorted({p.index for p in policies.policies})
     hosts = dict(
@@ -157,7 +157,7 @@ async def make_plan(
             own = [s for s in ns.selections if s.action.policy == policy.name]
             key = (policy.name, ns.index, ns.info.name)
             per_policy_ns[key] = await _union(ctx, ns, own)
-            if policy.limits.max_percent is None:
+            if policy.guards.max_percent is None:
                 plain = [s for s in own if not s.action.explicit]
                 guarded_ns[key] = (
                     per_policy_ns[key] if len(plain) == len(own) else await _union(ctx, ns, plain)
@@ -168,7 +168,7 @@ async def make_plan(
         if options.progress is not None:
             options.progress(done, len(namespaces))
 
-    width = options.namespaces_at_once or namespaces_at_once(limits)
+    width = options.namespaces_at_once or namespaces_at_once(quotas)
     await bounded(namespaces, plan_namespace, width)
     invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
     warnings.extend(invalid_words(t) for t in invalid)
@@ -357,12 +357,12 @@ def _result(
     namespaces: Sequence[_Namespace],
 ) -> PolicyResult:
     guards: list[Guard] = []
-    if policy.limits.max_records is not None:
-        limit = policy.limits.max_records
+    if policy.guards.max_records is not None:
+        limit = policy.guards.max_records
         guards.append(Guard("maxRecords", limit, records, records <= limit))
     mine = [ns for ns in namespaces if ns.index == policy.index]
-    if policy.limits.max_percent is not None:
-        limit_pct = policy.limits.max_percent
+    if policy.guards.max_percent is not None:
+        limit_pct = policy.guards.max_percent
         for ns in mine:
             count = per_ns.get((policy.name, ns.index, ns.info.name))
             if count is not None:
@@ -406,7 +406,7 @@ def _totals(actions: Sequence[Action], union: int, ctx: Context, ready: set[str]
     concurrently; ID deletes share the index's records/s, filtered deletes a namespace's
     requests/s."""
     deleting = [a for a in actions if a.records and a.policy in ready]
-    index_rate = ctx.limits["delete_records_per_s_index"].per_second
+    index_rate = ctx.quotas["delete_records_per_s_index"].per_second
     seconds = 0.0
     for index in {a.index for a in deleting}:
         mine = [a for a in deleting if a.index == index]

@@ -158,7 +158,7 @@ def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action
     if any(not g.ok for g in result.guards) and result.status != "blocked":
         _refuse(f"{where}: a guard failed, so the policy must be blocked")
     has_max_records = any(g.name == "maxRecords" for g in result.guards)
-    if policy.limits.max_records is not None and deleting and not has_max_records:
+    if policy.guards.max_records is not None and deleting and not has_max_records:
         _refuse(f"{where}: its maxRecords guard is missing")
     covered = {g.namespace for g in result.guards if g.name == "maxPercent"}
     for action in deleting:
@@ -169,7 +169,7 @@ def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action
 def _check_guard(policy: Policy, result: PolicyResult, guard: Guard) -> None:
     where = f"policy '{policy.name}'"
     if guard.name == "maxRecords":
-        if guard.limit != policy.limits.max_records or guard.default:
+        if guard.limit != policy.guards.max_records or guard.default:
             _refuse(f"{where}: its maxRecords guard is not the policy's limit")
         if guard.value != result.records:
             _refuse(f"{where}: its maxRecords guard does not weigh the policy's records")
@@ -196,8 +196,8 @@ def _least_percent(guard: Guard, deleting: Sequence[Action]) -> float:
 
 
 def _percent_limit(policy: Policy) -> tuple[float | None, bool]:
-    if policy.limits.max_percent is not None:
-        return policy.limits.max_percent, False
+    if policy.guards.max_percent is not None:
+        return policy.guards.max_percent, False
     return DEFAULT_MAX_PERCENT, True
 
 

@@ -39,11 +39,11 @@ from retention.filters import (
     possibly,
     surely,
 )
-from retention.limits import BY_NAME, Limit
 from retention.planning.forms import Form, forms
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, CountMethod, IdSource, InvalidTimestamps
 from retention.policy.model import Policy, Rule
+from retention.quotas import BY_NAME, Quota
 
 TTL_CHECK_ATTEMPTS = 4
 FETCH_BATCH = 1000
@@ -83,7 +83,7 @@ class Context:
     inventory: Inventory
     now: datetime
     sample_size: int
-    limits: Mapping[str, Limit]
+    quotas: Mapping[str, Quota]
     ttl_checks: dict[tuple[str, str, str], asyncio.Task[int | None]] = field(default_factory=dict)
     """(index, namespace, field) -> how many records hold a non-number there, shared by the
     rules that use the field, so a namespace whose records all hold a number there costs one
@@ -357,7 +357,7 @@ def invalid_words(t: InvalidTimestamps) -> str:
 
 
 def _rate(ctx: Context, name: str) -> float:
-    return ctx.limits.get(name, BY_NAME[name]).per_second
+    return ctx.quotas.get(name, BY_NAME[name]).per_second
 
 
 def _action(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from retention.policy.loading import API_VERSIONS, load_policies, policy_files
 from retention.policy.model import (
     DEFAULT_NAMESPACE,
+    Guards,
     IdsFile,
     LegalHold,
-    Limits,
     NamespaceSelector,
     Policy,
     PolicySet,
@@ -19,9 +19,9 @@ from retention.policy.model import (
 __all__ = [
     "API_VERSIONS",
     "DEFAULT_NAMESPACE",
+    "Guards",
     "IdsFile",
     "LegalHold",
-    "Limits",
     "NamespaceSelector",
     "Policy",
     "PolicySet",

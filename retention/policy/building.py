@@ -34,9 +34,9 @@ from retention.filters import (
 from retention.policy.durations import check_schedule, parse_duration
 from retention.policy.idfile import MAX_BYTES, MAX_ID_LENGTH, NotReadable, lines, open_regular
 from retention.policy.model import (
+    Guards,
     IdsFile,
     LegalHold,
-    Limits,
     NamespaceSelector,
     Policy,
     Rule,
@@ -134,7 +134,7 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
             rules=tuple(rules),
             location=location,
             protect=protect,
-            limits=limits,
+            guards=limits,
             schedule=schedule,
             jitter=jitter,
             mode=spec.get("mode", "enforce"),
@@ -144,7 +144,7 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
     return (None if check.errors else item), check.errors, check.ids_digests
 
 
-def _limits(check: _Checker, raw: Mapping[str, Any]) -> Limits:
+def _limits(check: _Checker, raw: Mapping[str, Any]) -> Guards:
     records = raw.get("maxRecords")
     percent = raw.get("maxPercent")
     if isinstance(percent, float) and math.isnan(percent):  # NaN passes every bound of the schema
@@ -153,7 +153,7 @@ def _limits(check: _Checker, raw: Mapping[str, Any]) -> Limits:
             ("spec", "limits", "maxPercent"),
             f"{text} is not a number (NaN); give a percentage above 0 and at most 100",
         )
-    return Limits(int(records) if records is not None else None, percent)
+    return Guards(int(records) if records is not None else None, percent)
 
 
 def _filter_values(raw: object, path: JsonPath) -> Iterator[tuple[JsonPath, object, str]]:

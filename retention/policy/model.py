@@ -120,7 +120,7 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class Limits:
+class Guards:
     max_records: int | None = None
     max_percent: float | None = None
 
@@ -133,7 +133,7 @@ class Policy:
     rules: tuple[Rule, ...]
     location: Location
     protect: tuple[Filter, ...] = ()
-    limits: Limits = Limits()
+    guards: Guards = Guards()
     schedule: str | None = None
     jitter: timedelta | None = None
     mode: Literal["enforce", "observe"] = "enforce"

@@ -21,10 +21,10 @@ from retention.applying.executor import ApplySettings, Stop
 from retention.errors import RetentionError
 from retention.host import NotWritable, replace_atomically, utc_now
 from retention.pinecone import PineconeClient
+from retention.pipeline import apply_live, plan_live
 from retention.planning.plan import Plan
 from retention.planning.render import render_json
 from retention.policy import PolicySet
-from retention.runs import apply_live, plan_live
 from retention.service.metrics import Metrics
 
 VERIFY_SHARE = 0.5

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from retention.applying import selection
+from retention.applying import batches
+from retention.applying.batches import file_digest
 from retention.applying.checks import namespace_guard_problem
-from retention.applying.selection import file_digest
 from retention.errors import PlanError
 from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
 
@@ -110,7 +110,7 @@ def test_ids_appended_to_an_id_file_during_an_apply_are_never_read(tmp_path: Pat
 
     async def read() -> list[str]:
         seen: list[str] = []
-        async for batch in selection._read_file(str(path), pinned):
+        async for batch in batches._read_file(str(path), pinned):
             seen.extend(batch)
             with path.open("a") as handle:  # another writer, mid-apply
                 handle.write("".join(f"late-{i}\n" for i in range(1000)))
@@ -125,7 +125,7 @@ def test_an_id_file_changed_before_its_action_yields_nothing(tmp_path: Path) -> 
     path.write_text("a\nb\n")
 
     async def read() -> list[list[str]]:
-        return [batch async for batch in selection._read_file(str(path), "0" * 64)]
+        return [batch async for batch in batches._read_file(str(path), "0" * 64)]
 
     with pytest.raises(PlanError, match="changed since the plan was made"):
         asyncio.run(read())

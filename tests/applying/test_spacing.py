@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from retention.applying.spacing import Spacing
-from retention.limits import BY_NAME, Limit
+from retention.pinecone import PineconeClient, PineconeSettings
+from retention.quotas import BY_NAME, Quota
+
+CLIENT = PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key="test-key"))
+
+
+def delete_weights(index: str, namespace: str, ids: int) -> dict[tuple[str, ...], float]:
+    """What a delete of `ids` IDs counts against, named by the client itself."""
+    return CLIENT.index_at(index, "https://idx.example").delete_weights(namespace, ids)
 
 
 class Clock:
@@ -22,7 +32,7 @@ class Clock:
         await asyncio.sleep(0)
 
 
-def limits(key: tuple[str, ...]) -> Limit | None:
+def limits(key: tuple[str, ...]) -> Quota | None:
     scope = "namespace" if len(key) == 3 else "index"
     return BY_NAME.get(f"{key[0]}_per_s_{scope}")
 
@@ -36,7 +46,7 @@ def test_a_late_answer_delays_the_request_it_would_share_a_second_with() -> None
     async def main() -> None:
         for k in range(7):
             clock.now = max(clock.now, 0.204 * k)  # the limiter's spacing, 2% under the limit
-            async with spacing.turn(Spacing.delete_weights("idx", "ns", 1000)):
+            async with spacing.turn(delete_weights("idx", "ns", 1000)):
                 sent.append(clock.now)
                 clock.now += 0.05 if k == 0 else 0.002
 
@@ -54,7 +64,7 @@ def test_prompt_answers_never_wait() -> None:
     async def main() -> None:
         for k in range(50):
             clock.now = 0.204 * k
-            async with spacing.turn(Spacing.delete_weights("idx", "ns", 1000)):
+            async with spacing.turn(delete_weights("idx", "ns", 1000)):
                 assert clock.now == 0.204 * k
                 clock.now += 0.01
 
@@ -68,7 +78,7 @@ def test_two_namespaces_share_the_index_window() -> None:
     sent: list[float] = []
 
     async def one(ns: str) -> None:
-        async with spacing.turn(Spacing.delete_weights("idx", ns, 1000)):
+        async with spacing.turn(delete_weights("idx", ns, 1000)):
             sent.append(clock.now)
             await clock.sleep(0.1)
 
@@ -86,7 +96,7 @@ def test_keys_without_limits_are_free() -> None:
 
     async def main() -> None:
         for _ in range(20):
-            async with spacing.turn(Spacing.delete_weights("idx", "ns", 1000)):
+            async with spacing.turn(delete_weights("idx", "ns", 1000)):
                 pass
 
     asyncio.run(main())

@@ -43,8 +43,8 @@ class DeleteSpy:
     """Counts, per namespace, the record-delete requests the emulator accepts."""
 
     def __init__(self, emulator: Emulator) -> None:
-        self.limiter = emulator.runtime.limiter
-        self.real = self.limiter.charge
+        self.enforcer = emulator.runtime.enforcer
+        self.real = self.enforcer.charge
         self.deletes: Counter[str] = Counter()
 
     def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> Any:
@@ -111,7 +111,7 @@ def make_world(
     seed(emulator, index, {"ns-keep": records(now), "ns-gone": records(now)})
     policies = write_policies(tmp_path / "policies", [policy("tidy", index, ["ns-*"], [rule])])
     spy = DeleteSpy(emulator)
-    monkeypatch.setattr(spy.limiter, "charge", spy.charge)
+    monkeypatch.setattr(spy.enforcer, "charge", spy.charge)
     return World(emulator, index, policies, tmp_path / "plan.json", tmp_path / "report.json", spy)
 
 

@@ -19,10 +19,10 @@ from retention.applying.executor import ApplySettings, Stop
 from retention.applying.report import Report
 from retention.cli import main
 from retention.emulator import Emulator
-from retention.pinecone import PineconeClient, PineconeSettings, RateLimiter, connect
+from retention.pinecone import Pacer, PineconeClient, PineconeSettings, connect
+from retention.pipeline import apply_live, plan_live
 from retention.planning.plan import Plan, from_document, to_document
 from retention.policy import load_policies
-from retention.runs import apply_live, plan_live
 
 DIM = 2
 VALUES = (0.1, 0.2)
@@ -127,12 +127,12 @@ def unpaced_client(emulator: Emulator) -> PineconeClient:
     """Our client against the emulator with no client-side pacing (the emulator's limits are off)."""
     return connect(
         PineconeSettings(api_key="test-key", controller_url=emulator.controller_url),
-        limiter=RateLimiter(()),
+        pacer=Pacer(()),
     )
 
 
 async def plan_and_apply(emulator: Emulator, policies: Path) -> tuple[Plan, Report, Plan]:
-    """`retention.runs`: plan, the plan file round trip, apply, then plan again."""
+    """`retention.pipeline`: plan, the plan file round trip, apply, then plan again."""
     log = structlog.wrap_logger(structlog.ReturnLogger())
     loaded = load_policies([str(policies)])
     now = datetime.now(UTC).replace(microsecond=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from retention.runs import NamespaceProgress
+from retention.pipeline import NamespaceProgress
 
 
 class Clock:

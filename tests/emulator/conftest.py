@@ -41,7 +41,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def emu(start_emulator: StartEmulator) -> Emulator:
-    """Limits off, one index `idx` of dimension 4."""
+    """Guards off, one index `idx` of dimension 4."""
     return start_emulator(indexes=(("idx", 4),))
 
 

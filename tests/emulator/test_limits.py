@@ -6,8 +6,8 @@ import pytest
 from pinecone.errors import RateLimitError
 
 from retention.emulator import ManualClock
-from retention.emulator.ratelimit import RateLimiter
-from retention.limits import BY_NAME, PUBLISHED, override
+from retention.emulator.enforcement import QuotaEnforcer
+from retention.quotas import BY_NAME, PUBLISHED, override
 from tests.emulator.conftest import StartEmulator, http, sdk_index, vec
 
 SUPPORT = "https://app.pinecone.io/organizations/-/settings/support/ticket"
@@ -143,35 +143,35 @@ def test_retry_after_header_when_asked(start_emulator: StartEmulator, clock: Man
 def test_a_client_paced_exactly_at_the_limit_never_trips(limit: object) -> None:
     """Requests spaced at exactly 1/limit seconds for three seconds are all admitted."""
     clock = ManualClock()
-    limiter = RateLimiter(PUBLISHED, clock)
+    enforcer = QuotaEnforcer(PUBLISHED, clock)
     lim = BY_NAME[limit.name]  # type: ignore[attr-defined]
     cost = 1.0 if lim.unit == "requests" else lim.per_second / 10
     per_second = lim.per_second / cost
     for i in range(int(per_second * 3)):
         ns = f"ns{i}" if lim.scope == "index" else "ns"  # keep the namespace limits out of it
-        assert limiter.charge("idx", ns, [(lim.operation, lim.unit, cost)]) is None
+        assert enforcer.charge("idx", ns, [(lim.operation, lim.unit, cost)]) is None
         clock.advance(1 / per_second)
 
 
 def test_a_second_of_burst_then_a_pause_never_trips() -> None:
     """One second's worth at once, then a second's wait, again and again, is admitted."""
     clock = ManualClock()
-    limiter = RateLimiter(override(PUBLISHED, {}), clock)
+    enforcer = QuotaEnforcer(override(PUBLISHED, {}), clock)
     for _ in range(3):
         for _ in range(5):
-            assert limiter.charge("idx", "ns", [("delete_by_metadata", "requests", 1)]) is None
-        assert limiter.charge("idx", "ns", [("delete_by_metadata", "requests", 1)]) is not None
+            assert enforcer.charge("idx", "ns", [("delete_by_metadata", "requests", 1)]) is None
+        assert enforcer.charge("idx", "ns", [("delete_by_metadata", "requests", 1)]) is not None
         clock.advance(1.0)
 
 
 def test_a_refused_request_charges_nothing() -> None:
     """When one bucket refuses, the others keep their tokens."""
     clock = ManualClock()
-    limiter = RateLimiter(PUBLISHED, clock)
+    enforcer = QuotaEnforcer(PUBLISHED, clock)
     for _ in range(5):
-        limiter.charge(
+        enforcer.charge(
             "idx", "ns", [("delete", "requests", 1), ("delete_by_metadata", "requests", 1)]
         )
     for _ in range(95):  # the delete-request bucket still holds 95 tokens
-        assert limiter.charge("idx", "ns", [("delete", "requests", 1)]) is None
-    assert limiter.charge("idx", "ns", [("delete", "requests", 1)]) is not None
+        assert enforcer.charge("idx", "ns", [("delete", "requests", 1)]) is None
+    assert enforcer.charge("idx", "ns", [("delete", "requests", 1)]) is not None

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retention.emulator.errors import ApiError
 from retention.emulator.filtering import compile_request_filter
+from retention.emulator.refusals import ApiError
 from retention.filters import SEMANTICS_VARIANTS, FilterError, compile_filter, parse_filter
 from tests.readings import readings_of
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from retention.pinecone import PineconeClient, PineconeSettings, RateLimiter
+from retention.pinecone import Pacer, PineconeClient, PineconeSettings
 
 KEY = "pcsk_SECRET_test_key_123"
 CONTROLLER = "https://api.test"
@@ -43,7 +43,6 @@ class FakePinecone:
 
     records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    backups: dict[str, list[str]] = field(default_factory=dict)  # id -> statuses to report
     seen: list[httpx.Request] = field(default_factory=list)
     script: list[httpx.Response | Exception] = field(default_factory=list)
     page_size: int = 2
@@ -139,16 +138,6 @@ def _update(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Respons
     return httpx.Response(200, json={"matchedRecords": len(hits)})
 
 
-def _stats(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    namespaces = {
-        ("" if k == "__default__" else k): {"vectorCount": len(v)} for k, v in fake.records.items()
-    }
-    total = sum(len(v) for v in fake.records.values())
-    return httpx.Response(
-        200, json={"namespaces": namespaces, "dimension": 2, "totalVectorCount": total}
-    )
-
-
 def _namespaces(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
     q = request.url.params
     names = sorted(n for n in fake.records if n.startswith(q.get("prefix", "")))
@@ -184,30 +173,6 @@ def _indexes(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Respon
     return httpx.Response(200, json={"indexes": list(fake.indexes.values())})
 
 
-def _backup_model(backup_id: str, status: str) -> dict[str, Any]:
-    return {
-        "backup_id": backup_id,
-        "source_index_name": "idx",
-        "source_index_id": "i-1",
-        "status": status,
-        "cloud": "aws",
-        "region": "us-east-1",
-        "record_count": 3,
-    }
-
-
-def _create_backup(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    backup_id = f"b-{len(fake.backups) + 1}"
-    fake.backups[backup_id] = ["Initializing", "Initializing", "Ready"]
-    return httpx.Response(201, json=_backup_model(backup_id, "Initializing"))
-
-
-def _backup(fake: FakePinecone, request: httpx.Request, backup_id: str) -> httpx.Response:
-    statuses = fake.backups[backup_id]
-    status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
-    return httpx.Response(200, json=_backup_model(backup_id, status))
-
-
 Route = Callable[[FakePinecone, httpx.Request, str], httpx.Response]
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "vectors/delete"): _delete,
@@ -215,14 +180,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "vectors/fetch"): _fetch,
     ("POST", "vectors/fetch_by_metadata"): _fetch_by_metadata,
     ("POST", "vectors/update"): _update,
-    ("POST", "describe_index_stats"): _stats,
     ("GET", "namespaces"): _namespaces,
     ("GET", "namespaces/*"): _namespace,
     ("DELETE", "namespaces/*"): _namespace,
     ("GET", "indexes"): _indexes,
     ("GET", "indexes/*"): _index,
-    ("POST", "indexes/idx/backups"): _create_backup,
-    ("GET", "backups/*"): _backup,
 }
 
 
@@ -244,7 +206,7 @@ def fake() -> FakePinecone:
 def make_client(fake: FakePinecone, clock: FakeClock, **options: Any) -> PineconeClient:
     """A client on the fake transport and the fake clock, with random() fixed at 0.5."""
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
-    options.setdefault("limiter", RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep))
+    options.setdefault("pacer", Pacer(monotonic=clock.monotonic, sleep=clock.sleep))
     return PineconeClient(
         http,
         PineconeSettings(api_key=KEY, controller_url=CONTROLLER),

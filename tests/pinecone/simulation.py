@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from retention.pinecone import RateLimiter
+from retention.pinecone import Pacer
 
 IDX = "idx"
 RECORDS_A = "Request failed. You've reached the max delete records per second for namespace a."
@@ -87,7 +87,7 @@ class SlidingWindow:
 
 
 async def deletes_against(
-    lim: RateLimiter,
+    lim: Pacer,
     clock: VirtualClock,
     server: SlidingWindow,
     seconds: float,

@@ -18,7 +18,7 @@ async def test_every_request_carries_key_version_and_agent(
     fake: FakePinecone, client: PineconeClient
 ) -> None:
     """Api-Key, X-Pinecone-Api-Version 2026-04 and User-Agent retention/<version> are sent."""
-    await client.index_at("idx", HOST).describe_index_stats()
+    await client.index_at("idx", HOST).count({"a": 1}, "ns")
     headers = fake.seen[0].headers
     assert headers["Api-Key"] == KEY
     assert headers["X-Pinecone-Api-Version"] == "2026-04"
@@ -30,7 +30,7 @@ async def test_api_version_is_configurable(fake: FakePinecone) -> None:
     settings = PineconeSettings(api_key=KEY, api_version="2025-10")
     http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
     async with PineconeClient(http, settings) as client:
-        await client.index_at("idx", HOST).describe_index_stats()
+        await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert fake.seen[0].headers["X-Pinecone-Api-Version"] == "2025-10"
     assert http.is_closed
 
@@ -69,7 +69,7 @@ async def test_connect_sets_pooling_timeouts_and_no_redirects(fake: FakePinecone
             "PineconeClient(PineconeSettings(controller_url='https://api.pinecone.io', "
             "api_version='2026-04'))"
         )
-        await client.index_at("idx", HOST).describe_index_stats()
+        await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert len(fake.seen) == 1
 
 
@@ -77,7 +77,7 @@ async def test_redirect_is_not_followed(fake: FakePinecone, client: PineconeClie
     """A 3xx is an error, so the key is never sent to another host."""
     fake.script.append(httpx.Response(307, headers={"Location": "https://evil.test/steal"}))
     with pytest.raises(PineconeError, match="HTTP 307"):
-        await client.index_at("idx", HOST).describe_index_stats()
+        await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert [r.url.host for r in fake.seen] == ["idx-abc.svc.test"]
 
 
@@ -163,5 +163,5 @@ async def test_index_hosts_from_pinecone_without_a_scheme_mean_https(
     fake: FakePinecone, client: PineconeClient
 ) -> None:
     """A bare data-plane host, as Pinecone returns it, is still reached over HTTPS."""
-    await client.index_at("idx", "idx-abc.svc.test").describe_index_stats()
-    assert str(fake.seen[0].url) == "https://idx-abc.svc.test/describe_index_stats"
+    await client.index_at("idx", "idx-abc.svc.test").count({"a": 1}, "ns")
+    assert str(fake.seen[0].url) == "https://idx-abc.svc.test/vectors/update"

@@ -1,13 +1,13 @@
-"""Control plane: host resolution from both index shapes, listing, and backups."""
+"""Control plane: host resolution from both index shapes, and listing."""
 
 from __future__ import annotations
 
 import pytest
 
-from retention.errors import NotFound, PineconeError
+from retention.errors import NotFound
 from retention.pinecone import PineconeClient
 
-from .conftest import CONTROLLER, FakeClock, FakePinecone
+from .conftest import CONTROLLER, FakePinecone
 
 pytestmark = pytest.mark.anyio
 
@@ -69,10 +69,10 @@ async def test_describe_index_schema_shape_keeps_scheme(client: PineconeClient) 
 async def test_index_resolves_its_host(fake: FakePinecone, client: PineconeClient) -> None:
     """client.index(name) asks the control plane once, then talks to the data-plane host."""
     index = await client.index("old")
-    await index.describe_index_stats()
+    await index.count({"a": 1}, "ns")
     assert [str(r.url) for r in fake.seen] == [
         f"{CONTROLLER}/indexes/old",
-        "https://old-abc123.svc.aped-4627-b74a.pinecone.io/describe_index_stats",
+        "https://old-abc123.svc.aped-4627-b74a.pinecone.io/vectors/update",
     ]
 
 
@@ -90,28 +90,3 @@ async def test_list_indexes_reads_both_shapes(client: PineconeClient) -> None:
         ("old", "https://old-abc123.svc.aped-4627-b74a.pinecone.io"),
         ("new", "http://127.0.0.1:5081"),
     }
-
-
-async def test_create_backup_and_wait(
-    fake: FakePinecone, client: PineconeClient, clock: FakeClock
-) -> None:
-    """create_backup posts name and description; wait_for_backup polls until Ready."""
-    backup = await client.control.create_backup("idx", name="pre-apply", description="retention")
-    assert fake.body() == {"name": "pre-apply", "description": "retention"}
-    assert backup.status == "Initializing"
-    done = await client.control.wait_for_backup(backup.backup_id, poll_interval=5)
-    assert (done.status, done.record_count) == ("Ready", 3)
-    assert clock.sleeps == [5, 5]
-    assert [r.url.path for r in fake.seen[1:]] == ["/backups/b-1"] * 3
-
-
-async def test_wait_for_backup_fails_and_times_out(
-    fake: FakePinecone, client: PineconeClient
-) -> None:
-    """A failed backup and one that never finishes both raise PineconeError with the reason."""
-    fake.backups["bad"] = ["InitializationFailed"]
-    with pytest.raises(PineconeError, match="ended as InitializationFailed"):
-        await client.control.wait_for_backup("bad")
-    fake.backups["slow"] = ["Initializing"]
-    with pytest.raises(PineconeError, match="still Initializing after 30 s"):
-        await client.control.wait_for_backup("slow", poll_interval=10, timeout=30)

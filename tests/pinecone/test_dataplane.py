@@ -181,15 +181,3 @@ async def test_delete_namespace_missing_ok(fake: FakePinecone, client: PineconeC
         await index.delete_namespace("gone")
     info = await index.delete_namespace("gone", missing_ok=True)
     assert info.request_id is None
-
-
-async def test_describe_index_stats_names_default_namespace(
-    fake: FakePinecone, client: PineconeClient
-) -> None:
-    """Stats report the default namespace as `__default__` even when Pinecone says ""."""
-    seed(fake, "", 2)
-    seed(fake, "ns", 3)
-    stats = await client.index_at("idx", HOST).describe_index_stats()
-    assert stats.namespaces == {"__default__": 2, "ns": 3}
-    assert stats.total_records == 5
-    assert fake.body() == {}

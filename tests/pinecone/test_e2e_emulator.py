@@ -70,8 +70,6 @@ async def test_every_operation_against_the_emulator(emu: Any) -> None:
         index = await client.index(INDEX)
         assert index.host == emu.index_host(INDEX)
         assert [i.name for i in await client.control.list_indexes()] == [INDEX]
-        stats = await index.describe_index_stats()
-        assert stats.namespaces == {"__default__": 5, NS: 2000}
         names = [ns.name async for page in index.list_namespaces() for ns in page.namespaces]
         assert sorted(names) == ["__default__", NS]
         assert (await index.describe_namespace(NS)).record_count == 2000
@@ -98,16 +96,13 @@ async def test_every_operation_against_the_emulator(emu: Any) -> None:
         await index.delete_namespace(NS)
         with pytest.raises(NotFound):
             await index.describe_namespace(NS)
-        backup = await client.control.create_backup(INDEX, name="before-apply")
-        done = await client.control.wait_for_backup(backup.backup_id, poll_interval=0.05)
-        assert done.status == "Ready"
 
 
 async def test_paced_deletes_draw_no_429_at_published_limits() -> None:
     """10,000 deletes by id at the published limits finish in about two seconds with no 429."""
     with start(10_000, limits="pinecone") as emu:
-        counting = Counting(emu.runtime.limiter)
-        emu.runtime.limiter = counting
+        counting = Counting(emu.runtime.enforcer)
+        emu.runtime.enforcer = counting
         settings = PineconeSettings(api_key=KEY, controller_url=emu.controller_url)
         async with connect(settings) as client:
             index = await client.index(INDEX)
@@ -122,8 +117,8 @@ async def test_100k_deletes_under_the_published_limits_each_land_once() -> None:
     exactly once and the namespace ends empty. How close to 5,000 records/s that runs, and how
     many requests a limit refuses, are timings: `bench/bench_client.py` measures them."""
     with start(100_000, limits="pinecone") as emu:
-        counting = Counting(emu.runtime.limiter)
-        emu.runtime.limiter = counting
+        counting = Counting(emu.runtime.enforcer)
+        emu.runtime.enforcer = counting
         settings = PineconeSettings(api_key=KEY, controller_url=emu.controller_url)
         async with connect(settings) as client:
             index = await client.index(INDEX)
@@ -136,8 +131,8 @@ async def test_100k_deletes_under_the_published_limits_each_land_once() -> None:
 async def test_lower_server_limit_settles_at_85_percent_with_few_refusals() -> None:
     """Against 2,000 records/s while assuming 5,000, the pace settles at >= 85% with < 2% refused."""
     with start(100_000, limits="pinecone", limit_overrides={"delete_records_per_s": 2000}) as emu:
-        counting = Counting(emu.runtime.limiter)
-        emu.runtime.limiter = counting
+        counting = Counting(emu.runtime.enforcer)
+        emu.runtime.enforcer = counting
         settings = PineconeSettings(api_key=KEY, controller_url=emu.controller_url)
         async with connect(settings) as client:
             index = await client.index(INDEX)

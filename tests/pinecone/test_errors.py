@@ -22,7 +22,7 @@ from retention.errors import (
     Unauthorized,
 )
 from retention.pinecone import PineconeClient, RetryPolicy
-from retention.pinecone.errors import (
+from retention.pinecone.outcomes import (
     error_for_response,
     error_for_transport,
     parse_retry_after,
@@ -144,7 +144,7 @@ async def test_success_that_is_not_json_is_an_error(
     """A 200 whose body is not JSON raises PineconeError quoting the (scrubbed) body."""
     fake.script.append(httpx.Response(200, text=f"<html>{KEY}</html>"))
     with pytest.raises(PineconeError, match=r"answer is not JSON: <html>\*\*\*</html>"):
-        await client.index_at("idx", HOST).describe_index_stats()
+        await client.index_at("idx", HOST).count({"a": 1}, "ns")
 
 
 def test_escaped_spellings_of_the_key_are_scrubbed() -> None:

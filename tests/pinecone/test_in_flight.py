@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from retention.pinecone import PineconeClient, PineconeSettings
-from retention.pinecone.ratelimit import RateLimiter
+from retention.pinecone.pacing import Pacer
 from retention.pinecone.transport import LANE
 
 from .conftest import HOST
@@ -55,7 +55,7 @@ async def test_no_more_requests_in_flight_than_connections(slots: int) -> None:
     client = PineconeClient(
         httpx.AsyncClient(transport=transport),
         PineconeSettings(api_key="k"),
-        limiter=RateLimiter(()),
+        pacer=Pacer(()),
         max_in_flight=slots,
     )
     index = client.index_at("idx", HOST)

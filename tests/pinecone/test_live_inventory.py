@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
-from typing import Any, cast
 
-from retention.inventory import LiveInventory
-from retention.pinecone import PineconeClient
+import httpx
+
+from retention.pinecone import PineconeClient, PineconeSettings
+from retention.pinecone.inventory import LiveInventory
+
+OFFLINE = PineconeClient(httpx.AsyncClient(), PineconeSettings(api_key="test-key"))
+"""A client that is never asked anything: ID files are read from disk."""
 
 
 def _read(inventory: LiveInventory, path: Path) -> list[int]:
@@ -23,7 +27,7 @@ def test_id_files_stream_with_a_progress_line(tmp_path: Path) -> None:
     path = tmp_path / "erase.txt"
     path.write_text("".join(f"id-{i}\n" for i in range(2500)))
     screen = io.StringIO()
-    inventory = LiveInventory(cast(PineconeClient, cast(Any, None)), progress=screen)
+    inventory = LiveInventory(OFFLINE, progress=screen)
     assert _read(inventory, path) == [1000, 1000, 500]
     inventory.finish()
     assert screen.getvalue().startswith("\rchecking ID files: 1,000 IDs read")
@@ -34,6 +38,6 @@ def test_no_terminal_no_progress(tmp_path: Path) -> None:
     """Without a terminal nothing is drawn (CI logs stay clean)."""
     path = tmp_path / "erase.txt"
     path.write_text("a\nb\n")
-    inventory = LiveInventory(cast(PineconeClient, cast(Any, None)))
+    inventory = LiveInventory(OFFLINE)
     assert _read(inventory, path) == [2]
     inventory.finish()

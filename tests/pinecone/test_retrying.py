@@ -68,7 +68,7 @@ async def test_backoff_is_full_jitter_exponential(
 ) -> None:
     """Delays are random() x min(cap, base x 2^(n-1)): 0.25, 0.5, 1.0 with random()=0.5."""
     fake.script += [httpx.Response(503, json=BODY)] * 3
-    await client.index_at("idx", HOST).describe_index_stats()
+    await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert clock.sleeps == [0.25, 0.5, 1.0]
 
 
@@ -77,7 +77,7 @@ async def test_retry_after_is_honoured(
 ) -> None:
     """A 429 with Retry-After waits that long plus at most `base` of jitter."""
     fake.script.append(httpx.Response(429, json=BODY, headers={"Retry-After": "7"}))
-    await client.index_at("idx", HOST).describe_index_stats()
+    await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert clock.sleeps == [7.25]
 
 
@@ -86,7 +86,7 @@ async def test_gives_up_after_the_last_attempt(fake: FakePinecone, clock: FakeCl
     client = make_client(fake, clock, retry=RetryPolicy(attempts=3))
     fake.script += [httpx.Response(429, json=BODY)] * 5
     with pytest.raises(RateLimited) as info:
-        await client.index_at("idx", HOST).describe_index_stats()
+        await client.index_at("idx", HOST).count({"a": 1}, "ns")
     assert len(fake.seen) == 3
     assert str(info.value).endswith(": nope (gave up after 3 attempts)")
 

@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from retention.applying.selection import checker
+from retention.applying.batches import checker
 from retention.errors import PolicyErrors
 from retention.filters import (
     SEMANTICS_VARIANTS,

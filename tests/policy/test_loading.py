@@ -56,7 +56,7 @@ def test_examples_load_into_the_model() -> None:
     assert tickets.namespaces.matches("")  # the default namespace, as old APIs name it
     assert not tickets.namespaces.matches("tenant-legal-eu")
     assert [r.kind for r in tickets.rules] == ["filter", "filter"]
-    assert tickets.limits.max_records == 100_000
+    assert tickets.guards.max_records == 100_000
     now = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
     condition = tickets.rules[0].condition(now)
     assert condition is not None

@@ -203,7 +203,7 @@ def test_against_the_emulator_a_mistyped_hold_is_exported(tmp_path: Path) -> Non
     """The real planner and client: a hold on a namespace that does not exist is 1, the hold
     that matches is 0, and three records with a text `ts` are gauged."""
     from retention.emulator import Emulator, EmulatorConfig
-    from retention.pinecone import PineconeSettings, RateLimiter, connect
+    from retention.pinecone import Pacer, PineconeSettings, connect
 
     now = datetime.now(UTC).timestamp()
     typo = hold("typo").replace('include: ["t-*"]', 'include: ["t-zz"]')
@@ -215,7 +215,7 @@ def test_against_the_emulator_a_mistyped_hold_is_exported(tmp_path: Path) -> Non
 
         async def run() -> list[MutableMapping[str, Any]]:
             settings = PineconeSettings(api_key="k", controller_url=emulator.controller_url)
-            async with connect(settings, limiter=RateLimiter(())) as client:
+            async with connect(settings, pacer=Pacer(())) as client:
                 reconciler = Reconciler(client, metrics, structlog.get_logger())
                 reconciler.policies = policies
                 with capture_logs() as logs:

@@ -17,7 +17,7 @@ SUPPORT_URL = "https://app.pinecone.io/organizations/-/settings/support/ticket"
 
 
 @dataclass(frozen=True)
-class Limit:
+class Quota:
     """One published limit: at most `per_second` units of `unit` per namespace or per index."""
 
     operation: str
@@ -50,13 +50,13 @@ class Limit:
         )
 
 
-PUBLISHED: tuple[Limit, ...] = (
-    Limit("delete", "requests", "namespace", 100, "delete QPS limit", "delete requests"),
-    Limit(
+PUBLISHED: tuple[Quota, ...] = (
+    Quota("delete", "requests", "namespace", 100, "delete QPS limit", "delete requests"),
+    Quota(
         "delete", "records", "namespace", 5000, "max delete records per second", "delete requests"
     ),
-    Limit("delete", "records", "index", 5000, "max delete records per second", "delete requests"),
-    Limit(
+    Quota("delete", "records", "index", 5000, "max delete records per second", "delete requests"),
+    Quota(
         "delete_by_metadata",
         "requests",
         "namespace",
@@ -64,7 +64,7 @@ PUBLISHED: tuple[Limit, ...] = (
         "max delete by metadata requests per second",
         "delete by metadata requests",
     ),
-    Limit(
+    Quota(
         "delete_by_metadata",
         "requests",
         "index",
@@ -72,13 +72,13 @@ PUBLISHED: tuple[Limit, ...] = (
         "max delete by metadata requests per second",
         "delete by metadata requests",
     ),
-    Limit(
+    Quota(
         "update", "requests", "namespace", 100, "max update requests per second", "update requests"
     ),
-    Limit(
+    Quota(
         "update", "records", "namespace", 100, "max update records per second", "update requests"
     ),
-    Limit(
+    Quota(
         "update_by_metadata",
         "requests",
         "namespace",
@@ -86,7 +86,7 @@ PUBLISHED: tuple[Limit, ...] = (
         "max update by metadata requests per second",
         "update by metadata requests",
     ),
-    Limit(
+    Quota(
         "update_by_metadata",
         "requests",
         "index",
@@ -94,18 +94,18 @@ PUBLISHED: tuple[Limit, ...] = (
         "max update by metadata requests per second",
         "update by metadata requests",
     ),
-    Limit(
+    Quota(
         "upsert", "requests", "namespace", 100, "max upsert requests per second", "upsert requests"
     ),
-    Limit(
+    Quota(
         "upsert", "bytes", "namespace", 50_000_000, "max upsert size per second", "upsert requests"
     ),
-    Limit("query", "requests", "namespace", 100, "max query requests per second", "query requests"),
-    Limit(
+    Quota("query", "requests", "namespace", 100, "max query requests per second", "query requests"),
+    Quota(
         "query", "read_units", "index", 2000, "max query read units per second", "query requests"
     ),
-    Limit("fetch", "requests", "index", 100, "max fetch requests per second", "fetch requests"),
-    Limit(
+    Quota("fetch", "requests", "index", 100, "max fetch requests per second", "fetch requests"),
+    Quota(
         "fetch_by_metadata",
         "requests",
         "namespace",
@@ -113,8 +113,8 @@ PUBLISHED: tuple[Limit, ...] = (
         "max fetch by metadata requests per second",
         "fetch by metadata requests",
     ),
-    Limit("list", "requests", "index", 200, "max list requests per second", "list requests"),
-    Limit(
+    Quota("list", "requests", "index", 200, "max list requests per second", "list requests"),
+    Quota(
         "describe_index_stats",
         "requests",
         "index",
@@ -124,10 +124,10 @@ PUBLISHED: tuple[Limit, ...] = (
     ),
 )
 
-BY_NAME: Mapping[str, Limit] = {limit.name: limit for limit in PUBLISHED}
+BY_NAME: Mapping[str, Quota] = {limit.name: limit for limit in PUBLISHED}
 
 
-def override(limits: tuple[Limit, ...], settings: Mapping[str, float]) -> tuple[Limit, ...]:
+def override(limits: tuple[Quota, ...], settings: Mapping[str, float]) -> tuple[Quota, ...]:
     """Apply `name=value` settings; a name without scope sets every scope of that family.
 
     Raises `ValueError` naming the known limits when a name matches none.
@@ -142,5 +142,5 @@ def override(limits: tuple[Limit, ...], settings: Mapping[str, float]) -> tuple[
             raise ValueError(f"unknown limit {key!r}; known limits: {known}")
         for i in hits:
             lim = result[i]
-            result[i] = Limit(lim.operation, lim.unit, lim.scope, float(value), lim.what, lim.pace)
+            result[i] = Quota(lim.operation, lim.unit, lim.scope, float(value), lim.what, lim.pace)
     return tuple(result)

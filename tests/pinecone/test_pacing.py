@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from retention.limits import PUBLISHED, override
-from retention.pinecone import RateLimiter
-from retention.pinecone.ratelimit import Reservation
+from retention.pinecone import Pacer
+from retention.pinecone.pacing import Reservation
+from retention.quotas import PUBLISHED, override
 
 from .conftest import FakeClock
 from .simulation import IDX, RECORDS_A, SlidingWindow, VirtualClock, delete, deletes_against
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.anyio
 NS_RECORDS = ("delete_records", IDX, "a")
 
 
-def limiter(clock: FakeClock, **settings: float) -> RateLimiter:
-    return RateLimiter(
+def limiter(clock: FakeClock, **settings: float) -> Pacer:
+    return Pacer(
         override(PUBLISHED, settings), monotonic=clock.monotonic, sleep=clock.sleep, headroom=0
     )
 
@@ -89,7 +89,7 @@ async def test_oversized_reservation_is_capped_at_one_second(clock: FakeClock) -
 async def test_keys_without_a_limit_are_free(clock: FakeClock) -> None:
     """A key the limits table does not name never delays anyone."""
     lim = limiter(clock)
-    assert lim.limit(("namespace_requests", IDX)) is None
+    assert lim.quota(("namespace_requests", IDX)) is None
     starts = [lim.reserve({("namespace_requests", IDX): 1000}).start for _ in range(3)]
     assert starts == [0, 0, 0]
 
@@ -105,9 +105,7 @@ async def test_acquire_sleeps_until_the_turn(clock: FakeClock) -> None:
 async def test_a_429_learns_the_named_key_once_per_episode(clock: FakeClock) -> None:
     """After 2 of 3 batches got through, a 429 naming the namespace teaches that key 2,000/s;
     a refusal of the same episode changes nothing; one right after it halves the limit."""
-    lim = RateLimiter(
-        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0
-    )
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, decrease=0.5, increase=0)
     _, _, third, fourth = (lim.reserve(delete("a", 1000)) for _ in range(4))
     clock.now = third.start
     assert lim.throttled(third, RECORDS_A) == (NS_RECORDS,)
@@ -125,7 +123,7 @@ async def test_a_429_learns_the_named_key_once_per_episode(clock: FakeClock) -> 
 
 async def test_a_learned_limit_gets_its_own_headroom(clock: FakeClock) -> None:
     """By default a learned 2,000/s is paced at 96% (1,920/s): the server holds it exactly."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     _, _, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
@@ -137,7 +135,7 @@ COUNTS = ("update_by_metadata_requests", IDX)
 COUNTS_429 = "You've reached the max update by metadata requests per second for index idx."
 
 
-def count_at_full_pace(lim: RateLimiter, clock: FakeClock, seconds: float) -> list[Reservation]:
+def count_at_full_pace(lim: Pacer, clock: FakeClock, seconds: float) -> list[Reservation]:
     """Counts sent at the pace the limiter sets, each at its turn, for `seconds`."""
     sent = []
     while clock.now < seconds:
@@ -151,7 +149,7 @@ async def test_one_refusal_among_hundreds_keeps_the_table_limit(clock: FakeClock
     """Counts at 490/s, still ramping up (400 sent in the last second), and the server refuses
     one: a bunch on the way, not a lower limit. The table's 500/s is kept, paced with the
     learned headroom (480/s), not what the ramp happened to send (which would be 384/s)."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     sent = count_at_full_pace(lim, clock, 1.0)
     for turn in sent[:90]:  # the start was slower: give back the first 90 turns' share
         lim.release(turn)
@@ -163,7 +161,7 @@ async def test_one_refusal_among_hundreds_keeps_the_table_limit(clock: FakeClock
 async def test_a_lone_refusal_at_a_learned_limit_lowers_nothing(clock: FakeClock) -> None:
     """Once a limit is learned, an isolated refusal (one in 1,400 sends) pauses the key briefly
     and keeps the pace; a run of refusals (a fifth of what was sent) lowers the limit."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     sent = count_at_full_pace(lim, clock, 1.0)
     lim.throttled(sent[-1], COUNTS_429)
     assert lim.rate(COUNTS) == pytest.approx(480)
@@ -195,9 +193,7 @@ async def test_throttle_without_a_recognised_message_slows_every_key(clock: Fake
 async def test_a_learned_limit_is_held_then_probed_slowly(clock: FakeClock) -> None:
     """The pace stays at the learned limit for `hold` seconds, then grows by `increase` x the
     table's limit per second; reaching the table's limit forgets what was learned."""
-    lim = RateLimiter(
-        monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, hold=100, increase=0.1
-    )
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, hold=100, increase=0.1)
     _, _, third = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = third.start
     lim.throttled(third, RECORDS_A)
@@ -214,7 +210,7 @@ async def test_waiters_requeue_at_the_new_rate_after_a_429() -> None:
     """A waiter paced at the old rate queues again once a 429 slows its key, behind what
     went out in the last second replayed at the new rate."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
     _, _, refused = (lim.reserve(delete("a", 1000)) for _ in range(3))
     clock.now = refused.start
     waiter = asyncio.ensure_future(lim.acquire(delete("a", 1000)))
@@ -231,7 +227,7 @@ async def test_turns_given_back_after_a_429_free_their_other_keys_at_once() -> N
     namespace learns 5,000/s and the sends go on every 1,000 / 4,800 s, with no gap where a
     requeued turn waits behind a stale one's slot on the index key."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     sends: list[tuple[float, bool]] = []
 
     async def worker() -> None:
@@ -255,7 +251,7 @@ async def test_turns_given_back_after_a_429_free_their_other_keys_at_once() -> N
 async def test_a_429_among_many_waiters_costs_only_the_new_rate(clock: FakeClock) -> None:
     """Twenty turns on a 5/s key, the third refused: the waiting ones queue again at the new
     rate right behind what went through, instead of behind their own abandoned turns."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0, increase=0)
     key = ("update_by_metadata_requests", IDX, "a")
     turns = [lim.reserve({key: 1}) for _ in range(20)]
     assert [t.start for t in turns[:3]] == pytest.approx([0, 0.2, 0.4])
@@ -272,7 +268,7 @@ async def test_a_429_among_many_waiters_costs_only_the_new_rate(clock: FakeClock
 
 async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
     """By default the pace is 98% of each limit, so five batches span 1.02 s, not 1 s."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     starts = [lim.reserve(delete("a", 1000)).start for _ in range(6)]
     assert starts[5] == pytest.approx(1000 / 4900 * 5)
     assert lim.rate(("delete_records", IDX, "a")) == pytest.approx(4900)
@@ -280,18 +276,18 @@ async def test_headroom_paces_just_under_the_limit(clock: FakeClock) -> None:
 
 async def test_slow_keys_get_more_headroom(clock: FakeClock) -> None:
     """A 5/s key is paced at 90% (4.5/s): one late request must not cost a refusal there."""
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     key = ("delete_by_metadata_requests", IDX, "a")
     starts = [lim.reserve({key: 1}).start for _ in range(6)]
     assert starts[5] == pytest.approx(5 / 4.5)
     assert lim.rate(key) == pytest.approx(4.5)
-    exact = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0)
+    exact = Pacer(monotonic=clock.monotonic, sleep=clock.sleep, headroom=0)
     assert [exact.reserve({key: 1}).start for _ in range(6)][5] == pytest.approx(1.0)
 
 
 async def test_learns_from_the_best_second_not_the_latest(clock: FakeClock) -> None:
     """Two batches a second: a 429 when the latest second holds one batch still reads 2,000/s."""
-    lim = RateLimiter(
+    lim = Pacer(
         override(PUBLISHED, {"delete_records_per_s": 2000}),
         monotonic=clock.monotonic,
         sleep=clock.sleep,
@@ -309,7 +305,7 @@ async def test_one_429_then_none_over_300_s_at_a_hidden_2000() -> None:
     """Against a sliding one-second window at 2,000/s while the table says 5,000/s, four
     workers sending 1,000-record deletes for 300 s get one 429 and move >= 0.95 x 2,000/s."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     server = SlidingWindow(lambda t: 2000)
     await deletes_against(lim, clock, server, 300)
     assert len(server.refusals()) == 1
@@ -322,7 +318,7 @@ async def test_the_learned_limit_is_probed_once_per_hold() -> None:
     """Over 1,300 s at a hidden 2,000/s: the first 429, then one probe after each 600 s hold,
     each finding 2,000/s again."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     server = SlidingWindow(lambda t: 2000)
     await deletes_against(lim, clock, server, 1300)
     refused = server.refusals()
@@ -336,7 +332,7 @@ async def test_a_limit_lowered_again_later_is_followed() -> None:
     """The hidden limit falls from 2,000/s to 1,000/s at 100 s: two more 429s, then none,
     at >= 0.95 of the new limit."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     server = SlidingWindow(lambda t: 2000 if t < 100 else 1000)
     await deletes_against(lim, clock, server, 300)
     assert len(server.refusals(0, 100)) == 1
@@ -350,7 +346,7 @@ async def test_a_limit_raised_later_is_found_after_the_hold() -> None:
     """The hidden limit rises from 2,000/s to 5,000/s at 60 s: the pace stays at the learned
     limit through the 600 s hold, then probes up to the table's 5,000/s without a 429."""
     clock = VirtualClock()
-    lim = RateLimiter(monotonic=clock.monotonic, sleep=clock.sleep)
+    lim = Pacer(monotonic=clock.monotonic, sleep=clock.sleep)
     server = SlidingWindow(lambda t: 2000 if t < 60 else 5000)
     await deletes_against(lim, clock, server, 1200)
     assert len(server.refusals()) == 1
@@ -432,10 +428,10 @@ def test_random_turns_never_overlap_and_take_the_earliest_free_start() -> None:
 def test_settings_are_checked() -> None:
     """Nonsense settings and negative weights are refused with the value in the message."""
     with pytest.raises(ValueError, match=r"decrease must be between 0 and 1, got: 1\.5"):
-        RateLimiter(decrease=1.5)
+        Pacer(decrease=1.5)
     with pytest.raises(ValueError, match=r"learned_headroom must be in \[0, 1\), got: 1"):
-        RateLimiter(learned_headroom=1)
+        Pacer(learned_headroom=1)
     with pytest.raises(ValueError, match="hold must be a finite number of seconds >= 0, got: -1"):
-        RateLimiter(hold=-1)
+        Pacer(hold=-1)
     with pytest.raises(ValueError, match="must not be negative, got: -1"):
-        RateLimiter().reserve({("delete_records", IDX): -1})
+        Pacer().reserve({("delete_records", IDX): -1})

@@ -13,8 +13,8 @@ from retention.applying.executor import ApplySettings, Executor, Stop
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
 from retention.applying.report import Report
-from retention.inventory import LiveInventory
 from retention.pinecone import PineconeClient
+from retention.pinecone.inventory import LiveInventory
 from retention.planning.plan import Plan
 from retention.planning.planner import DEFAULT_SAMPLES, PlanOptions, make_plan
 from retention.policy import PolicySet

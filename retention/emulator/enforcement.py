@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from retention.emulator.config import Clock
-from retention.limits import Limit
+from retention.quotas import Quota
 
 _EPSILON = 1e-9
 _WINDOW_S = 1.0
@@ -63,7 +63,7 @@ class _Window:
 class Denial:
     """Why a request was refused: which limit, for which namespace or index, and for how long."""
 
-    limit: Limit
+    limit: Quota
     subject: str
     retry_after: float
 
@@ -76,11 +76,11 @@ class Denial:
         return str(max(1, math.ceil(self.retry_after)))
 
 
-class RateLimiter:
+class QuotaEnforcer:
     """Windows for one emulator; `limits` empty means `--limits off`."""
 
-    def __init__(self, limits: Sequence[Limit], clock: Clock) -> None:
-        self._by_key: dict[tuple[str, str], list[Limit]] = {}
+    def __init__(self, limits: Sequence[Quota], clock: Clock) -> None:
+        self._by_key: dict[tuple[str, str], list[Quota]] = {}
         for limit in limits:
             self._by_key.setdefault((limit.operation, limit.unit), []).append(limit)
         self._clock = clock
@@ -103,7 +103,7 @@ class RateLimiter:
             window.take(now, amount)
         return None
 
-    def _window(self, limit: Limit, index: str, subject: str, now: float) -> _Window:
+    def _window(self, limit: Quota, index: str, subject: str, now: float) -> _Window:
         key = (limit.name, index, subject)
         window = self._windows.get(key)
         if window is None:

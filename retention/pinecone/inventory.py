@@ -24,15 +24,13 @@ ID_FILE_BATCH = 1000
 class LiveInventory:
     def __init__(self, client: PineconeClient, *, progress: TextIO | None = None) -> None:
         self.client = client
-        self._indexes: dict[str, IndexClient] = {}
+        self._indexes = client.indexes()
         self._progress = progress  # a terminal: show how far ID files have been read
         self._ids_read = 0
         self._shown_at = 0.0
 
     async def index(self, name: str) -> IndexClient:
-        if name not in self._indexes:
-            self._indexes[name] = await self.client.index(name)
-        return self._indexes[name]
+        return await self._indexes.get(name)
 
     async def index_host(self, index: str) -> str:
         return (await self.index(index)).host

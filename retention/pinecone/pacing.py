@@ -64,7 +64,7 @@ a reservation of weight w occupies an interval of w / rate seconds:
   and with 2% (20 ms of slack across two batches) 4 of 7 runs met a second 429, as did a run
   with 3%. `headroom=0` paces exactly at every limit, learned ones included.
 - Keys without a configured limit cost nothing, so callers describe each request fully and
-  the table (`retention.limits`, overridable) decides what binds.
+  the table (`retention.quotas`, overridable) decides what binds.
 - A waiter whose key was slowed while it slept queues again at the new rate, so a 429 does
   not turn into a burst of 429s from requests already paced at the old rate.
 - A cancelled waiter's slot is not given back: the limiter may under-use, never over-use.
@@ -81,11 +81,12 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from retention.limits import PUBLISHED, Limit
+from retention.quotas import PUBLISHED, Quota
 
 SLOW_KEY = 10.0
-"""Limits of at most this many units per second get `slow_headroom`."""
+"""Quotas of at most this many units per second get `slow_headroom`."""
 
 Key = tuple[str, ...]
 """(family, index) for index scope or (family, index, namespace); family as `delete_records`."""
@@ -96,7 +97,7 @@ def _start(interval: tuple[float, float]) -> float:
 
 
 def limit_key_name(key: Key) -> str:
-    """The `retention.limits` name governing `key`, e.g. `delete_records_per_s_namespace`."""
+    """The `retention.quotas` name governing `key`, e.g. `delete_records_per_s_namespace`."""
     scope = "namespace" if len(key) == 3 else "index"
     return f"{key[0]}_per_s_{scope}"
 
@@ -133,7 +134,7 @@ class _Bucket:
         "tight",
     )
 
-    def __init__(self, key: Key, limit: Limit, slack: float, tight: float) -> None:
+    def __init__(self, key: Key, limit: Quota, slack: float, tight: float) -> None:
         self.key = key
         self.limit = limit
         self.slack = slack  # headroom under the table's limit
@@ -276,12 +277,12 @@ class _Bucket:
         busy[i : i + 1] = pieces
 
 
-class RateLimiter:
+class Pacer:
     """Paces requests over many keys at once at Pinecone's limits; learns lower ones on 429."""
 
     def __init__(
         self,
-        limits: Iterable[Limit] = PUBLISHED,
+        limits: Iterable[Quota] = PUBLISHED,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -324,9 +325,14 @@ class RateLimiter:
         self._booked: dict[int, Reservation] = {}  # by serial, until a second after its start
         self._booked_order: deque[tuple[float, int]] = deque()  # (start, serial), as booked
 
-    def limit(self, key: Key) -> Limit | None:
-        """The configured limit for `key`, or None when the key is free."""
+    def quota(self, key: Key) -> Quota | None:
+        """The quota `key` is paced by, or None when the key is free."""
         return self._limits.get(limit_key_name(key))
+
+    @property
+    def quotas(self) -> Mapping[str, Quota]:
+        """Every quota paced, by name (`delete_records_per_s_index`, ...)."""
+        return MappingProxyType(self._limits)
 
     def rate(self, key: Key) -> float | None:
         """The rate `key` is paced at now (below its limit after 429s), or None if free."""
@@ -348,7 +354,7 @@ class RateLimiter:
     def _bucket(self, key: Key) -> _Bucket | None:
         bucket = self._buckets.get(key)
         if bucket is None:
-            limit = self.limit(key)
+            limit = self.quota(key)
             if limit is None:
                 return None
             slow = limit.per_second <= SLOW_KEY
@@ -446,7 +452,7 @@ class RateLimiter:
         refuses more than that share.
         """
         now = self._monotonic()
-        keys = [key for key in reservation.weights if self.limit(key) is not None]
+        keys = [key for key in reservation.weights if self.quota(key) is not None]
         named = [key for key in keys if _names(message, self._limits[limit_key_name(key)])]
         slowed: list[Key] = []
         for key in named or keys:
@@ -518,6 +524,6 @@ class RateLimiter:
         bucket.busy = [(now, resume)] if resume > now + EPSILON else []
 
 
-def _names(message: str, limit: Limit) -> bool:
+def _names(message: str, limit: Quota) -> bool:
     """Whether Pinecone's 429 `message` is about `limit` (its wording and scope)."""
     return f"{limit.what} for {limit.scope}" in message

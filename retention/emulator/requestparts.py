@@ -7,9 +7,9 @@ import binascii
 import json
 from typing import Any
 
-from retention.emulator.errors import ApiError, bad_request
 from retention.emulator.filtering import compile_request_filter
 from retention.emulator.handling import Call
+from retention.emulator.refusals import ApiError, bad_request
 from retention.emulator.store import DEFAULT_NAMESPACE, IndexState, Namespace, Predicate
 
 NAMESPACE_NOT_FOUND = "Namespace not found"
