@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from retention.pinecone.outcomes import secret_forms
+from retention.secrets import secret_forms
 
 SECRET_KEYS = frozenset({"api_key", "apikey", "Api-Key", "authorization"})
 

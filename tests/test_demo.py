@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.demo import run_demo
+from retention.commands.demo import run_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -207,14 +207,7 @@ class Executor:
         are not taken again (its guards were weighed on them).
         """
         report = Report(plan.fingerprint, started=now)
-        status = {p.name: p.status for p in plan.policies}
-        actions = [
-            a
-            for a in plan.actions
-            if status.get(a.policy) == "ready"
-            and (only is None or a.policy in only)
-            and a.records > 0
-        ]
+        actions = _selected(plan, only)
         if actions and all(self.journal.is_done(a.id) for a in actions):
             # Finished by earlier runs: nothing to check or send, and nothing to claim as new.
             report.results = [self._earlier(a) for a in actions]
@@ -224,7 +217,41 @@ class Executor:
                 actions=len(actions),
                 deleted_earlier=report.deleted_earlier,
             )
+            report.finished = self.clock()
             return report
+        await self._check(plan, now=now, digest=digest, only=only)
+        todo = [a for a in actions if not self.journal.is_done(a.id)]
+        for overlap in plan.overlaps:
+            self._overlaps.setdefault((overlap.index, overlap.namespace), []).append(overlap)
+        sizes = await self._sizes(sorted({(a.index, a.namespace) for a in todo}))
+        self.log.info(
+            "apply_started",
+            plan=plan.fingerprint,
+            actions=len(todo),
+            planned=sum(a.records for a in todo),
+            resumed=len(actions) - len(todo),
+            namespaces_gone=[
+                f"{i}/{ns}" for (i, ns), size in sorted(sizes.items()) if size is None
+            ],
+        )
+        groups = self._groups(actions, report, sizes, fresh=fresh)
+        self.progress.start(sum(a.records for a in todo))
+        try:
+            await bounded(groups, lambda ns: self._namespace(plan, ns), self._width())
+        finally:
+            self.progress.finish()
+            self._save_journal(force=True)
+        report.interrupted = self._stopping() and not report.failed
+        if not self._stopping():
+            await self._verify_all(groups)
+        report.finished = self.clock()
+        return report
+
+    async def _check(
+        self, plan: Plan, *, now: datetime, digest: str | None, only: Sequence[str] | None
+    ) -> None:
+        """Refuse the whole plan before anything is sent: stale, other policies, moved hosts,
+        changed ID files, blocked policies."""
         hosts = {name: (await self.index(name)).host for name in plan.index_hosts}
         check_fresh(
             plan,
@@ -239,19 +266,16 @@ class Executor:
         check_blocked(replace(plan, policies=tuple(
             p for p in plan.policies if only is None or p.name in only
         )))  # fmt: skip
-        todo = [a for a in actions if not self.journal.is_done(a.id)]
-        for overlap in plan.overlaps:
-            self._overlaps.setdefault((overlap.index, overlap.namespace), []).append(overlap)
-        sizes = await self._sizes(sorted({(a.index, a.namespace) for a in todo}))
-        gone = sorted(key for key, size in sizes.items() if size is None)
-        self.log.info(
-            "apply_started",
-            plan=plan.fingerprint,
-            actions=len(todo),
-            planned=sum(a.records for a in todo),
-            resumed=len(actions) - len(todo),
-            namespaces_gone=[f"{index}/{ns}" for index, ns in gone],
-        )
+
+    def _groups(
+        self,
+        actions: Sequence[Action],
+        report: Report,
+        sizes: Mapping[tuple[str, str], int | None],
+        *,
+        fresh: bool,
+    ) -> list[_Namespace]:
+        """Each action's result in the report, and the namespaces with work left, in order."""
         groups: dict[tuple[str, str], _Namespace] = {}
         for a in actions:
             result = self._earlier(a) if self.journal.is_done(a.id) else ActionResult(a)
@@ -262,20 +286,7 @@ class Executor:
             if key not in groups:
                 groups[key] = _Namespace(a.index, a.namespace, [], sizes.get(key), fresh=fresh)
             groups[key].results.append(result)
-        self.progress.start(sum(a.records for a in todo))
-        try:
-            await bounded(
-                groups.values(),
-                lambda ns: self._namespace(plan, ns),
-                self._width(),
-            )
-        finally:
-            self.progress.finish()
-            self._save_journal(force=True)
-        report.interrupted = self._stopping() and not report.failed
-        if not self._stopping():
-            await self._verify_all(list(groups.values()))
-        return report
+        return list(groups.values())
 
     def _earlier(self, action: Action) -> ActionResult:
         entry = self.journal.entry(action.id)
@@ -814,6 +825,16 @@ class Executor:
             return await count_selected(index, a), False
 
         await self._until([result], read)
+
+
+def _selected(plan: Plan, only: Sequence[str] | None) -> list[Action]:
+    """The actions of ready policies (those of `only`, when given) that delete anything."""
+    status = {p.name: p.status for p in plan.policies}
+    return [
+        a
+        for a in plan.actions
+        if status.get(a.policy) == "ready" and (only is None or a.policy in only) and a.records > 0
+    ]
 
 
 def _may_overlap(actions: Sequence[Action]) -> bool:

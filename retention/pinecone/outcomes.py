@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -44,6 +43,7 @@ from retention.errors import (
     RateLimited,
     Unauthorized,
 )
+from retention.secrets import scrub
 
 MAX_BODY = 300
 """Characters of a response body kept in an error message."""
@@ -57,36 +57,6 @@ _BY_STATUS: dict[int, type[PineconeClientError]] = {
     404: NotFound,
     409: Conflict,
 }
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Return `text` with every non-empty secret replaced by `***`, in whichever spelling.
-
-    Besides the plain form, the escaped forms a library might quote are masked too: a Python
-    `repr` of the text or its bytes, a JSON string, a URL-encoded query value. Masking is by
-    substring and errs on the side of hiding: a key that is also an ordinary word (`test`)
-    masks that word in every message as well, which costs readability, never the key.
-    """
-    for secret in secrets:
-        for form in secret_forms(secret):
-            text = text.replace(form, "***")
-    return text
-
-
-def secret_forms(secret: str) -> tuple[str, ...]:
-    """The spellings of `secret` that may appear in error texts, longest first."""
-    if not secret:
-        return ()
-    forms = {
-        secret,
-        repr(secret)[1:-1],
-        repr(secret.encode("utf-8", "surrogateescape"))[2:-1],
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-    }
-    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 def truncate(text: str, limit: int = MAX_BODY) -> str:

@@ -38,12 +38,12 @@ from retention.pinecone.outcomes import (
     REQUEST_ID_HEADER,
     error_for_response,
     error_for_transport,
-    scrub,
     truncate,
 )
 from retention.pinecone.pacing import Key, Pacer, Reservation
 from retention.pinecone.retrying import Retrying
 from retention.pinecone.transport import LANE
+from retention.secrets import scrub
 
 DEFAULT_API_VERSION = "2026-04"
 LATE = 0.05

@@ -408,7 +408,7 @@ def test_a_report_that_would_overwrite_a_policy_file(
     run = run_cli(capsys, "apply", *planned.args, "--report", str(target))
     assert run.code == 1
     assert run.messages == [
-        f"retention: error: {target} is one of the policy or ID files being applied; name "
+        f"retention: error: --report {target} is one of the policy or ID files being applied; name "
         "another file"
     ]
     assert {ns: len(small.emulator.records("support", ns)) for ns in SMALL} == before

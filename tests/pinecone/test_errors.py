@@ -26,8 +26,8 @@ from retention.pinecone.outcomes import (
     error_for_response,
     error_for_transport,
     parse_retry_after,
-    scrub,
 )
+from retention.secrets import scrub
 
 from .conftest import HOST, KEY, FakeClock, FakePinecone, make_client
 

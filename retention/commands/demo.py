@@ -12,7 +12,6 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -173,7 +172,6 @@ async def _tour(
         bar=out if out.isatty() else None,
         fresh=True,
     )
-    report.finished = datetime.now(UTC)
     say(f"   {report.summary()}")
     again = await plan_live(client, policies, now=host.utc_now(), log=log)
     say(

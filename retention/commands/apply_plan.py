@@ -1,0 +1,127 @@
+"""`retention apply PLANFILE [PATH...]`: execute exactly a reviewed plan file.
+
+The plan is checked against the policies under PATH (policies/ by default), named on the
+command line and never taken from the plan file, so an edited plan cannot choose what it is
+checked against: the same files and ID files, every action derived from them again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from structlog.typing import FilteringBoundLogger
+
+from retention.applying.checks import check_sources
+from retention.commands.apply_shared import (
+    ApplyRequest,
+    Prepared,
+    apply,
+    journal_is_not_report,
+    refuse_overwriting,
+)
+from retention.commands.common import DEFAULT_POLICY_PATH, check_writable
+from retention.errors import PlanError
+from retention.pinecone import PineconeClient
+from retention.planning.plan import Plan, from_document
+from retention.planning.sealing import check_sealed
+from retention.policy import PolicySet, load_policies
+
+MAX_PLAN_FILE_BYTES = 512 * 1024 * 1024
+"""A plan file larger than this is refused unread (inline IDs come from policy files, which are
+capped, so real plans stay far below it)."""
+
+
+def apply_plan_file(plan_file: str, policy_paths: Sequence[str], request: ApplyRequest) -> int:
+    """Apply the plan in `plan_file`, made from the policies under `policy_paths`."""
+    settings = request.settings()
+    request.check_outputs([plan_file, *policy_paths])
+    document = read_plan_file(Path(plan_file))
+    paths = list(policy_paths) or [DEFAULT_POLICY_PATH]
+    journal = Path(request.journal or plan_file + ".journal")
+
+    async def prepare(
+        client: PineconeClient, now: datetime, log: FilteringBoundLogger
+    ) -> Prepared | int:
+        plan = from_document(document)
+        digest = sealed(plan, paths, (("--report", request.report), ("--journal", str(journal))))
+        journal_is_not_report(journal, request.report)
+        check_writable(str(journal))
+        return Prepared(plan, digest, journal)
+
+    return apply(request, settings, prepare)
+
+
+def read_plan_file(path: Path) -> dict[str, object]:
+    """The plan document in `path`; one line when it is not one."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PLAN_FILE_BYTES:
+            raise PlanError(
+                f"{path} is {size:,} bytes, over the {MAX_PLAN_FILE_BYTES:,} a plan file may have"
+            )
+        document = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlanError(f"{path} is not a plan file: {exc}") from None
+    except RecursionError:
+        raise PlanError(f"{path} is not a plan file: it nests too deeply") from None
+    if not isinstance(document, dict):
+        raise PlanError(f"{path} is not a plan file: a plan is a JSON object")
+    return document
+
+
+def sealed(plan: Plan, paths: Sequence[str], outputs: Sequence[tuple[str, str | None]] = ()) -> str:
+    """The digest of the policies under `paths`, once they are shown to be the ones `plan`
+    was made from and to yield it (`sealing`)."""
+    policies = load_policies(paths)
+    refuse_overwriting(policies, outputs)
+    _same_files(plan, policies, paths)
+    check_sources(plan, digest=policies.digest, changed_files=_changed_id_files(plan, policies))
+    check_sealed(plan, policies)
+    return policies.digest
+
+
+def _same_files(plan: Plan, policies: PolicySet, paths: Sequence[str]) -> None:
+    planned = {os.path.realpath(f): f for f in plan.sources.files}
+    here = {os.path.realpath(f): f for f in policies.files}
+    if planned.keys() == here.keys():
+        return
+    missing = sorted(planned[k] for k in planned.keys() - here.keys())
+    extra = sorted(here[k] for k in here.keys() - planned.keys())
+    what = "; ".join(
+        part
+        for part in (
+            f"not under {' '.join(paths)}: {', '.join(missing[:3])}" if missing else "",
+            f"not in the plan: {', '.join(extra[:3])}" if extra else "",
+        )
+        if part
+    )
+    raise PlanError(
+        f"the plan was made from other policy files than those under {' '.join(paths)} "
+        f"({what}); nothing was deleted; give the policy paths the plan was made from: "
+        "retention apply PLANFILE PATH..."
+    )
+
+
+def _changed_id_files(plan: Plan, policies: PolicySet) -> list[str]:
+    """ID files whose content differs from what the plan pinned. The loader hashed every ID
+    file already: compare with that, not by reading them again."""
+    pinned = {
+        os.path.realpath(r.ids_file.path): r.ids_file.sha256
+        for p in policies.policies
+        for r in p.rules
+        if r.ids_file
+    }
+    return sorted(
+        {
+            a.id_source.path
+            for a in plan.actions
+            if a.id_source is not None
+            and a.id_source.type == "file"
+            and a.id_source.path is not None
+            and pinned.get(os.path.realpath(a.id_source.path)) != a.id_source.sha256
+        }
+    )

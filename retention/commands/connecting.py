@@ -1,0 +1,37 @@
+"""The Pinecone client as a command builds it: from the environment, with --retry-for."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from retention import logs, pinecone
+from retention.errors import RetentionError
+from retention.pinecone import PineconeClient
+from retention.pinecone.retrying import RetryPolicy
+
+
+def retry_policy(retry_for: float) -> RetryPolicy:
+    """The client's retry policy from --retry-for (one line for a bad value)."""
+    if not (math.isfinite(retry_for) and retry_for > 0):
+        raise RetentionError(
+            f"--retry-for must be a positive number of seconds, got: {retry_for:g}"
+        )
+    return RetryPolicy(outage=retry_for)
+
+
+def client_from_env(**options: Any) -> PineconeClient:
+    """The Pinecone client from the environment; a bad key or host is one line, before any
+    request. `options` go to `connect` (transport, log, retry, ...)."""
+    key = os.environ.get("PINECONE_API_KEY", "")
+    if not key:
+        raise RetentionError(
+            "PINECONE_API_KEY is not set; export the API key of the Pinecone project "
+            "(any value for the emulator)"
+        )
+    logs.hide(key)
+    try:
+        return pinecone.connect(environ=os.environ, **options)
+    except ValueError as exc:
+        raise RetentionError(str(exc)) from None

@@ -1,0 +1,91 @@
+"""`retention run`: the reconciler pod. Each policy on its schedule, the policy directory
+reloaded when it changes, health and metrics over HTTP."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retention import eventloop, logs
+from retention.commands.common import DEFAULT_RETRY_FOR
+from retention.commands.connecting import client_from_env, retry_policy
+from retention.errors import RetentionError
+from retention.pinecone.client import POOL
+from retention.pinecone.transport import Lanes
+from retention.service.metrics import Metrics
+from retention.service.running import Service, ServiceSettings
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The options of `retention run`, as the command line gave them."""
+
+    paths: Sequence[str]
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    observe: bool = False
+    retry_for: float = DEFAULT_RETRY_FOR
+    reload_interval: float = 5.0
+    grace: float = 50.0
+    state_dir: str | None = None
+
+    def check(self) -> None:
+        """Refuse, at start, what would otherwise surface later or never (a port out of range
+        used to mean no health server at all)."""
+        if not 0 <= self.http_port <= 65535:
+            raise RetentionError(f"--http-port must be between 0 and 65535, got: {self.http_port}")
+        if not self.http_host.strip():
+            raise RetentionError("--http-host is empty; 0.0.0.0 listens on every interface")
+        if not (math.isfinite(self.reload_interval) and self.reload_interval > 0):
+            raise RetentionError(
+                "--reload-interval must be a positive number of seconds, got: "
+                f"{self.reload_interval:g}"
+            )
+        if not (math.isfinite(self.grace) and self.grace >= 0):
+            raise RetentionError(
+                f"--grace must be a non-negative number of seconds, got: {self.grace:g}"
+            )
+
+
+def run(request: RunRequest) -> int:
+    """Serve until SIGTERM; the exit code of the service."""
+    request.check()
+    retry = retry_policy(request.retry_for)
+    state = state_dir(request.state_dir) if request.state_dir else None
+    logs.configure()
+    log = logs.get_logger(command="run")
+    settings = ServiceSettings(
+        paths=tuple(request.paths),
+        http_host=request.http_host,
+        http_port=request.http_port,
+        reload_interval=request.reload_interval,
+        observe=request.observe,
+        grace=request.grace,
+        state_dir=state,
+    )
+    metrics = Metrics()
+
+    async def serve() -> int:
+        transport = metrics.transport(Lanes(keepalive_expiry=POOL.keepalive_expiry))
+        async with client_from_env(transport=transport, log=log, retry=retry) as client:
+            return await Service(settings, client=client, metrics=metrics, log=log).run()
+
+    return eventloop.run(serve())
+
+
+def state_dir(value: str) -> Path:
+    """The state directory, created if needed; one line when it cannot hold files."""
+    path = Path(value)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RetentionError(f"--state-dir {value} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise RetentionError(f"--state-dir {value}: cannot create it: {reason}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RetentionError(f"--state-dir {value} is not writable")
+    return path
