@@ -68,7 +68,7 @@ from retention.filters import disjoint, parse_filter
 from retention.host import utc_now
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
-from retention.planning.plan import Action, Overlap, Plan
+from retention.planning.plan import Action, Overlap, Plan, PolicyResult
 from retention.planning.planner import namespaces_at_once
 from retention.planning.streams import bounded
 
@@ -442,78 +442,19 @@ class Executor:
         protections. Returns the actions that may go; those refused are marked failed."""
         index = await self.index(ns.index)
         filtered = [r.action for r in ns.results if r.action.kind == "deleteByFilter"]
-        fresh = ns.fresh
-        for r in ns.results:
-            a = r.action
-            if a.kind == "deleteByFilter":
-                assert a.filter is not None
-                ns.counts[a.id] = (
-                    a.records if fresh else (await index.count(a.filter, a.namespace)).matched
-                )
-            elif a.kind in ("deleteAll", "deleteNamespace"):
-                ns.counts[a.id] = ns.size or 0
-            else:
-                ns.counts[a.id] = a.records  # enumerated while deleting, under a cap
-        ns.counted_at = self.monotonic()
-        refused: dict[str, str] = {}
-        for r in ns.results:
-            a = r.action
-            now = ns.counts[a.id]
-            if a.kind != "deleteByIds" and not fresh and now > self._cap(a):
-                refused[a.id] = (
-                    f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects {now:,} records, "
-                    f"{now - a.records:,} more than the {a.records:,} planned (tolerance "
-                    f"{self.settings.tolerance:.0%}); nothing was deleted there; run "
-                    "`retention plan` again and review the new plan"
-                )
+        await self._count_now(index, ns)
+        refused = self._grown(ns)
         live = [a for a in filtered if ns.counts[a.id] and a.id not in refused]
         if len(live) > 1 and _may_overlap(live):
             key = frozenset(a.id for a in live)
             ns.shared = key
             ns.unions[key] = (
                 _planned_union(self._overlaps.get((ns.index, ns.name), ()), live)
-                if fresh
+                if ns.fresh
                 else (await index.count({"$or": [a.filter for a in live]}, ns.name)).matched
             )
-
-        async def weigh(acts: Sequence[Action]) -> int:
-            """What `acts` select now, each record once where Pinecone can say."""
-            if not acts:
-                return 0
-            total = sum(ns.counts[a.id] for a in acts)
-            wanted = [a for a in acts if a.kind == "deleteByFilter" and ns.counts[a.id]]
-            if len(wanted) < 2 or len(wanted) < len([a for a in acts if ns.counts[a.id]]):
-                return total
-            key = frozenset(a.id for a in wanted)
-            if key not in ns.unions:
-                ns.unions[key] = (
-                    await index.count({"$or": [a.filter for a in wanted]}, ns.name)
-                ).matched
-            return ns.unions[key]
-
         for policy in plan.policies:
-            mine = [
-                r.action
-                for r in ns.results
-                if r.action.policy == policy.name and r.action.id not in refused
-            ]
-            if not mine:
-                continue
-            limit_pct, default = percent_guard(policy)
-            plain = [a for a in mine if not (default and a.explicit)]
-            selected_now = await weigh(mine)
-            weighed = await weigh(plain) if limit_pct is not None and plain else 0
-            # Checked and booked in one step, with no await between: namespaces running
-            # concurrently must not both pass on the same remaining maxRecords.
-            sent = self._policy_sent.get(policy.name, 0)
-            problem = namespace_guard_problem(
-                policy, mine, selected_now, weighed, ns.size or 0, sent
-            )
-            if problem is not None:
-                for a in mine:
-                    refused[a.id] = problem
-            else:
-                self._policy_sent[policy.name] = sent + selected_now
+            await self._guard(policy, index, ns, refused)
         protected = [
             a for a in filtered if a.protections and ns.counts[a.id] and a.id not in refused
         ]
@@ -528,6 +469,78 @@ class Executor:
                 r.status, r.error = "failed", refused[r.action.id]
                 self.log.error("action_refused", action=r.action.id, error=r.error)
         return {r.action.id for r in ns.results if r.action.id not in refused}
+
+    async def _count_now(self, index: IndexClient, ns: _Namespace) -> None:
+        """Each action's selection now: filtered ones counted again (unless the plan is this
+        process's own, moments old), whole namespaces by their size, ID lists as planned
+        (they are enumerated while deleting, under a cap)."""
+        for r in ns.results:
+            a = r.action
+            if a.kind == "deleteByFilter":
+                assert a.filter is not None
+                ns.counts[a.id] = (
+                    a.records if ns.fresh else (await index.count(a.filter, a.namespace)).matched
+                )
+            elif a.kind in ("deleteAll", "deleteNamespace"):
+                ns.counts[a.id] = ns.size or 0
+            else:
+                ns.counts[a.id] = a.records
+        ns.counted_at = self.monotonic()
+
+    def _grown(self, ns: _Namespace) -> dict[str, str]:
+        """The actions whose selection grew beyond --tolerance since planning, and why."""
+        refused: dict[str, str] = {}
+        for r in ns.results:
+            a = r.action
+            now = ns.counts[a.id]
+            if a.kind != "deleteByIds" and not ns.fresh and now > self._cap(a):
+                refused[a.id] = (
+                    f"{a.policy}/{a.rule} in {a.index}/{a.namespace} now selects {now:,} records, "
+                    f"{now - a.records:,} more than the {a.records:,} planned (tolerance "
+                    f"{self.settings.tolerance:.0%}); nothing was deleted there; run "
+                    "`retention plan` again and review the new plan"
+                )
+        return refused
+
+    async def _guard(
+        self, policy: PolicyResult, index: IndexClient, ns: _Namespace, refused: dict[str, str]
+    ) -> None:
+        """Weigh the policy's actions here against its guards, and book what they delete."""
+        mine = [
+            r.action
+            for r in ns.results
+            if r.action.policy == policy.name and r.action.id not in refused
+        ]
+        if not mine:
+            return
+        limit_pct, default = percent_guard(policy)
+        plain = [a for a in mine if not (default and a.explicit)]
+        selected_now = await self._weigh(index, ns, mine)
+        weighed = await self._weigh(index, ns, plain) if limit_pct is not None and plain else 0
+        # Checked and booked in one step, with no await between: namespaces running
+        # concurrently must not both pass on the same remaining maxRecords.
+        sent = self._policy_sent.get(policy.name, 0)
+        problem = namespace_guard_problem(policy, mine, selected_now, weighed, ns.size or 0, sent)
+        if problem is not None:
+            for a in mine:
+                refused[a.id] = problem
+        else:
+            self._policy_sent[policy.name] = sent + selected_now
+
+    async def _weigh(self, index: IndexClient, ns: _Namespace, acts: Sequence[Action]) -> int:
+        """What `acts` select now, each record once where Pinecone can say."""
+        if not acts:
+            return 0
+        total = sum(ns.counts[a.id] for a in acts)
+        wanted = [a for a in acts if a.kind == "deleteByFilter" and ns.counts[a.id]]
+        if len(wanted) < 2 or len(wanted) < len([a for a in acts if ns.counts[a.id]]):
+            return total
+        key = frozenset(a.id for a in wanted)
+        if key not in ns.unions:
+            ns.unions[key] = (
+                await index.count({"$or": [a.filter for a in wanted]}, ns.name)
+            ).matched
+        return ns.unions[key]
 
     def _credit(self, ns: _Namespace, result: ActionResult, credited: int) -> int:
         """Credit a filtered delete with the records of the namespace's union that earlier
@@ -547,42 +560,54 @@ class Executor:
         """
         a = result.action
         index = await self.index(a.index)
-
-        async def vanished() -> bool:
-            if await self._size(a.index, a.namespace) is not None:
-                return False
-            if not touched and result.requests == 0:
-                result.status = "namespace-gone"
-            return True
-
         try:
             if a.kind == "deleteByIds":
                 ns.listed = True
                 result.counted_by = "ids-sent"
                 await self._delete_ids(index, ns, result)
                 if result.deleted == 0 and result.status != "interrupted":
-                    await vanished()
+                    await self._vanished(result, touched=touched)
                 return
-            if a.kind == "deleteByFilter" and (
-                ns.listed or self.monotonic() - ns.counted_at > RECOUNT_AFTER
-            ):
-                await self._recount(index, ns, a)
-            n = ns.counts[a.id]
-            if n == 0:
-                return  # nothing selected now: no request
-            self._take(a, n, 0)
-            if a.kind == "deleteByFilter":
-                assert a.filter is not None
-                done = await index.delete_by_filter(a.filter, a.namespace)
-            elif a.kind == "deleteAll":
-                done = await index.delete_all(a.namespace)
-            else:
-                info = await index.delete_namespace(a.namespace, missing_ok=True)
-                done = DeleteResult(requests=1, ids_sent=0, infos=(info,))
+            sent = await self._delete_selection(index, ns, a)
         except NotFound:
-            if await vanished():
+            if await self._vanished(result, touched=touched):
                 return
             raise
+        if sent is not None:
+            self._booked(ns, result, *sent)
+
+    async def _vanished(self, result: ActionResult, *, touched: bool) -> bool:
+        """Whether the action's namespace is gone; "namespace gone" when not by our hand."""
+        a = result.action
+        if await self._size(a.index, a.namespace) is not None:
+            return False
+        if not touched and result.requests == 0:
+            result.status = "namespace-gone"
+        return True
+
+    async def _delete_selection(
+        self, index: IndexClient, ns: _Namespace, a: Action
+    ) -> tuple[DeleteResult, int] | None:
+        """One request for a filter, the namespace's records or the namespace itself, with
+        the records it deletes; None when it selects nothing now (no request)."""
+        if a.kind == "deleteByFilter" and (
+            ns.listed or self.monotonic() - ns.counted_at > RECOUNT_AFTER
+        ):
+            await self._recount(index, ns, a)
+        n = ns.counts[a.id]
+        if n == 0:
+            return None
+        self._take(a, n, 0)
+        if a.kind == "deleteByFilter":
+            assert a.filter is not None
+            return await index.delete_by_filter(a.filter, a.namespace), n
+        if a.kind == "deleteAll":
+            return await index.delete_all(a.namespace), n
+        info = await index.delete_namespace(a.namespace, missing_ok=True)
+        return DeleteResult(requests=1, ids_sent=0, infos=(info,)), n
+
+    def _booked(self, ns: _Namespace, result: ActionResult, done: DeleteResult, n: int) -> None:
+        a = result.action
         result.deleted = n
         result.counted_by = (
             "namespace-size"
@@ -642,36 +667,15 @@ class Executor:
                     await queue.put(None)
 
         taken = 0  # IDs this action has been allowed to send, in flight or answered
-        batches = 0
 
         async def delete_batches() -> None:
-            nonlocal taken, batches
+            nonlocal taken
             while (batch := await queue.get()) is not None:
                 if self._stopping():
                     continue  # drain without deleting: only batches already sent finish
                 self._take(a, len(batch), taken)
                 taken += len(batch)
-                weights = index.delete_weights(a.namespace, len(batch))
-                async with self.spacing.turn(weights):
-                    if self._stopping():  # came while this batch waited for its turn
-                        continue
-                    done = await index.delete_ids(batch, a.namespace)
-                for info in done.infos:
-                    result.note_request(info.request_id)
-                if done.lsn is not None:
-                    result.lsn = max(result.lsn or 0, done.lsn)
-                result.deleted += len(batch)
-                result.note_deleted_sample(batch[0], batches, MAX_VERIFY_SAMPLE)
-                batches += 1
-                self.progress.advance(len(batch))
-                self.log.info(
-                    "delete_batch",
-                    action=a.id,
-                    index=a.index,
-                    namespace=a.namespace,
-                    ids=len(batch),
-                    request_id=done.infos[0].request_id if done.infos else None,
-                )
+                await self._send_batch(index, result, batch)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -682,6 +686,30 @@ class Executor:
             raise failed.exceptions[0] from None
         if self._stopping():
             result.status = "interrupted"
+
+    async def _send_batch(self, index: IndexClient, result: ActionResult, batch: list[str]) -> None:
+        """One delete of up to 1,000 IDs, clear of the windows earlier answers leave open
+        (`spacing`), booked in the result."""
+        a = result.action
+        async with self.spacing.turn(index.delete_weights(a.namespace, len(batch))):
+            if self._stopping():  # came while this batch waited for its turn
+                return
+            done = await index.delete_batch(batch, a.namespace)
+        for info in done.infos:
+            result.note_request(info.request_id)
+        if done.lsn is not None:
+            result.lsn = max(result.lsn or 0, done.lsn)
+        result.note_deleted_batch(batch[0], MAX_VERIFY_SAMPLE)
+        result.deleted += len(batch)
+        self.progress.advance(len(batch))
+        self.log.info(
+            "delete_batch",
+            action=a.id,
+            index=a.index,
+            namespace=a.namespace,
+            ids=len(batch),
+            request_id=done.infos[0].request_id if done.infos else None,
+        )
 
     def _cap(self, action: Action) -> int:
         """The most records `action` may select now or send: planned x (1 + tolerance)."""

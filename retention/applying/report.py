@@ -51,11 +51,13 @@ class ActionResult:
     deleted_sample: list[str] = field(default_factory=list)
     """IDs this run deleted, one per batch (thinned evenly to a bound), to fetch back."""
     _stride: int = field(default=1, repr=False)
+    _batches: int = field(default=0, repr=False)
 
-    def note_deleted_sample(self, record_id: str, batch: int, bound: int) -> None:
-        """Keep the first ID of batch number `batch`; past `bound`, keep every other one of
-        those kept and take later batches at half the rate, so the sample spans the whole
-        deletion in at most `bound` IDs."""
+    def note_deleted_batch(self, record_id: str, bound: int) -> None:
+        """A batch of IDs was deleted; `record_id` is its first. Keep it in the sample; past
+        `bound`, keep every other one of those kept and take later batches at half the rate,
+        so the sample spans the whole deletion in at most `bound` IDs."""
+        batch, self._batches = self._batches, self._batches + 1
         if batch % self._stride:
             return
         self.deleted_sample.append(record_id)

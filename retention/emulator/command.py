@@ -70,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lag-ms", type=float, default=0.0, metavar="MS", help="writes become visible after MS"
     )
     parser.add_argument("--seed", type=int, help="seed for reproducible faults")
+    _corner_arguments(parser)
+
+
+def _corner_arguments(parser: argparse.ArgumentParser) -> None:
     corners = parser.add_argument_group(
         "undocumented corners",
         "How filters behave where Pinecone does not document it: flip these to check that a "

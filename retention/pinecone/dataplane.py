@@ -16,7 +16,7 @@ The default namespace is spelled differently per place, and here explicitly:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 from urllib.parse import quote
@@ -282,6 +282,17 @@ class IndexClient:
         )
         return ResponseInfo.from_response(response)
 
+    async def delete_batch(self, ids: Sequence[str], namespace: str) -> DeleteResult:
+        """Delete at most 1,000 records by ID in one request (a caller that runs its own
+        workers, as the executor does, sends each batch through here)."""
+        if not 1 <= len(ids) <= MAX_IDS:
+            raise ValueError(f"a batch holds 1 to {MAX_IDS} IDs, got: {len(ids)}")
+        ns = canonical_namespace(namespace)
+        info = await self._delete(
+            {"namespace": ns, "ids": list(ids)}, self.delete_weights(ns, len(ids))
+        )
+        return DeleteResult(requests=1, ids_sent=len(ids), infos=(info,))
+
     async def delete_ids(
         self, ids: Iterable[str], namespace: str, *, batch_size: int = MAX_IDS
     ) -> DeleteResult:
@@ -296,12 +307,9 @@ class IndexClient:
         async def worker() -> None:
             # Workers take batches in order and reserve in that order: first come first served.
             for batch in batches:
-                n = len(batch)
-                info = await self._delete(
-                    {"namespace": ns, "ids": batch}, self.delete_weights(ns, n)
-                )
-                infos.append(info)
-                sizes.append(n)
+                done = await self.delete_batch(batch, ns)
+                infos.extend(done.infos)
+                sizes.append(done.ids_sent)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -322,53 +322,7 @@ def from_document(doc: Mapping[str, Any]) -> Plan:
     if problem:
         raise PlanError(f"the plan file is not a valid plan: {problem}")
     try:
-        plan = Plan(
-            as_of=parse_time(doc["asOf"]),
-            tool_version=doc["tool"]["version"],
-            sources=Sources(
-                tuple(doc["sources"]["files"]),
-                doc["sources"]["digest"],
-                doc["sources"]["gitRevision"],
-            ),
-            index_hosts={i["name"]: i["host"] for i in doc["indexes"]},
-            actions=tuple(_action_from(a) for a in doc["actions"]),
-            policies=tuple(
-                PolicyResult(
-                    p["name"],
-                    p["status"],
-                    p["records"],
-                    tuple(
-                        Guard(
-                            g["name"],
-                            g["limit"],
-                            g["value"],
-                            g["ok"],
-                            g.get("namespace"),
-                            g.get("default", False),
-                        )
-                        for g in p["guards"]
-                    ),
-                    p.get("reason"),
-                )
-                for p in doc["policies"]
-            ),
-            overlaps=tuple(
-                Overlap(o["index"], o["namespace"], tuple(o["actions"]), o["records"])
-                for o in doc["overlaps"]
-            ),
-            unmatched_namespaces=tuple(
-                (u["index"], u["namespace"]) for u in doc["unmatchedNamespaces"]
-            ),
-            warnings=tuple(doc["warnings"]),
-            unmatched_holds=tuple(doc.get("unmatchedHolds", ())),
-            invalid_timestamps=tuple(
-                InvalidTimestamps(
-                    t["policy"], t["rule"], t["index"], t["namespace"], t["field"], t["records"]
-                )
-                for t in doc.get("invalidTimestamps", ())
-            ),
-            totals=Totals(**doc["totals"]),
-        )
+        plan = _plan_from(doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(
             f"the plan file is incomplete or corrupt ({type(exc).__name__}: {exc})"
@@ -385,6 +339,46 @@ def from_document(doc: Mapping[str, Any]) -> Plan:
             "fingerprint does not match its content); run `retention plan` again"
         )
     return plan
+
+
+def _plan_from(doc: Mapping[str, Any]) -> Plan:
+    """The plan a document of the right shape describes (KeyError and the like otherwise)."""
+    return Plan(
+        as_of=parse_time(doc["asOf"]),
+        tool_version=doc["tool"]["version"],
+        sources=Sources(
+            tuple(doc["sources"]["files"]), doc["sources"]["digest"], doc["sources"]["gitRevision"]
+        ),
+        index_hosts={i["name"]: i["host"] for i in doc["indexes"]},
+        actions=tuple(_action_from(a) for a in doc["actions"]),
+        policies=tuple(_policy_from(p) for p in doc["policies"]),
+        overlaps=tuple(
+            Overlap(o["index"], o["namespace"], tuple(o["actions"]), o["records"])
+            for o in doc["overlaps"]
+        ),
+        unmatched_namespaces=tuple(
+            (u["index"], u["namespace"]) for u in doc["unmatchedNamespaces"]
+        ),
+        warnings=tuple(doc["warnings"]),
+        unmatched_holds=tuple(doc.get("unmatchedHolds", ())),
+        invalid_timestamps=tuple(
+            InvalidTimestamps(
+                t["policy"], t["rule"], t["index"], t["namespace"], t["field"], t["records"]
+            )
+            for t in doc.get("invalidTimestamps", ())
+        ),
+        totals=Totals(**doc["totals"]),
+    )
+
+
+def _policy_from(p: Mapping[str, Any]) -> PolicyResult:
+    guards = tuple(
+        Guard(
+            g["name"], g["limit"], g["value"], g["ok"], g.get("namespace"), g.get("default", False)
+        )
+        for g in p["guards"]
+    )
+    return PolicyResult(p["name"], p["status"], p["records"], guards, p.get("reason"))
 
 
 def _shape_problem(doc: Mapping[str, Any]) -> str | None:

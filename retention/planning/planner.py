@@ -98,16 +98,69 @@ async def make_plan(
     ctx = Context(
         inventory, now, options.sample_size, quotas, samples=SampleBudget(options.samples)
     )
-    indexes = sorted({p.index for p in policies.policies})
-    hosts = dict(
-        zip(indexes, await asyncio.gather(*(inventory.index_host(i) for i in indexes)), strict=True)
-    )
-    listings = await asyncio.gather(*(inventory.namespaces(i) for i in indexes))
+    hosts, listings = await _indexes(inventory, policies)
+    namespaces, unmatched, warnings = _covered(policies, listings)
+    unmatched_holds = await _unmatched_holds(ctx, policies, listings)
+    warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
+    warnings.extend(_idle_hold_patterns(policies, listings))
 
+    tallies = _Tallies()
+    width = options.namespaces_at_once or namespaces_at_once(quotas)
+
+    async def plan_namespace(ns: _Namespace) -> None:
+        await _plan_namespace(ctx, policies, ns, tallies)
+        if options.progress is not None:
+            options.progress(tallies.done, len(namespaces))
+
+    await bounded(namespaces, plan_namespace, width)
+    invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
+    warnings.extend(invalid_words(t) for t in invalid)
+    results = tallies.results(policies, namespaces)
+    # Totals count what an apply would delete: ready policies, each record once.
+    ready = {r.name for r in results if r.status == "ready"}
+    actions = [s.action for ns in namespaces for s in ns.selections]
+    union_total = await _ready_union(ctx, namespaces, ready, width)
+    by_id = {a.id: a for a in actions}
+    return Plan(
+        as_of=now,
+        tool_version=options.tool_version,
+        sources=Sources(policies.files, policies.digest, options.git_revision),
+        index_hosts=hosts,
+        actions=tuple(actions),
+        policies=results,
+        overlaps=tuple(
+            o
+            for ns in namespaces
+            for o in ns.overlaps
+            if all(by_id[i].policy in ready for i in o.actions)
+        ),
+        unmatched_namespaces=tuple(unmatched),
+        warnings=tuple(warnings),
+        unmatched_holds=tuple(hold.name for hold, _ in unmatched_holds),
+        invalid_timestamps=invalid,
+        totals=_totals(actions, union_total, ctx, ready),
+    )
+
+
+async def _indexes(
+    inventory: Inventory, policies: PolicySet
+) -> tuple[dict[str, str], dict[str, Sequence[NamespaceInfo]]]:
+    """Each index the policies name: its host, and its namespaces."""
+    names = sorted({p.index for p in policies.policies})
+    hosts = await asyncio.gather(*(inventory.index_host(i) for i in names))
+    listings = await asyncio.gather(*(inventory.namespaces(i) for i in names))
+    return dict(zip(names, hosts, strict=True)), dict(zip(names, listings, strict=True))
+
+
+def _covered(
+    policies: PolicySet, listings: Mapping[str, Sequence[NamespaceInfo]]
+) -> tuple[list[_Namespace], list[tuple[str, str]], list[str]]:
+    """The namespaces some policy covers (with those policies), the ones none covers, and a
+    warning for each policy that matches no namespace."""
     namespaces: list[_Namespace] = []
     unmatched: list[tuple[str, str]] = []
     warnings: list[str] = []
-    for index, listing in zip(indexes, listings, strict=True):
+    for index, listing in listings.items():
         mine = [p for p in policies.policies if p.index == index]
         matched_by: dict[str, int] = {p.name: 0 for p in mine}
         for info in sorted(listing, key=lambda n: n.name):
@@ -123,103 +176,87 @@ async def make_plan(
             for name, n in matched_by.items()
             if not n
         )
-    by_index = dict(zip(indexes, listings, strict=True))
-    unmatched_holds = await _unmatched_holds(ctx, policies, by_index)
-    warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
-    warnings.extend(_idle_hold_patterns(policies, by_index))
+    return namespaces, unmatched, warnings
 
-    # Each policy's records per namespace, each record once; and what the default guard weighs
-    # (the records of rules that are not explicit opt-ins).
-    per_policy_ns: dict[tuple[str, str, str], int] = {}
-    guarded_ns: dict[tuple[str, str, str], int] = {}
-    done = 0
 
-    async def plan_namespace(ns: _Namespace) -> None:
-        nonlocal done
-        keep = _needs_ids(ns)
-        ns.selections.extend(
-            await asyncio.gather(
-                *(
-                    plan_rule(
-                        ctx,
-                        policy,
-                        rule,
-                        ns.info,
-                        policies.protections_for(policy, ns.info.name),
-                        keep_ids=keep,
-                    )
-                    for policy in ns.policies
-                    for rule in policy.rules
+@dataclass
+class _Tallies:
+    """Each policy's records per namespace, each record once; what the default guard weighs
+    (the records of rules that are not explicit opt-ins); namespaces planned so far."""
+
+    per_policy_ns: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    guarded_ns: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    done: int = 0
+
+    def results(
+        self, policies: PolicySet, namespaces: Sequence[_Namespace]
+    ) -> tuple[PolicyResult, ...]:
+        per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
+        for (name, _, _), count in self.per_policy_ns.items():
+            per_policy[name] += count
+        return tuple(
+            _result(p, per_policy[p.name], self.per_policy_ns, self.guarded_ns, namespaces)
+            for p in policies.policies
+        )
+
+
+async def _plan_namespace(
+    ctx: Context, policies: PolicySet, ns: _Namespace, tallies: _Tallies
+) -> None:
+    """One namespace start to finish: its rules, its per-policy unions, its overlaps."""
+    keep = _needs_ids(ns)
+    ns.selections.extend(
+        await asyncio.gather(
+            *(
+                plan_rule(
+                    ctx,
+                    policy,
+                    rule,
+                    ns.info,
+                    policies.protections_for(policy, ns.info.name),
+                    keep_ids=keep,
                 )
+                for policy in ns.policies
+                for rule in policy.rules
             )
         )
-        for policy in ns.policies:
-            own = [s for s in ns.selections if s.action.policy == policy.name]
-            key = (policy.name, ns.index, ns.info.name)
-            per_policy_ns[key] = await _union(ctx, ns, own)
-            if policy.guards.max_percent is None:
-                plain = [s for s in own if not s.action.explicit]
-                guarded_ns[key] = (
-                    per_policy_ns[key] if len(plain) == len(own) else await _union(ctx, ns, plain)
-                )
-        await _union(ctx, ns, ns.selections)
-        ns.overlaps = await _overlaps(ctx, ns, ns.selections)
-        done += 1
-        if options.progress is not None:
-            options.progress(done, len(namespaces))
-
-    width = options.namespaces_at_once or namespaces_at_once(quotas)
-    await bounded(namespaces, plan_namespace, width)
-    invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
-    warnings.extend(invalid_words(t) for t in invalid)
-
-    per_policy: dict[str, int] = {p.name: 0 for p in policies.policies}
-    for (name, _, _), count in per_policy_ns.items():
-        per_policy[name] += count
-    results = tuple(
-        _result(p, per_policy[p.name], per_policy_ns, guarded_ns, namespaces)
-        for p in policies.policies
     )
+    for policy in ns.policies:
+        own = [s for s in ns.selections if s.action.policy == policy.name]
+        key = (policy.name, ns.index, ns.info.name)
+        tallies.per_policy_ns[key] = await _union(ctx, ns, own)
+        if policy.guards.max_percent is None:
+            plain = [s for s in own if not s.action.explicit]
+            tallies.guarded_ns[key] = (
+                tallies.per_policy_ns[key]
+                if len(plain) == len(own)
+                else await _union(ctx, ns, plain)
+            )
+    await _union(ctx, ns, ns.selections)
+    ns.overlaps = await _overlaps(ctx, ns, ns.selections)
+    tallies.done += 1
 
-    # Totals count what an apply would delete: ready policies, each record once.
-    ready = {r.name for r in results if r.status == "ready"}
-    actions = [s.action for ns in namespaces for s in ns.selections]
-    union_total = 0
+
+async def _ready_union(
+    ctx: Context, namespaces: Sequence[_Namespace], ready: set[str], width: int
+) -> int:
+    """Records the ready policies delete, each once. Only namespaces shared by a blocked and a
+    ready policy are asked again, for the ready policies' union."""
+    total = 0
     mixed: list[_Namespace] = []
     for ns in namespaces:
         counted = [s for s in ns.selections if s.action.policy in ready]
         if len(counted) == len(ns.selections):
-            union_total += ns.unions[frozenset(s.action.id for s in counted)]
+            total += ns.unions[frozenset(s.action.id for s in counted)]
         else:
             mixed.append(ns)
 
     async def count_ready(ns: _Namespace) -> None:
-        nonlocal union_total
-        union_total += await _union(ctx, ns, [s for s in ns.selections if s.action.policy in ready])
+        nonlocal total
+        total += await _union(ctx, ns, [s for s in ns.selections if s.action.policy in ready])
 
     await bounded(mixed, count_ready, width)
-    by_id = {a.id: a for a in actions}
-    overlaps = [
-        o
-        for ns in namespaces
-        for o in ns.overlaps
-        if all(by_id[i].policy in ready for i in o.actions)
-    ]
-
-    return Plan(
-        as_of=now,
-        tool_version=options.tool_version,
-        sources=Sources(policies.files, policies.digest, options.git_revision),
-        index_hosts=hosts,
-        actions=tuple(actions),
-        policies=results,
-        overlaps=tuple(overlaps),
-        unmatched_namespaces=tuple(unmatched),
-        warnings=tuple(warnings),
-        unmatched_holds=tuple(hold.name for hold, _ in unmatched_holds),
-        invalid_timestamps=invalid,
-        totals=_totals(actions, union_total, ctx, ready),
-    )
+    return total
 
 
 def _needs_ids(ns: _Namespace) -> bool:

@@ -39,7 +39,7 @@ from retention.filters import (
     possibly,
     surely,
 )
-from retention.planning.forms import Form, forms
+from retention.planning.forms import Form, Forms, forms
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, CountMethod, IdSource, InvalidTimestamps
 from retention.policy.model import Policy, Rule
@@ -120,6 +120,19 @@ async def plan_rule(
             seconds=0.0,
         )
         return Selection(action, everything=True)
+    return await _by_filter(ctx, policy, rule, ns, options, protections)
+
+
+async def _by_filter(
+    ctx: Context,
+    policy: Policy,
+    rule: Rule,
+    ns: NamespaceInfo,
+    options: Forms,
+    protections: Sequence[Filter],
+) -> Selection:
+    """A filtered delete, counted by Pinecone; by IDs instead when Pinecone counts a record
+    that both the folded filter and a protection match."""
     assert options.folded is not None and options.fallback is not None
     inv, index, name = ctx.inventory, policy.index, ns.name
     invalid = None
@@ -135,31 +148,28 @@ async def plan_rule(
         if records and ctx.sample_size and ctx.samples.take()
         else None
     )
-    if records and protections:
-        # Never our reading of Pinecone's filters: Pinecone itself must count no record that
-        # both the folded filter and a protection match, or the records are checked one by one.
-        both = and_(folded, or_(*protections))
-        assert both is not None
-        try:
-            spoiled = await inv.count(index, name, both)
-        except BaseException:
-            if sampling is not None:
-                sampling.cancel()
-            raise
-        if spoiled:
-            if sampling is not None:
-                sampling.cancel()
-            fallback = await _by_ids(
-                ctx, policy, rule, ns, options.fallback, options.condition, protections
-            )
-            fallback.invalid = invalid
-            return fallback
+    try:
+        spoiled = bool(records and protections) and await _spoiled(
+            ctx, policy, ns, folded, protections
+        )
+    except BaseException:
+        if sampling is not None:
+            sampling.cancel()
+        raise
+    if spoiled:
+        if sampling is not None:
+            sampling.cancel()
+        fallback = await _by_ids(
+            ctx, policy, rule, ns, options.fallback, options.condition, protections
+        )
+        fallback.invalid = invalid
+        return fallback
     samples = await sampling if sampling is not None else ()
     action = _action(
         policy,
         rule,
         ns,
-        preferred,
+        options.preferred,
         records=records,
         method="dryRunCount",
         samples=tuple(samples)[: ctx.sample_size],
@@ -167,6 +177,16 @@ async def plan_rule(
         seconds=1 / _rate(ctx, "delete_by_metadata_requests_per_s_namespace"),
     )
     return Selection(action, filter=folded, invalid=invalid)
+
+
+async def _spoiled(
+    ctx: Context, policy: Policy, ns: NamespaceInfo, folded: Filter, protections: Sequence[Filter]
+) -> bool:
+    """Never our reading of Pinecone's filters: Pinecone itself must count no record that
+    both the folded filter and a protection match, or the records are checked one by one."""
+    both = and_(folded, or_(*protections))
+    assert both is not None
+    return await ctx.inventory.count(policy.index, ns.name, both) > 0
 
 
 async def _by_ids(
@@ -179,7 +199,6 @@ async def _by_ids(
     protections: Sequence[Filter],
     keep_ids: bool = True,
 ) -> Selection:
-    inv, index, name = ctx.inventory, policy.index, ns.name
     source = form.id_source
     assert source is not None
     batches, listed = _batches(ctx, policy, ns, source, condition)
@@ -191,30 +210,8 @@ async def _by_ids(
     # whose field holds no number itself (a filter rule asks Pinecone: `_invalid_timestamps`).
     ttl_field = rule.ttl.field if rule.ttl is not None and listed is False else None
     where = surely(rule.where) if rule.where is not None else None
-    invalid = 0
-    selected: dict[str, Metadata] = {}
-    n = 0
-    shown: list[str] = []
-    async for batch in batches:
-        if listed:
-            found: Mapping[str, Metadata] = dict(batch)  # type: ignore[arg-type]
-        else:
-            found = await _fetch(inv, index, name, batch)  # type: ignore[arg-type]
-        for record_id, metadata in found.items():
-            if keep is not None and not keep(metadata):
-                if ttl_field is not None and _holds_no_time(metadata, ttl_field, where):
-                    invalid += 1
-                continue
-            if any(p(metadata) for p in protected):
-                continue
-            if keep_ids:
-                selected[record_id] = metadata
-            elif len(shown) < ctx.sample_size:
-                shown.append(record_id)
-            n += 1
-    if keep_ids:
-        n = len(selected)
-        shown = list(selected)[: ctx.sample_size]
+    picked = await _pick(batches, keep, protected, ttl_field, where, keep_ids, ctx.sample_size)
+    n, shown, invalid, selected = picked.records, picked.shown, picked.invalid, picked.selected
     pages = math.ceil(n / LIST_PAGE) if source.type == "prefix" else 0
     batches_n = math.ceil(n / DELETE_BATCH)
     action = _action(
@@ -232,6 +229,46 @@ async def _by_ids(
     return Selection(action, ids=selected, invalid=found_invalid)
 
 
+@dataclass
+class _Picked:
+    """What an ID source selects: how many, a few of them, how many hold no time, and (when
+    overlaps need them) the IDs with their metadata."""
+
+    records: int = 0
+    shown: list[str] = field(default_factory=list)
+    invalid: int = 0
+    selected: dict[str, Metadata] = field(default_factory=dict)
+
+
+async def _pick(
+    batches: AsyncIterator[Mapping[str, Metadata]],
+    keep: Predicate | None,
+    protected: Sequence[Predicate],
+    ttl_field: str | None,
+    where: Predicate | None,
+    keep_ids: bool,
+    sample_size: int,
+) -> _Picked:
+    picked = _Picked()
+    async for found in batches:
+        for record_id, metadata in found.items():
+            if keep is not None and not keep(metadata):
+                if ttl_field is not None and _holds_no_time(metadata, ttl_field, where):
+                    picked.invalid += 1
+                continue
+            if any(p(metadata) for p in protected):
+                continue
+            if keep_ids:
+                picked.selected[record_id] = metadata
+            elif len(picked.shown) < sample_size:
+                picked.shown.append(record_id)
+            picked.records += 1
+    if keep_ids:
+        picked.records = len(picked.selected)
+        picked.shown = list(picked.selected)[:sample_size]
+    return picked
+
+
 def _holds_no_time(metadata: Metadata, name: str, where: Predicate | None) -> bool:
     """The record has the TTL field, but not as a number, and matches the rule otherwise."""
     if name not in metadata or is_number(metadata[name]):
@@ -241,18 +278,33 @@ def _holds_no_time(metadata: Metadata, name: str, where: Predicate | None) -> bo
 
 def _batches(
     ctx: Context, policy: Policy, ns: NamespaceInfo, source: IdSource, condition: Filter | None
-) -> tuple[AsyncIterator[Sequence[object]], bool]:
-    """The candidate batches of an ID source, and whether they already carry metadata."""
+) -> tuple[AsyncIterator[Mapping[str, Metadata]], bool]:
+    """The candidates of an ID source with their metadata, batch by batch, and whether
+    Pinecone matched them by filter (else they were listed or named, and fetched)."""
     inv, index, name = ctx.inventory, policy.index, ns.name
     if source.type == "inline":
-        return _chunks(source.ids), False
+        return _fetched(inv, index, name, _chunks(source.ids)), False
     if source.type == "file":
         assert source.path is not None
-        return inv.read_ids_file(source.path), False
+        return _fetched(inv, index, name, inv.read_ids_file(source.path)), False
     if source.type == "prefix":
-        return inv.list_ids(index, name, source.prefix or ""), False
+        return _fetched(inv, index, name, inv.list_ids(index, name, source.prefix or "")), False
     assert condition is not None
-    return inv.matching(index, name, condition), True
+    return _as_mappings(inv.matching(index, name, condition)), True
+
+
+async def _fetched(
+    inv: Inventory, index: str, namespace: str, batches: AsyncIterator[Sequence[str]]
+) -> AsyncIterator[Mapping[str, Metadata]]:
+    async for batch in batches:
+        yield await _fetch(inv, index, namespace, batch)
+
+
+async def _as_mappings(
+    pages: AsyncIterator[Sequence[tuple[str, Metadata]]],
+) -> AsyncIterator[Mapping[str, Metadata]]:
+    async for page in pages:
+        yield dict(page)
 
 
 async def _chunks(ids: Sequence[str]) -> AsyncIterator[Sequence[str]]:

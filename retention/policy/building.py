@@ -253,6 +253,45 @@ _DESTRUCTIVE = ("deleteAll", "deleteNamespace")
 
 def _rule(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Rule | None:
     before = len(check.errors)
+    selects = _check_selectors(check, raw, path)
+    ttl = None
+    if "olderThan" in raw:
+        try:
+            older = parse_duration(raw["olderThan"])
+        except ValueError as exc:
+            check.fail((*path, "olderThan"), str(exc))
+        else:
+            ttl = Ttl(older, raw["field"], raw.get("unit", "s"))
+    where = check.filter(raw["where"], (*path, "where")) if "where" in raw else None
+    if where is not None:
+        _check_where(check, where, (*path, "where"), ttl, alone=not selects)
+    ids_file = _ids_file(check, raw["idsFile"], (*path, "idsFile")) if "idsFile" in raw else None
+    for i, record_id in enumerate(raw.get("ids", ())):
+        if record_id != record_id.strip():  # as in an ID file: verbatim, so a stray space misses
+            check.fail(
+                (*path, "ids", i),
+                f"ID {record_id!r} has leading or trailing whitespace; IDs are taken verbatim, "
+                "so remove it",
+            )
+    if len(check.errors) > before:
+        return None
+    return Rule(
+        name=raw["name"],
+        location=check.doc.at((*path, "name")),
+        ttl=ttl,
+        where=where,
+        ids=tuple(raw["ids"]) if "ids" in raw else None,
+        ids_file=ids_file,
+        id_prefix=raw.get("idPrefix"),
+        delete_all=raw.get("deleteAll", False),
+        delete_namespace=raw.get("deleteNamespace", False),
+        description=raw.get("description"),
+    )
+
+
+def _check_selectors(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> bool:
+    """One ID source at most, whole-namespace deletes alone, and some condition; whether the
+    rule names IDs or empties namespaces (beyond its conditions)."""
     name = raw["name"]
     sources = [k for k in _ID_SOURCES if k in raw]
     destructive = [k for k in _DESTRUCTIVE if k in raw]
@@ -277,53 +316,21 @@ def _rule(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Rule | Non
             f"rule '{name}' has no condition, so it would delete every record; give olderThan, "
             "where, ids, idsFile or idPrefix, or say deleteAll: true to empty the namespaces",
         )
+    return bool(sources or destructive)
 
-    ttl = None
-    if "olderThan" in raw:
-        try:
-            older = parse_duration(raw["olderThan"])
-        except ValueError as exc:
-            check.fail((*path, "olderThan"), str(exc))
-        else:
-            ttl = Ttl(older, raw["field"], raw.get("unit", "s"))
-    where = check.filter(raw["where"], (*path, "where")) if "where" in raw else None
-    if (
-        where is not None
-        and not sources
-        and not destructive
-        and ttl is None
-        and is_tautology(where)
-    ):
+
+def _check_where(
+    check: _Checker, where: Filter, path: JsonPath, ttl: Ttl | None, *, alone: bool
+) -> None:
+    """A `where` that alone matches everything, or that contradicts the TTL, is a mistake."""
+    if alone and ttl is None and is_tautology(where):
         check.fail(
-            (*path, "where"),
-            "this condition matches every record; to empty the namespaces say deleteAll: true",
+            path, "this condition matches every record; to empty the namespaces say deleteAll: true"
         )
-    if where is not None and ttl is not None:
+    if ttl is not None:
         problem = _ttl_contradiction(where, ttl.field)
         if problem:
-            check.fail((*path, "where"), problem)
-    ids_file = _ids_file(check, raw["idsFile"], (*path, "idsFile")) if "idsFile" in raw else None
-    for i, record_id in enumerate(raw.get("ids", ())):
-        if record_id != record_id.strip():  # as in an ID file: verbatim, so a stray space misses
-            check.fail(
-                (*path, "ids", i),
-                f"ID {record_id!r} has leading or trailing whitespace; IDs are taken verbatim, "
-                "so remove it",
-            )
-    if len(check.errors) > before:
-        return None
-    return Rule(
-        name=name,
-        location=check.doc.at((*path, "name")),
-        ttl=ttl,
-        where=where,
-        ids=tuple(raw["ids"]) if "ids" in raw else None,
-        ids_file=ids_file,
-        id_prefix=raw.get("idPrefix"),
-        delete_all=raw.get("deleteAll", False),
-        delete_namespace=raw.get("deleteNamespace", False),
-        description=raw.get("description"),
-    )
+            check.fail(path, problem)
 
 
 def _ttl_contradiction(where: Filter, name: str) -> str | None:

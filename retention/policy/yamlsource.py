@@ -61,10 +61,15 @@ class _PythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser
         yaml.parser.Parser.__init__(self)
 
 
-try:
-    from yaml._yaml import CParser as _FastParser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _FastParser = None  # type: ignore[assignment, misc]
+def _libyaml() -> type[Any] | None:
+    try:
+        from yaml._yaml import CParser
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        return None
+    return CParser
+
+
+_FastParser = _libyaml()
 
 FAST = _FastParser is not None
 """Whether events come from libyaml (tests use it to pick the wording of syntax errors)."""

@@ -9,7 +9,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
+        self._work(self.registry)
+        self._state(self.registry)
+        self._config(self.registry)
+
+    def _work(self, r: CollectorRegistry) -> None:
+        """What the reconciler did: deletions, requests, durations, runs."""
         self.records_deleted = Counter(
             "retention_records_deleted",
             "Records deleted.",
@@ -48,6 +53,9 @@ class Metrics:
             ["policy", "outcome"],
             registry=r,
         )
+
+    def _state(self, r: CollectorRegistry) -> None:
+        """Where each policy stands after its last run."""
         self.last_success = Gauge(
             "retention_last_success_timestamp_seconds",
             "When each policy last reconciled successfully (Unix time).",
@@ -75,6 +83,9 @@ class Metrics:
             ["policy", "rule", "index", "namespace"],
             registry=r,
         )
+
+    def _config(self, r: CollectorRegistry) -> None:
+        """The policy set and its reloads."""
         self.reloads = Counter(
             "retention_config_reloads", "Policy reloads that were accepted.", registry=r
         )

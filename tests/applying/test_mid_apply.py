@@ -26,16 +26,16 @@ OLD = time.time() - 90 * 86_400
 
 def _during_the_ids(monkeypatch: pytest.MonkeyPatch, write: Callable[[], None]) -> None:
     """Run `write` once, as the apply sends its first ID batch (the ID action runs first)."""
-    real = IndexClient.delete_ids
+    real = IndexClient.delete_batch
     done: list[bool] = []
 
-    async def delete_ids(self: IndexClient, ids: Any, namespace: str) -> Any:
+    async def delete_batch(self: IndexClient, ids: Any, namespace: str) -> Any:
         if not done:
             done.append(True)
             write()
         return await real(self, ids, namespace)
 
-    monkeypatch.setattr(IndexClient, "delete_ids", delete_ids)
+    monkeypatch.setattr(IndexClient, "delete_batch", delete_batch)
 
 
 def _plan(emulator: Emulator, tmp_path: Path, **spec: Any) -> tuple[str, Path, Path]:
