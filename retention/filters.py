@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TypeAlias, TypeGuard
 
+from retention.identifiers import MAX_IN_VALUES
+
 Scalar: TypeAlias = str | int | float | bool
 MetaValue: TypeAlias = str | int | float | bool | list[str]
 Metadata: TypeAlias = Mapping[str, MetaValue]
@@ -36,7 +38,6 @@ COMPARISON_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin
 RANGE_OPERATORS = ("$gt", "$gte", "$lt", "$lte")
 LOGICAL_OPERATORS = ("$and", "$or")
 TEXT_OPERATORS = ("$match_phrase", "$match_all", "$match_any")
-MAX_IN_VALUES = 10_000
 
 _SUPPORTED = "$eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists (and $and, $or at the top level)"
 

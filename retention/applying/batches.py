@@ -17,12 +17,10 @@ from typing import Any
 
 from retention.errors import GuardError, NotFound, PlanError
 from retention.filters import Predicate, parse_filter, possibly, surely
+from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient
 from retention.planning.plan import Action
 from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches_of, open_regular
-
-BATCH = 1000
-LIST_PAGE = 100
 
 
 def checker(action: Action) -> Callable[[Mapping[str, Any]], bool]:
@@ -49,7 +47,7 @@ async def selected(index: IndexClient, action: Action) -> AsyncIterator[list[str
     ns = action.namespace
     if source.type == "filter":
         assert source.filter is not None
-        async for page in index.fetch_by_metadata(source.filter, ns, limit=BATCH):
+        async for page in index.fetch_by_metadata(source.filter, ns, limit=MAX_IDS_PER_REQUEST):
             ids = [r.id for r in page.records if allowed(r.metadata)]
             if ids:
                 yield ids
@@ -65,8 +63,8 @@ async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[
     source = action.id_source
     assert source is not None
     if source.type == "inline":
-        for start in range(0, len(source.ids), BATCH):
-            yield list(source.ids[start : start + BATCH])
+        for start in range(0, len(source.ids), MAX_IDS_PER_REQUEST):
+            yield list(source.ids[start : start + MAX_IDS_PER_REQUEST])
     elif source.type == "file":
         assert source.path is not None
         async for chunk in _read_file(source.path, source.sha256):
@@ -77,9 +75,9 @@ async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[
             action.namespace, prefix=source.prefix or None, limit=LIST_PAGE
         ):
             batch.extend(page.ids)
-            while len(batch) >= BATCH:
-                yield batch[:BATCH]
-                batch = batch[BATCH:]
+            while len(batch) >= MAX_IDS_PER_REQUEST:
+                yield batch[:MAX_IDS_PER_REQUEST]
+                batch = batch[MAX_IDS_PER_REQUEST:]
         if batch:
             yield batch
 
@@ -132,7 +130,7 @@ async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
                 f"ID file {path} changed since the plan was made; run retention plan again"
             )
         copy.seek(0)
-        for batch in id_batches_of(copy, path, BATCH):
+        for batch in id_batches_of(copy, path, MAX_IDS_PER_REQUEST):
             yield batch
 
 

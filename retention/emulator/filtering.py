@@ -22,17 +22,18 @@ field …`); they carry no advice, because Pinecone's do not.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeGuard
+from typing import Literal
 
+from retention.emulator.records import is_number
 from retention.emulator.refusals import bad_request
+from retention.identifiers import MAX_IN_VALUES
 
 Fields = Mapping[str, object]
 Match = Callable[[Fields], bool]
 
-MAX_LIST_VALUES = 10_000
+MAX_LIST_VALUES = MAX_IN_VALUES
 _ABSENT = object()
 
 
@@ -173,13 +174,13 @@ def _negative(
 
 def _ranged(compare: Callable[[float, float], bool]) -> Callable[..., Match | None]:
     def build(name: str, arg: object, readings: Readings) -> Match | None:
-        if not _number(arg):
+        if not is_number(arg):
             return None
         bound = float(arg)
 
         def match(m: Fields) -> bool:
             value = m.get(name, _ABSENT)
-            return _number(value) and compare(float(value), bound)
+            return is_number(value) and compare(float(value), bound)
 
         return match
 
@@ -208,22 +209,13 @@ _OPERATORS: dict[str, Callable[[str, object, Readings], Match | None]] = {
 # -- values
 
 
-def _number(value: object) -> TypeGuard[int | float]:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
 def _scalar_key(value: object) -> tuple[str, object] | None:
     """A value as Pinecone compares it: booleans, numbers (as floats) and strings apart."""
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, str):
         return ("s", value)
-    if _number(value):
+    if is_number(value):
         return ("n", float(value))
     return None
 

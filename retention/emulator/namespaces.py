@@ -19,7 +19,8 @@ from retention.emulator.requestparts import (
     int_param,
     read_headers,
 )
-from retention.emulator.store import DEFAULT_NAMESPACE, Namespace, namespace_key
+from retention.emulator.store import Namespace, namespace_key
+from retention.identifiers import DEFAULT_NAMESPACE
 
 
 def describe_index_stats(call: Call) -> Reply:

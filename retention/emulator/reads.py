@@ -29,8 +29,9 @@ from retention.emulator.requestparts import (
     usage,
 )
 from retention.emulator.store import Namespace, Predicate
+from retention.identifiers import MAX_IDS_PER_REQUEST
 
-MAX_FETCH_IDS = 1000
+MAX_FETCH_IDS = MAX_IDS_PER_REQUEST
 MAX_TOP_K = 10_000
 
 

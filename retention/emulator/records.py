@@ -12,11 +12,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from retention.emulator.refusals import bad_request
+from retention.identifiers import MAX_ID_LENGTH
 
-MAX_ID_LENGTH = 512
 MAX_METADATA_BYTES = 40 * 1024
 MAX_UPSERT_RECORDS = 1000
 MAX_UPSERT_BYTES = 2 * 1024 * 1024
@@ -55,7 +55,7 @@ def check_id(rid: object, what: str = "ID") -> str:
 
 
 def check_values(raw: object, dimension: int) -> list[float]:
-    if not isinstance(raw, list) or not all(_is_number(v) for v in raw):
+    if not isinstance(raw, list) or not all(is_number(v) for v in raw):
         raise bad_request("Vector values must be a list of numbers")
     if len(raw) != dimension:
         raise bad_request(
@@ -76,7 +76,7 @@ def check_sparse(raw: object) -> dict[str, list[Any]] | None:
         raise bad_request("sparseValues indices and values must have the same length")
     if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
         raise bad_request("sparseValues indices must be non-negative integers")
-    if not all(_is_number(v) for v in values):
+    if not all(is_number(v) for v in values):
         raise bad_request("sparseValues values must be numbers")
     return {"indices": list(indices), "values": [float(v) for v in values]}
 
@@ -100,7 +100,7 @@ def check_metadata(raw: object) -> Metadata:
             )
         if isinstance(value, bool | str):
             out[key] = value
-        elif _is_number(value):
+        elif is_number(value):
             out[key] = float(value)
         elif isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
@@ -151,9 +151,11 @@ def _pick(body: Mapping[str, Any], camel: str, snake: str) -> Any:
     return body[camel] if camel in body else body.get(snake)
 
 
-def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and (not isinstance(value, float) or math.isfinite(value))
-    )
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A finite int or float that a 64-bit float can hold (booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range, such as 10**400 from JSON
+        return False

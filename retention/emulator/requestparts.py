@@ -10,7 +10,8 @@ from typing import Any
 from retention.emulator.filtering import compile_request_filter
 from retention.emulator.handling import Call
 from retention.emulator.refusals import ApiError, bad_request
-from retention.emulator.store import DEFAULT_NAMESPACE, IndexState, Namespace, Predicate
+from retention.emulator.store import IndexState, Namespace, Predicate
+from retention.identifiers import DEFAULT_NAMESPACE
 
 NAMESPACE_NOT_FOUND = "Namespace not found"
 

@@ -23,8 +23,7 @@ from typing import Protocol
 from retention.emulator.config import Clock
 from retention.emulator.model import Backup, IndexInfo
 from retention.emulator.records import Metadata, StoredRecord
-
-DEFAULT_NAMESPACE = "__default__"
+from retention.identifiers import DEFAULT_NAMESPACE
 
 Predicate = Callable[[Metadata], bool]
 Operation = Callable[["Namespace"], object]

@@ -31,8 +31,9 @@ from retention.emulator.requestparts import (
     write_headers,
 )
 from retention.emulator.store import Namespace, Predicate
+from retention.identifiers import MAX_IDS_PER_REQUEST
 
-MAX_DELETE_IDS = 1000
+MAX_DELETE_IDS = MAX_IDS_PER_REQUEST
 
 
 def upsert(call: Call) -> Reply:

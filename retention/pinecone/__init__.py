@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from retention.pinecone.client import Indexes, PineconeClient, PineconeSettings, connect
 from retention.pinecone.control import ControlPlane
-from retention.pinecone.dataplane import MAX_IDS, IndexClient
+from retention.pinecone.dataplane import IndexClient
 from retention.pinecone.models import (
-    DEFAULT_NAMESPACE,
     Count,
     DeleteResult,
     FetchResult,
@@ -32,8 +31,6 @@ from retention.pinecone.pacing import Pacer, Reservation
 from retention.pinecone.retrying import Retrying, RetryPolicy
 
 __all__ = [
-    "DEFAULT_NAMESPACE",
-    "MAX_IDS",
     "ControlPlane",
     "Count",
     "DeleteResult",

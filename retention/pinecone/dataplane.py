@@ -16,12 +16,21 @@ The default namespace is spelled differently per place, and here explicitly:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from retention.errors import NotFound
+from retention.identifiers import DEFAULT_NAMESPACE, MAX_IDS_PER_REQUEST, canonical_namespace
 from retention.pinecone.models import (
     Count,
     DeleteResult,
@@ -32,13 +41,10 @@ from retention.pinecone.models import (
     Record,
     RecordPage,
     ResponseInfo,
-    canonical_namespace,
 )
 from retention.pinecone.pacing import Key
 from retention.pinecone.session import Session
 
-MAX_IDS = 1000
-"""Pinecone's cap on ids per delete and per fetch request."""
 MAX_FETCH_QUERY = 16_000
 """Characters of id query string per fetch request, so URLs stay within proxy limits."""
 
@@ -47,7 +53,26 @@ Filter = Mapping[str, Any]
 
 def _query_namespace(namespace: str) -> str:
     ns = canonical_namespace(namespace)
-    return "" if ns == "__default__" else ns
+    return "" if ns == DEFAULT_NAMESPACE else ns
+
+
+class _Page(Protocol):
+    @property
+    def next(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=_Page)
+
+
+async def _pages(start: str | None, page: Callable[[str | None], Awaitable[P]]) -> AsyncIterator[P]:
+    """Every page from token `start`, each asked for once the one before it was taken."""
+    token = start
+    while True:
+        got = await page(token)
+        yield got
+        if got.next is None:
+            return
+        token = got.next
 
 
 def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -61,7 +86,7 @@ def _fetch_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
     length = 0
     for id_ in ids:
         cost = len(quote(id_, safe="")) + 5  # "&ids="
-        if batch and (len(batch) >= MAX_IDS or length + cost > MAX_FETCH_QUERY):
+        if batch and (len(batch) >= MAX_IDS_PER_REQUEST or length + cost > MAX_FETCH_QUERY):
             yield batch
             batch, length = [], 0
         batch.append(id_)
@@ -115,12 +140,12 @@ class IndexClient:
             return (family, self.name)
         return (family, self.name, canonical_namespace(namespace))
 
-    async def list_namespaces(
+    def list_namespaces(
         self, *, prefix: str | None = None, limit: int | None = None, start: str | None = None
     ) -> AsyncIterator[NamespacePage]:
-        """Yield pages of namespaces, following `pagination.next` from token `start`."""
-        token = start
-        while True:
+        """Pages of namespaces, following `pagination.next` from token `start`."""
+
+        async def page(token: str | None) -> NamespacePage:
             params = {"prefix": prefix, "limit": limit, "paginationToken": token}
             data, response = await self.session.send_json(
                 "GET",
@@ -130,7 +155,7 @@ class IndexClient:
             )
             info = ResponseInfo.from_response(response)
             total = data.get("total_count")
-            page = NamespacePage(
+            return NamespacePage(
                 namespaces=tuple(
                     NamespaceDescription.from_json(ns) for ns in data.get("namespaces") or ()
                 ),
@@ -138,10 +163,8 @@ class IndexClient:
                 total_count=int(total) if total is not None else None,
                 info=info,
             )
-            yield page
-            if page.next is None:
-                return
-            token = page.next
+
+        return _pages(start, page)
 
     async def describe_namespace(self, namespace: str) -> NamespaceDescription:
         """The namespace's record count; `NotFound` if it does not exist."""
@@ -167,7 +190,7 @@ class IndexClient:
             return ResponseInfo()
         return ResponseInfo.from_response(response)
 
-    async def list_ids(
+    def list_ids(
         self,
         namespace: str,
         *,
@@ -175,9 +198,9 @@ class IndexClient:
         limit: int | None = None,
         start: str | None = None,
     ) -> AsyncIterator[IdPage]:
-        """Yield pages of record ids (optionally under `prefix`) in Pinecone's order."""
-        token = start
-        while True:
+        """Pages of record ids (optionally under `prefix`) in Pinecone's order."""
+
+        async def page(token: str | None) -> IdPage:
             params: dict[str, Any] = {"namespace": _query_namespace(namespace)}
             params.update(
                 (k, v)
@@ -191,15 +214,13 @@ class IndexClient:
                 weights={self._keys("list_requests"): 1},
                 params=params,
             )
-            page = IdPage(
+            return IdPage(
                 ids=tuple(str(v["id"]) for v in data.get("vectors") or ()),
                 next=_next(data),
                 info=ResponseInfo.from_response(response),
             )
-            yield page
-            if page.next is None:
-                return
-            token = page.next
+
+        return _pages(start, page)
 
     async def fetch(self, ids: Iterable[str], namespace: str) -> FetchResult:
         """Fetch records by id, at most 1,000 per request; missing ids are left out."""
@@ -222,13 +243,13 @@ class IndexClient:
                 records[record.id] = record
         return FetchResult(records=records, infos=tuple(infos))
 
-    async def fetch_by_metadata(
+    def fetch_by_metadata(
         self, filter: Filter, namespace: str, *, limit: int | None = None, start: str | None = None
     ) -> AsyncIterator[RecordPage]:
-        """Yield pages of records matching `filter`, following `pagination.next`."""
+        """Pages of records matching `filter`, following `pagination.next`."""
         _require_filter(filter)
-        token = start
-        while True:
+
+        async def page(token: str | None) -> RecordPage:
             body: dict[str, Any] = {"filter": filter, "namespace": canonical_namespace(namespace)}
             if limit is not None:
                 body["limit"] = limit
@@ -241,15 +262,13 @@ class IndexClient:
                 weights={self._keys("fetch_by_metadata_requests", namespace): 1},
                 json=body,
             )
-            page = RecordPage(
+            return RecordPage(
                 records=tuple(_vectors(data)),
                 next=_next(data),
                 info=ResponseInfo.from_response(response),
             )
-            yield page
-            if page.next is None:
-                return
-            token = page.next
+
+        return _pages(start, page)
 
     async def count(self, filter: Filter, namespace: str) -> Count:
         """How many records match `filter` now: an update by metadata with `dryRun: true`."""
@@ -285,8 +304,8 @@ class IndexClient:
     async def delete_batch(self, ids: Sequence[str], namespace: str) -> DeleteResult:
         """Delete at most 1,000 records by ID in one request (a caller that runs its own
         workers, as the executor does, sends each batch through here)."""
-        if not 1 <= len(ids) <= MAX_IDS:
-            raise ValueError(f"a batch holds 1 to {MAX_IDS} IDs, got: {len(ids)}")
+        if not 1 <= len(ids) <= MAX_IDS_PER_REQUEST:
+            raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_REQUEST} IDs, got: {len(ids)}")
         ns = canonical_namespace(namespace)
         info = await self._delete(
             {"namespace": ns, "ids": list(ids)}, self.delete_weights(ns, len(ids))
@@ -294,11 +313,13 @@ class IndexClient:
         return DeleteResult(requests=1, ids_sent=len(ids), infos=(info,))
 
     async def delete_ids(
-        self, ids: Iterable[str], namespace: str, *, batch_size: int = MAX_IDS
+        self, ids: Iterable[str], namespace: str, *, batch_size: int = MAX_IDS_PER_REQUEST
     ) -> DeleteResult:
         """Delete records by id in batches of at most 1,000, a few requests in flight."""
-        if not 1 <= batch_size <= MAX_IDS:
-            raise ValueError(f"batch_size must be between 1 and {MAX_IDS}, got: {batch_size}")
+        if not 1 <= batch_size <= MAX_IDS_PER_REQUEST:
+            raise ValueError(
+                f"batch_size must be between 1 and {MAX_IDS_PER_REQUEST}, got: {batch_size}"
+            )
         ns = canonical_namespace(namespace)
         batches = _chunks(ids, batch_size)
         infos: list[ResponseInfo] = []

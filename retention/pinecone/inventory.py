@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TextIO
 
 from retention.filters import Filter, Metadata, to_json
+from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient, PineconeClient
 from retention.planning.inventory import NamespaceInfo
 from retention.policy.idfile import id_batches
 
-PAGE = 100
 MATCH_PAGE = 1000
-ID_FILE_BATCH = 1000
+"""Records per page of fetch by metadata (at most 10,000, and 4 MB)."""
 
 
 class LiveInventory:
@@ -38,7 +38,7 @@ class LiveInventory:
     async def namespaces(self, index: str) -> Sequence[NamespaceInfo]:
         client = await self.index(index)
         found: list[NamespaceInfo] = []
-        async for page in client.list_namespaces(limit=PAGE):
+        async for page in client.list_namespaces(limit=LIST_PAGE):
             found.extend(NamespaceInfo(ns.name, ns.record_count) for ns in page.namespaces)
         return found
 
@@ -63,7 +63,7 @@ class LiveInventory:
         self, index: str, namespace: str, prefix: str
     ) -> AsyncIterator[Sequence[str]]:
         client = await self.index(index)
-        async for page in client.list_ids(namespace, prefix=prefix or None, limit=PAGE):
+        async for page in client.list_ids(namespace, prefix=prefix or None, limit=LIST_PAGE):
             yield page.ids
 
     async def fetch_metadata(
@@ -74,7 +74,7 @@ class LiveInventory:
         return {i: r.metadata for i, r in result.records.items()}
 
     async def read_ids_file(self, path: str) -> AsyncIterator[Sequence[str]]:
-        for batch in id_batches(path, ID_FILE_BATCH):
+        for batch in id_batches(path, MAX_IDS_PER_REQUEST):
             yield batch
             self._show(len(batch))
 

@@ -17,14 +17,9 @@ from typing import Any
 
 import httpx
 
-DEFAULT_NAMESPACE = "__default__"
+from retention.identifiers import canonical_namespace
 
 JSON = dict[str, Any]
-
-
-def canonical_namespace(namespace: str) -> str:
-    """`__default__` for the default namespace however it is spelled, else the name itself."""
-    return DEFAULT_NAMESPACE if namespace in ("", DEFAULT_NAMESPACE) else namespace
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from retention.errors import PlanError
+from retention.identifiers import canonical_namespace
 from retention.planning.forms import Form, forms
 from retention.planning.plan import Action, Guard, IdSource, Plan, PolicyResult, format_time
 from retention.planning.planner import DEFAULT_MAX_PERCENT
-from retention.policy.model import Policy, PolicySet, canonical_namespace
+from retention.policy.model import Policy, PolicySet
 
 _REPLAN = "nothing was deleted; run `retention plan` again and review the new plan"
 

@@ -39,6 +39,7 @@ from retention.filters import (
     possibly,
     surely,
 )
+from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.planning.forms import Form, Forms, forms
 from retention.planning.inventory import Inventory, NamespaceInfo
 from retention.planning.plan import Action, CountMethod, IdSource, InvalidTimestamps
@@ -46,9 +47,6 @@ from retention.policy.model import Policy, Rule
 from retention.quotas import BY_NAME, Quota
 
 TTL_CHECK_ATTEMPTS = 4
-FETCH_BATCH = 1000
-DELETE_BATCH = 1000
-LIST_PAGE = 100
 
 
 @dataclass
@@ -213,7 +211,7 @@ async def _by_ids(
     picked = await _pick(batches, keep, protected, ttl_field, where, keep_ids, ctx.sample_size)
     n, shown, invalid, selected = picked.records, picked.shown, picked.invalid, picked.selected
     pages = math.ceil(n / LIST_PAGE) if source.type == "prefix" else 0
-    batches_n = math.ceil(n / DELETE_BATCH)
+    batches_n = math.ceil(n / MAX_IDS_PER_REQUEST)
     action = _action(
         policy,
         rule,
@@ -308,16 +306,18 @@ async def _as_mappings(
 
 
 async def _chunks(ids: Sequence[str]) -> AsyncIterator[Sequence[str]]:
-    for start in range(0, len(ids), FETCH_BATCH):
-        yield ids[start : start + FETCH_BATCH]
+    for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
+        yield ids[start : start + MAX_IDS_PER_REQUEST]
 
 
 async def _fetch(
     inv: Inventory, index: str, namespace: str, ids: Sequence[str]
 ) -> Mapping[str, Metadata]:
     found: dict[str, Metadata] = {}
-    for start in range(0, len(ids), FETCH_BATCH):
-        found.update(await inv.fetch_metadata(index, namespace, ids[start : start + FETCH_BATCH]))
+    for start in range(0, len(ids), MAX_IDS_PER_REQUEST):
+        found.update(
+            await inv.fetch_metadata(index, namespace, ids[start : start + MAX_IDS_PER_REQUEST])
+        )
     return found
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from retention.policy.loading import API_VERSIONS, load_policies, policy_files
 from retention.policy.model import (
-    DEFAULT_NAMESPACE,
     Guards,
     IdsFile,
     LegalHold,
@@ -13,12 +12,10 @@ from retention.policy.model import (
     PolicySet,
     Rule,
     Ttl,
-    canonical_namespace,
 )
 
 __all__ = [
     "API_VERSIONS",
-    "DEFAULT_NAMESPACE",
     "Guards",
     "IdsFile",
     "LegalHold",
@@ -27,7 +24,6 @@ __all__ = [
     "PolicySet",
     "Rule",
     "Ttl",
-    "canonical_namespace",
     "load_policies",
     "policy_files",
 ]

@@ -31,8 +31,9 @@ from retention.filters import (
     null_message,
     parse_filter,
 )
+from retention.identifiers import MAX_ID_LENGTH
 from retention.policy.durations import check_schedule, parse_duration
-from retention.policy.idfile import MAX_BYTES, MAX_ID_LENGTH, NotReadable, lines, open_regular
+from retention.policy.idfile import MAX_BYTES, NotReadable, lines, open_regular
 from retention.policy.model import (
     Guards,
     IdsFile,

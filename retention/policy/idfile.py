@@ -20,9 +20,8 @@ from typing import BinaryIO, NamedTuple
 
 from retention.errors import PlanError
 from retention.host import kind_of
+from retention.identifiers import MAX_ID_LENGTH, MAX_IDS_PER_REQUEST
 
-BATCH = 1000
-MAX_ID_LENGTH = 512
 MAX_BYTES = 1 << 30
 """An ID file is at most 1 GiB: some two million IDs of 512 characters, far more if shorter."""
 
@@ -121,7 +120,7 @@ def lines(handle: BinaryIO, digest: hashlib._Hash | None = None) -> Iterator[Lin
         yield Line(number, raw[:length], length)
 
 
-def id_batches(path: str, size: int = BATCH) -> Iterator[list[str]]:
+def id_batches(path: str, size: int = MAX_IDS_PER_REQUEST) -> Iterator[list[str]]:
     """The file's IDs in batches of at most `size`, streamed (files may hold millions).
 
     The file was checked when the policies were loaded; a file that has become unreadable or
@@ -135,7 +134,9 @@ def id_batches(path: str, size: int = BATCH) -> Iterator[list[str]]:
         raise PlanError(f"ID file {path} cannot be read: {exc.strerror}") from None
 
 
-def id_batches_of(handle: BinaryIO, path: str, size: int = BATCH) -> Iterator[list[str]]:
+def id_batches_of(
+    handle: BinaryIO, path: str, size: int = MAX_IDS_PER_REQUEST
+) -> Iterator[list[str]]:
     """The IDs read from an open ID file (named `path` in errors), in batches of `size`."""
     batch: list[str] = []
     for line in lines(handle):

@@ -14,16 +14,10 @@ from typing import Literal
 
 from retention.errors import Location
 from retention.filters import Compare, Filter, and_
+from retention.identifiers import canonical_namespace
 from retention.policy.durations import format_duration
 
-DEFAULT_NAMESPACE = "__default__"
-
 RuleKind = Literal["filter", "ids", "idsFile", "idPrefix", "deleteAll", "deleteNamespace"]
-
-
-def canonical_namespace(name: str) -> str:
-    """Pinecone names the default namespace `""` in old APIs and `__default__` in new ones."""
-    return DEFAULT_NAMESPACE if name == "" else name
 
 
 @dataclass(frozen=True)
