@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from retention.secrets import secret_forms
 
@@ -86,5 +87,6 @@ def configure(
     )
 
 
-def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger("retention").bind(**bound)
+def get_logger(**bound: Any) -> FilteringBoundLogger:
+    logger: FilteringBoundLogger = structlog.get_logger("retention").bind(**bound)
+    return logger

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
+
+from structlog.typing import FilteringBoundLogger
 
 from retention import __version__
 from retention.applying.executor import ApplySettings, Executor, Stop
@@ -57,7 +59,7 @@ async def plan_live(
     *,
     now: datetime,
     git_revision: str | None = None,
-    log: Any,
+    log: FilteringBoundLogger,
     bar: TextIO | None = None,
     samples: int = DEFAULT_SAMPLES,
 ) -> Plan:
@@ -93,7 +95,7 @@ async def apply_live(
     now: datetime,
     digest: str | None,
     settings: ApplySettings,
-    log: Any,
+    log: FilteringBoundLogger,
     stop: Stop,
     journal: Path | None = None,
     bar: TextIO | None = None,

@@ -44,7 +44,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
+
+from structlog.typing import FilteringBoundLogger
 
 from retention.applying.batches import (
     changed_id_files,
@@ -156,7 +158,7 @@ class Executor:
         *,
         settings: ApplySettings,
         journal: Journal,
-        log: Any,
+        log: FilteringBoundLogger,
         progress: Progress,
         stop: Stop,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,

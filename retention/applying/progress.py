@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
+
+from structlog.typing import FilteringBoundLogger
 
 WIDTH = 30
 
@@ -14,7 +16,7 @@ class Progress:
         self,
         *,
         stream: TextIO | None,
-        log: Any,
+        log: FilteringBoundLogger,
         every: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from structlog.typing import FilteringBoundLogger
+
 from retention import eventloop, host, logs
 from retention.applying.executor import ApplySettings, Stop
 from retention.emulator import Emulator, EmulatorConfig
@@ -154,7 +156,11 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
 
 
 async def _tour(
-    client: PineconeClient, policies: PolicySet, out: TextIO, log: Any, say: Callable[[str], None]
+    client: PineconeClient,
+    policies: PolicySet,
+    out: TextIO,
+    log: FilteringBoundLogger,
+    say: Callable[[str], None],
 ) -> int:
     now = host.utc_now()
     plan = await plan_live(client, policies, now=now, log=log)

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from structlog.typing import FilteringBoundLogger
 
 from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
@@ -92,7 +93,7 @@ class PineconeClient:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
-        log: Any = None,
+        log: FilteringBoundLogger | None = None,
     ) -> None:
         self.http = http
         self.settings = settings

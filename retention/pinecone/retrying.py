@@ -43,9 +43,10 @@ import random as _random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from retention.errors import (
     PineconeError,
@@ -111,7 +112,7 @@ class Retrying:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
-        log: Any = None,
+        log: FilteringBoundLogger | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
         self._sleep = sleep

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from structlog.typing import FilteringBoundLogger
 
 from retention.applying.executor import ApplySettings, Stop
 from retention.errors import RetentionError
@@ -35,7 +36,7 @@ VERIFY_SHARE = 0.5
 class Reconciler:
     client: PineconeClient
     metrics: Metrics
-    log: Any
+    log: FilteringBoundLogger
     settings: ApplySettings = field(default_factory=ApplySettings)
     observe: bool = False
     state_dir: Path | None = None
@@ -101,7 +102,12 @@ class Reconciler:
         )
 
     async def _apply(
-        self, name: str, plan: Plan, digest: str, log: Any, next_firing: datetime | None = None
+        self,
+        name: str,
+        plan: Plan,
+        digest: str,
+        log: FilteringBoundLogger,
+        next_firing: datetime | None = None,
     ) -> str:
         keys = sorted({(a.index, a.namespace) for a in plan.actions if a.records})
         locks = [self._locks.setdefault(k, asyncio.Lock()) for k in keys]
@@ -136,7 +142,7 @@ class Reconciler:
             return "failed"
         return "interrupted" if report.interrupted else "applied"
 
-    def _note(self, name: str, plan: Plan, policies: PolicySet, log: Any) -> None:
+    def _note(self, name: str, plan: Plan, policies: PolicySet, log: FilteringBoundLogger) -> None:
         """Log the plan's warnings and export what they are about: holds that protect nothing
         and records whose TTL field is not a time. Every plan checks every hold of the set, so
         each plan sets every hold's gauge; series of holds and policies no longer loaded go."""

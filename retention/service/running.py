@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from structlog.typing import FilteringBoundLogger
 
 from retention.applying.executor import ApplySettings
 from retention.errors import PolicyErrors, RetentionError
@@ -52,7 +52,12 @@ class ServiceSettings:
 
 class Service:
     def __init__(
-        self, settings: ServiceSettings, *, client: PineconeClient, metrics: Metrics, log: Any
+        self,
+        settings: ServiceSettings,
+        *,
+        client: PineconeClient,
+        metrics: Metrics,
+        log: FilteringBoundLogger,
     ) -> None:
         self.settings = settings
         self.client = client
