@@ -33,7 +33,6 @@ from retention.identifiers import MAX_IN_VALUES
 Fields = Mapping[str, object]
 Match = Callable[[Fields], bool]
 
-MAX_LIST_VALUES = MAX_IN_VALUES
 _ABSENT = object()
 
 
@@ -223,9 +222,9 @@ def _scalar_key(value: object) -> tuple[str, object] | None:
 def _list_keys(arg: object) -> frozenset[tuple[str, object]] | None:
     if not isinstance(arg, list):
         return None
-    if len(arg) > MAX_LIST_VALUES:
+    if len(arg) > MAX_IN_VALUES:
         raise bad_request(
-            f"the number of values ({len(arg)}) exceeds the maximum of {MAX_LIST_VALUES}"
+            f"the number of values ({len(arg)}) exceeds the maximum of {MAX_IN_VALUES}"
         )
     keys = [_scalar_key(v) for v in arg]
     if any(k is None or k[0] == "b" for k in keys):

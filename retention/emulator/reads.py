@@ -31,7 +31,6 @@ from retention.emulator.requestparts import (
 from retention.emulator.store import Namespace, Predicate
 from retention.identifiers import MAX_IDS_PER_REQUEST
 
-MAX_FETCH_IDS = MAX_IDS_PER_REQUEST
 MAX_TOP_K = 10_000
 
 
@@ -41,10 +40,10 @@ def fetch(call: Call) -> Reply:
     ids = call.query_list("ids")
     if not ids:
         raise bad_request("Fetch request must include at least one ID")
-    if len(ids) > MAX_FETCH_IDS:
+    if len(ids) > MAX_IDS_PER_REQUEST:
         raise bad_request(
             f"Number of provided IDs: {len(ids)} exceeds the maximum amount per request: "
-            f"{MAX_FETCH_IDS}"
+            f"{MAX_IDS_PER_REQUEST}"
         )
     for rid in ids:
         check_id(rid)

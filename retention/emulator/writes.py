@@ -33,8 +33,6 @@ from retention.emulator.requestparts import (
 from retention.emulator.store import Namespace, Predicate
 from retention.identifiers import MAX_IDS_PER_REQUEST
 
-MAX_DELETE_IDS = MAX_IDS_PER_REQUEST
-
 
 def upsert(call: Call) -> Reply:
     state = call.index()
@@ -66,10 +64,10 @@ def delete(call: Call) -> Reply:
         raise bad_request("No filter allowed when delete_all=true")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
         raise bad_request("ids must be a list of strings")
-    if ids and len(ids) > MAX_DELETE_IDS:
+    if ids and len(ids) > MAX_IDS_PER_REQUEST:
         raise bad_request(
             f"Number of provided IDs: {len(ids)} exceeds the maximum amount per request: "
-            f"{MAX_DELETE_IDS}"
+            f"{MAX_IDS_PER_REQUEST}"
         )
     index, who = state.info.name, subject(name)
     if raw_filter is not None:  # ids are silently ignored next to a filter, as Pinecone does
