@@ -16,19 +16,25 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from retention.errors import GuardError, NotFound, PlanError
-from retention.filters import Predicate, parse_filter, possibly, surely
+from retention.filters import Filter, Predicate, and_, or_, possibly, surely, to_json
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient
-from retention.planning.plan import Action
+from retention.planning.plan import (
+    Action,
+    ByFilter,
+    ByIds,
+    IdFile,
+    IdPrefix,
+    InlineIds,
+    MatchingIds,
+)
 from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches_of, open_regular
 
 
-def checker(action: Action) -> Callable[[Mapping[str, Any]], bool]:
-    """True for a record's metadata that the action may delete now."""
-    keep: Predicate | None = None
-    if action.client_where is not None:
-        keep = surely(parse_filter(action.client_where))
-    protected = [possibly(parse_filter(p)) for p in action.client_protect]
+def checker(deletes: ByIds) -> Callable[[Mapping[str, Any]], bool]:
+    """True for a record's metadata that the deletion may delete now."""
+    keep: Predicate | None = surely(deletes.where) if deletes.where is not None else None
+    protected = [possibly(p) for p in deletes.protect]
 
     def allowed(metadata: Mapping[str, Any]) -> bool:
         if keep is not None and not keep(metadata):
@@ -38,42 +44,51 @@ def checker(action: Action) -> Callable[[Mapping[str, Any]], bool]:
     return allowed
 
 
+def by_ids(action: Action) -> ByIds:
+    """The deletion of a deleteByIds action."""
+    if not isinstance(action.deletes, ByIds):
+        raise PlanError(f"action {action.id} is {action.kind}, not deleteByIds")
+    return action.deletes
+
+
+def by_filter(action: Action) -> ByFilter:
+    """The deletion of a deleteByFilter action."""
+    if not isinstance(action.deletes, ByFilter):
+        raise PlanError(f"action {action.id} is {action.kind}, not deleteByFilter")
+    return action.deletes
+
+
 async def selected(index: IndexClient, action: Action) -> AsyncIterator[list[str]]:
     """Batches of IDs the deleteByIds `action` selects now."""
-    source = action.id_source
-    if source is None:
-        raise PlanError(f"action {action.id} has no ID source")
-    allowed = checker(action)
-    ns = action.namespace
-    if source.type == "filter":
-        assert source.filter is not None
-        async for page in index.fetch_by_metadata(source.filter, ns, limit=MAX_IDS_PER_REQUEST):
+    deletes = by_ids(action)
+    allowed = checker(deletes)
+    source, ns = deletes.source, action.namespace
+    if isinstance(source, MatchingIds):
+        wanted = to_json(source.filter)
+        async for page in index.fetch_by_metadata(wanted, ns, limit=MAX_IDS_PER_REQUEST):
             ids = [r.id for r in page.records if allowed(r.metadata)]
             if ids:
                 yield ids
         return
-    async for candidates in _candidates(index, action):
+    async for candidates in _candidates(index, ns, source):
         found = await index.fetch(candidates, ns)
         ids = [i for i in candidates if i in found.records and allowed(found.records[i].metadata)]
         if ids:
             yield ids
 
 
-async def _candidates(index: IndexClient, action: Action) -> AsyncIterator[list[str]]:
-    source = action.id_source
-    assert source is not None
-    if source.type == "inline":
+async def _candidates(
+    index: IndexClient, namespace: str, source: InlineIds | IdFile | IdPrefix
+) -> AsyncIterator[list[str]]:
+    if isinstance(source, InlineIds):
         for start in range(0, len(source.ids), MAX_IDS_PER_REQUEST):
             yield list(source.ids[start : start + MAX_IDS_PER_REQUEST])
-    elif source.type == "file":
-        assert source.path is not None
+    elif isinstance(source, IdFile):
         async for chunk in _read_file(source.path, source.sha256):
             yield chunk
     else:
         batch: list[str] = []
-        async for page in index.list_ids(
-            action.namespace, prefix=source.prefix or None, limit=LIST_PAGE
-        ):
+        async for page in index.list_ids(namespace, prefix=source.prefix or None, limit=LIST_PAGE):
             batch.extend(page.ids)
             while len(batch) >= MAX_IDS_PER_REQUEST:
                 yield batch[:MAX_IDS_PER_REQUEST]
@@ -100,15 +115,15 @@ def changed_id_files(actions: Iterable[Action]) -> list[str]:
     """The ID files of `actions` whose content is not what the plan pinned."""
     changed: list[str] = []
     for action in actions:
-        source = action.id_source
-        if source is None or source.type != "file" or source.path is None:
+        source = action.id_file
+        if source is None:
             continue
         if source.path not in changed and file_digest(source.path) != source.sha256:
             changed.append(source.path)
     return changed
 
 
-async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
+async def _read_file(path: str, sha256: str) -> AsyncIterator[list[str]]:
     """The IDs of a policy's ID file as the plan pinned them, refusing a file that changed.
 
     The file is read once, into a private copy, while it is hashed, and the IDs come from the
@@ -125,7 +140,7 @@ async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
             raise PlanError(f"ID file {path} {exc.reason}") from None
         except OSError as exc:
             raise PlanError(f"cannot read ID file {path}: {exc.strerror}") from None
-        if sha256 is not None and digest.hexdigest() != sha256:
+        if digest.hexdigest() != sha256:
             raise PlanError(
                 f"ID file {path} changed since the plan was made; run retention plan again"
             )
@@ -136,10 +151,9 @@ async def _read_file(path: str, sha256: str | None) -> AsyncIterator[list[str]]:
 
 async def count_selected(index: IndexClient, action: Action) -> int:
     """How many records the action selects now."""
-    if action.kind == "deleteByFilter":
-        assert action.filter is not None
-        return (await index.count(action.filter, action.namespace)).matched
-    if action.kind == "deleteByIds":
+    if isinstance(action.deletes, ByFilter):
+        return (await index.count(to_json(action.deletes.filter), action.namespace)).matched
+    if isinstance(action.deletes, ByIds):
         n = 0
         async for batch in selected(index, action):
             n += len(batch)
@@ -156,16 +170,15 @@ async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
     for all the namespace's protected filtered deletes (their filters, or-ed, and-ed with their
     protections, or-ed).
     """
-    mine = [a for a in actions if a.kind == "deleteByFilter" and a.protections]
+    mine = [a for a in actions if isinstance(a.deletes, ByFilter) and a.deletes.protections]
     if not mine:
         return
-    filters = [a.filter for a in mine if a.filter is not None]
+    filters = [by_filter(a).filter for a in mine]
     # Each protection once, however many of the actions carry it.
-    unique = {json.dumps(p, sort_keys=True): p for a in mine for p in a.protections}
-    protections = list(unique.values())
-    protected = protections[0] if len(protections) == 1 else {"$or": protections}
-    reach = filters[0] if len(filters) == 1 else {"$or": filters}
-    overlap = (await index.count({"$and": [reach, protected]}, mine[0].namespace)).matched
+    unique = {_key(p): p for a in mine for p in by_filter(a).protections}
+    reach = and_(or_(*filters), or_(*unique.values()))
+    assert reach is not None
+    overlap = (await index.count(to_json(reach), mine[0].namespace)).matched
     if overlap:
         first = mine[0]
         which = (
@@ -179,6 +192,11 @@ async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
             "protection, so the filter is not sent; nothing was deleted there; run "
             "`retention plan` again (it checks such records one by one)"
         )
+
+
+def _key(f: Filter) -> str:
+    """A filter's identity: its JSON text (in Python `true == 1`; to Pinecone they differ)."""
+    return json.dumps(to_json(f), sort_keys=True)
 
 
 async def namespace_records(index: IndexClient, namespace: str) -> int:

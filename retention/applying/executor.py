@@ -49,6 +49,7 @@ from typing import Literal
 from structlog.typing import FilteringBoundLogger
 
 from retention.applying.batches import (
+    by_filter,
     changed_id_files,
     check_spared,
     count_selected,
@@ -66,11 +67,11 @@ from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
 from retention.applying.spacing import Spacing
 from retention.errors import GuardError, NotFound, RetentionError
-from retention.filters import disjoint, parse_filter
+from retention.filters import disjoint, or_, to_json
 from retention.host import utc_now
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
-from retention.planning.plan import Action, Overlap, Plan, PolicyResult
+from retention.planning.plan import Action, ByFilter, Overlap, Plan, PolicyResult
 from retention.planning.planner import namespaces_at_once
 from retention.planning.streams import bounded
 
@@ -453,12 +454,14 @@ class Executor:
             ns.unions[key] = (
                 _planned_union(self._overlaps.get((ns.index, ns.name), ()), live)
                 if ns.fresh
-                else (await index.count({"$or": [a.filter for a in live]}, ns.name)).matched
+                else (await index.count(_any_of(live), ns.name)).matched
             )
         for policy in plan.policies:
             await self._guard(policy, index, ns, refused)
         protected = [
-            a for a in filtered if a.protections and ns.counts[a.id] and a.id not in refused
+            a
+            for a in filtered
+            if by_filter(a).protections and ns.counts[a.id] and a.id not in refused
         ]
         if protected:
             try:
@@ -478,10 +481,11 @@ class Executor:
         (they are enumerated while deleting, under a cap)."""
         for r in ns.results:
             a = r.action
-            if a.kind == "deleteByFilter":
-                assert a.filter is not None
+            if isinstance(a.deletes, ByFilter):
                 ns.counts[a.id] = (
-                    a.records if ns.fresh else (await index.count(a.filter, a.namespace)).matched
+                    a.records
+                    if ns.fresh
+                    else (await index.count(_any_of([a]), a.namespace)).matched
                 )
             elif a.kind in ("deleteAll", "deleteNamespace"):
                 ns.counts[a.id] = ns.size or 0
@@ -539,9 +543,7 @@ class Executor:
             return total
         key = frozenset(a.id for a in wanted)
         if key not in ns.unions:
-            ns.unions[key] = (
-                await index.count({"$or": [a.filter for a in wanted]}, ns.name)
-            ).matched
+            ns.unions[key] = (await index.count(_any_of(wanted), ns.name)).matched
         return ns.unions[key]
 
     def _credit(self, ns: _Namespace, result: ActionResult, credited: int) -> int:
@@ -600,9 +602,8 @@ class Executor:
         if n == 0:
             return None
         self._take(a, n, 0)
-        if a.kind == "deleteByFilter":
-            assert a.filter is not None
-            return await index.delete_by_filter(a.filter, a.namespace), n
+        if isinstance(a.deletes, ByFilter):
+            return await index.delete_by_filter(to_json(a.deletes.filter), a.namespace), n
         if a.kind == "deleteAll":
             return await index.delete_all(a.namespace), n
         info = await index.delete_namespace(a.namespace, missing_ok=True)
@@ -634,11 +635,10 @@ class Executor:
     async def _recount(self, index: IndexClient, ns: _Namespace, a: Action) -> None:
         """Count a filtered delete again just before it is sent, long after the namespace's
         checks: what it selects now must still be within its cap, and spare every protection."""
-        assert a.filter is not None
-        n = (await index.count(a.filter, a.namespace)).matched
+        n = (await index.count(_any_of([a]), a.namespace)).matched
         if n > self._cap(a):
             raise self._capped(a, 0)
-        if n and a.protections:
+        if n and by_filter(a).protections:
             await check_spared(index, [a])
         ns.counts[a.id] = n
         ns.recounted.add(a.id)
@@ -806,8 +806,8 @@ class Executor:
     async def _verify_filtered(
         self, index: IndexClient, ns: _Namespace, results: Sequence[ActionResult]
     ) -> None:
-        filters = [r.action.filter for r in results if r.action.filter is not None]
-        whole = len(filters) < len(results)  # a deleteAll: anything left in the namespace
+        filtered = [r.action for r in results if isinstance(r.action.deletes, ByFilter)]
+        whole = len(filtered) < len(results)  # a deleteAll: anything left in the namespace
         lsn = max((r.lsn for r in results if r.lsn is not None), default=None)
 
         async def read() -> tuple[int, bool]:
@@ -817,8 +817,7 @@ class Executor:
                 seen = info.max_indexed_lsn if info is not None else None
                 left = description.record_count
             else:
-                where = filters[0] if len(filters) == 1 else {"$or": filters}
-                counted = await index.count(where, ns.name)
+                counted = await index.count(_any_of(filtered), ns.name)
                 seen, left = counted.info.max_indexed_lsn, counted.matched
             return left, lsn is not None and seen is not None and seen >= lsn
 
@@ -869,8 +868,13 @@ def _selected(plan: Plan, only: Sequence[str] | None) -> list[Action]:
 
 def _may_overlap(actions: Sequence[Action]) -> bool:
     """Whether two of these filtered deletes can select the same record."""
-    filters = [parse_filter(a.filter) for a in actions if a.filter is not None]
+    filters = [by_filter(a).filter for a in actions]
     return any(not disjoint(x, y) for i, x in enumerate(filters) for y in filters[i + 1 :])
+
+
+def _any_of(actions: Sequence[Action]) -> dict[str, object]:
+    """The request filter of what any of these filtered deletes selects."""
+    return to_json(or_(*(by_filter(a).filter for a in actions)))
 
 
 def _planned_union(overlaps: Sequence[Overlap], actions: Sequence[Action]) -> int:

@@ -115,13 +115,5 @@ def _changed_id_files(plan: Plan, policies: PolicySet) -> list[str]:
         for r in p.rules
         if r.ids_file
     }
-    return sorted(
-        {
-            a.id_source.path
-            for a in plan.actions
-            if a.id_source is not None
-            and a.id_source.type == "file"
-            and a.id_source.path is not None
-            and pinned.get(os.path.realpath(a.id_source.path)) != a.id_source.sha256
-        }
-    )
+    files = [a.id_file for a in plan.actions if a.id_file is not None]
+    return sorted({f.path for f in files if pinned.get(os.path.realpath(f.path)) != f.sha256})

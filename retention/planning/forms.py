@@ -17,10 +17,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from retention.filters import Filter, describe, exclude, to_json
-from retention.planning.plan import ActionKind, IdSource
+from retention.filters import Filter, describe, exclude
+from retention.planning.plan import (
+    ActionKind,
+    ByFilter,
+    ByIds,
+    Deletion,
+    EveryRecord,
+    IdFile,
+    IdPrefix,
+    IdSource,
+    InlineIds,
+    MatchingIds,
+    WholeNamespace,
+)
 from retention.policy.model import Policy, Rule
 
 NOT_EXACT_NOTE = (
@@ -37,16 +48,15 @@ FALLBACK_NOTE = (
 class Form:
     """An action's selection, as the policies define it."""
 
-    kind: ActionKind
+    deletes: Deletion
     condition: str
-    filter: dict[str, Any] | None = None
-    id_source: IdSource | None = None
-    client_where: dict[str, Any] | None = None
-    client_protect: tuple[dict[str, Any], ...] = ()
-    protections: tuple[dict[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     explicit: bool = False
     """From a deleteAll/deleteNamespace rule: the default guard does not weigh it."""
+
+    @property
+    def kind(self) -> ActionKind:
+        return self.deletes.kind
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,6 @@ class Forms:
 
     preferred: Form
     fallback: Form | None = None
-    folded: Filter | None = None
-    """The filter of the preferred deleteByFilter, as a tree (for counting)."""
-    condition: Filter | None = None
-    """The rule's condition (TTL cutoff and `where`) at `now`."""
 
     def all(self) -> tuple[Form, ...]:
         return (self.preferred,) if self.fallback is None else (self.preferred, self.fallback)
@@ -75,15 +81,15 @@ def forms(
     """Every form `rule` of `policy` may take in a namespace with these protections."""
     condition = rule.condition(now)
     if rule.kind in ("ids", "idsFile", "idPrefix"):
-        return Forms(_by_ids(rule, condition, protections), condition=condition)
+        return Forms(_by_ids(rule, condition, protections))
     if rule.destructive and not protections:
+        deletes: Deletion
         if rule.delete_namespace:
-            kind: ActionKind = "deleteNamespace"
-            words = "the namespace itself, with"
+            deletes, words = WholeNamespace(), "the namespace itself, with"
         else:
-            kind, words = "deleteAll", "every record:"
+            deletes, words = EveryRecord(), "every record:"
         text = f"{words} all {namespace_records:,} records"
-        return Forms(Form(kind, text, explicit=True), condition=condition)
+        return Forms(Form(deletes, text, explicit=True))
     folded = exclude(condition, protections)
     assert folded.filter is not None  # a condition or at least one protection
     notes: list[str] = []
@@ -92,15 +98,13 @@ def forms(
     if not folded.exact:
         notes.append(NOT_EXACT_NOTE)
     preferred = Form(
-        "deleteByFilter",
+        ByFilter(folded.filter, tuple(protections)),
         describe(folded.filter, rule.time_fields),
-        filter=to_json(folded.filter),
-        protections=tuple(to_json(p) for p in protections),
         notes=tuple(notes),
         explicit=rule.destructive,
     )
     fallback = _by_ids(rule, condition, protections, fallback=True)
-    return Forms(preferred, fallback, folded.filter, condition)
+    return Forms(preferred, fallback)
 
 
 def _by_ids(
@@ -108,7 +112,7 @@ def _by_ids(
 ) -> Form:
     source = _id_source(rule, condition)
     words = _id_words(rule, source)
-    if condition is not None and source.type != "filter":
+    if condition is not None and not isinstance(source, MatchingIds):
         words += f" where {describe(condition, rule.time_fields)}"
     if protections:
         words += f", sparing records that match {len(protections)} protection(s)"
@@ -118,11 +122,8 @@ def _by_ids(
     if fallback:
         notes.append(FALLBACK_NOTE)
     return Form(
-        "deleteByIds",
+        ByIds(source, condition, tuple(protections)),
         words,
-        id_source=source,
-        client_where=to_json(condition) if condition is not None else None,
-        client_protect=tuple(to_json(p) for p in protections),
         notes=tuple(notes),
         explicit=rule.destructive,
     )
@@ -139,22 +140,22 @@ def _instead_note(rule: Rule, protections: Sequence[Filter]) -> str:
 
 def _id_source(rule: Rule, condition: Filter | None) -> IdSource:
     if rule.ids is not None:
-        return IdSource("inline", ids=rule.ids)
+        return InlineIds(rule.ids)
     if rule.ids_file is not None:
-        return IdSource("file", path=rule.ids_file.path, sha256=rule.ids_file.sha256)
+        return IdFile(rule.ids_file.path, rule.ids_file.sha256)
     if rule.id_prefix is not None:
-        return IdSource("prefix", prefix=rule.id_prefix)
+        return IdPrefix(rule.id_prefix)
     if condition is not None:
-        return IdSource("filter", filter=to_json(condition))
-    return IdSource("prefix", prefix="")
+        return MatchingIds(condition)
+    return IdPrefix("")
 
 
 def _id_words(rule: Rule, source: IdSource) -> str:
-    if source.type == "inline":
+    if isinstance(source, InlineIds):
         return f"the {len(source.ids):,} listed IDs"
-    if source.type == "file":
+    if isinstance(source, IdFile):
         assert rule.ids_file is not None
         return f"the {rule.ids_file.count:,} IDs in {source.path}"
-    if source.type == "prefix":
+    if isinstance(source, IdPrefix):
         return f'IDs starting with "{source.prefix}"' if source.prefix else "every record"
     return "records matching the condition, checked one by one"

@@ -13,27 +13,93 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from retention.errors import PlanError
+from retention.filters import Filter, FilterError, parse_filter, to_json
 
 PLAN_API_VERSION = "retention/v1"
 
 ActionKind = Literal["deleteByFilter", "deleteByIds", "deleteAll", "deleteNamespace"]
 CountMethod = Literal["dryRunCount", "enumeration", "namespaceStats"]
 PolicyStatus = Literal["ready", "blocked", "observe"]
+IdSourceType = Literal["inline", "file", "prefix", "filter"]
 
 
 @dataclass(frozen=True)
-class IdSource:
-    """Where a deleteByIds action gets its IDs: inline, a file (pinned by digest), a prefix."""
+class InlineIds:
+    """The IDs written in the policy."""
 
-    type: Literal["inline", "file", "prefix", "filter"]
-    ids: tuple[str, ...] = ()
-    path: str | None = None
-    sha256: str | None = None
-    prefix: str | None = None
-    filter: dict[str, Any] | None = None  # type "filter": enumerate fetch_by_metadata(filter)
+    ids: tuple[str, ...]
+    type: ClassVar[IdSourceType] = "inline"
+
+
+@dataclass(frozen=True)
+class IdFile:
+    """The IDs of a file, pinned by the digest of its content when the plan was made."""
+
+    path: str
+    sha256: str
+    type: ClassVar[IdSourceType] = "file"
+
+
+@dataclass(frozen=True)
+class IdPrefix:
+    """Every ID Pinecone lists with this prefix (all of the namespace's for "")."""
+
+    prefix: str
+    type: ClassVar[IdSourceType] = "prefix"
+
+
+@dataclass(frozen=True)
+class MatchingIds:
+    """The records Pinecone's fetch-by-metadata returns for this filter."""
+
+    filter: Filter
+    type: ClassVar[IdSourceType] = "filter"
+
+
+IdSource: TypeAlias = InlineIds | IdFile | IdPrefix | MatchingIds
+"""Where a deleteByIds action gets its IDs."""
+
+
+@dataclass(frozen=True)
+class ByFilter:
+    """One deleteByFilter request with `filter`, after Pinecone counts no record that matches
+    both it and one of `protections` (the protections it must spare)."""
+
+    filter: Filter
+    protections: tuple[Filter, ...] = ()
+    kind: ClassVar[ActionKind] = "deleteByFilter"
+
+
+@dataclass(frozen=True)
+class ByIds:
+    """Deletes by ID, batch by batch, of the records of `source` whose freshly fetched metadata
+    matches `where` (under every reading of Pinecone's filters) and no `protect` (under any)."""
+
+    source: IdSource
+    where: Filter | None = None
+    protect: tuple[Filter, ...] = ()
+    kind: ClassVar[ActionKind] = "deleteByIds"
+
+
+@dataclass(frozen=True)
+class EveryRecord:
+    """One deleteAll request: the namespace stays, empty."""
+
+    kind: ClassVar[ActionKind] = "deleteAll"
+
+
+@dataclass(frozen=True)
+class WholeNamespace:
+    """One delete-namespace request."""
+
+    kind: ClassVar[ActionKind] = "deleteNamespace"
+
+
+Deletion: TypeAlias = ByFilter | ByIds | EveryRecord | WholeNamespace
+"""What an action asks of Pinecone; each kind carries exactly the parts it uses."""
 
 
 @dataclass(frozen=True)
@@ -42,20 +108,11 @@ class Action:
     rule: str
     index: str
     namespace: str
-    kind: ActionKind
+    deletes: Deletion
     records: int
     count_method: CountMethod
     namespace_records: int
     condition: str
-    filter: dict[str, Any] | None = None  # the exact server-side filter of deleteByFilter
-    id_source: IdSource | None = None
-    # deleteByIds: the metadata each record must match (`where`) and must not match (`protect`)
-    # at the moment it is deleted; checked client-side on freshly fetched metadata.
-    client_where: dict[str, Any] | None = None
-    client_protect: tuple[dict[str, Any], ...] = ()
-    # deleteByFilter: the protections the filter must spare; an apply asks Pinecone to count
-    # `filter AND (p1 OR p2 ...)` just before the delete and refuses unless it is zero.
-    protections: tuple[dict[str, Any], ...] = ()
     # From a deleteAll/deleteNamespace rule: an explicit opt-in, which the default guard spares.
     explicit: bool = False
     samples: tuple[str, ...] = ()
@@ -66,6 +123,16 @@ class Action:
     @property
     def id(self) -> str:
         return f"{self.policy}/{self.rule}/{self.index}/{self.namespace}"
+
+    @property
+    def kind(self) -> ActionKind:
+        return self.deletes.kind
+
+    @property
+    def id_file(self) -> IdFile | None:
+        """The ID file the action reads, if it reads one."""
+        d = self.deletes
+        return d.source if isinstance(d, ByIds) and isinstance(d.source, IdFile) else None
 
 
 @dataclass(frozen=True)
@@ -258,34 +325,19 @@ def _policy_doc(p: PolicyResult) -> dict[str, Any]:
 
 
 def _action_doc(a: Action) -> dict[str, Any]:
-    source: dict[str, Any] | None = None
-    if a.id_source is not None:
-        s = a.id_source
-        source = {"type": s.type}
-        if s.type == "inline":
-            source["ids"] = list(s.ids)
-        if s.type == "file":
-            source.update(path=s.path, sha256=s.sha256)
-        if s.type == "prefix":
-            source["prefix"] = s.prefix
-        if s.type == "filter":
-            source["filter"] = s.filter
+    parts = deletion_document(a.deletes)
     return {
         "id": a.id,
         "policy": a.policy,
         "rule": a.rule,
         "index": a.index,
         "namespace": a.namespace,
-        "kind": a.kind,
+        "kind": parts["kind"],
         "condition": a.condition,
-        "filter": a.filter,
-        "idSource": source,
-        "clientCheck": (
-            {"where": a.client_where, "protect": list(a.client_protect)}
-            if a.client_where is not None or a.client_protect
-            else None
-        ),
-        "protections": list(a.protections),
+        "filter": parts["filter"],
+        "idSource": parts["idSource"],
+        "clientCheck": parts["clientCheck"],
+        "protections": parts["protections"],
         "explicit": a.explicit,
         "records": {
             "count": a.records,
@@ -296,6 +348,39 @@ def _action_doc(a: Action) -> dict[str, Any]:
         "cost": {"requests": a.requests, "seconds": round(a.seconds, 3)},
         "notes": list(a.notes),
     }
+
+
+def deletion_document(d: Deletion) -> dict[str, Any]:
+    """A deletion's parts as the plan file spells them: `kind`, `filter`, `idSource`,
+    `clientCheck` and `protections`, each present (null or empty where the kind has none)."""
+    parts: dict[str, Any] = {
+        "kind": d.kind,
+        "filter": None,
+        "idSource": None,
+        "clientCheck": None,
+        "protections": [],
+    }
+    if isinstance(d, ByFilter):
+        parts["filter"] = to_json(d.filter)
+        parts["protections"] = [to_json(p) for p in d.protections]
+    elif isinstance(d, ByIds):
+        parts["idSource"] = _source_doc(d.source)
+        if d.where is not None or d.protect:
+            parts["clientCheck"] = {
+                "where": None if d.where is None else to_json(d.where),
+                "protect": [to_json(p) for p in d.protect],
+            }
+    return parts
+
+
+def _source_doc(s: IdSource) -> dict[str, Any]:
+    if isinstance(s, InlineIds):
+        return {"type": s.type, "ids": list(s.ids)}
+    if isinstance(s, IdFile):
+        return {"type": s.type, "path": s.path, "sha256": s.sha256}
+    if isinstance(s, IdPrefix):
+        return {"type": s.type, "prefix": s.prefix}
+    return {"type": s.type, "filter": to_json(s.filter)}
 
 
 MAX_DEPTH = 100
@@ -419,36 +504,84 @@ def _shown(value: object) -> str:
 
 
 def _action_from(a: Mapping[str, Any]) -> Action:
-    s = a["idSource"]
-    source = None
-    if s is not None:
-        source = IdSource(
-            type=s["type"],
-            ids=tuple(s.get("ids", ())),
-            path=s.get("path"),
-            sha256=s.get("sha256"),
-            prefix=s.get("prefix"),
-            filter=s.get("filter"),
-        )
-    check = a.get("clientCheck") or {}
     return Action(
         policy=a["policy"],
         rule=a["rule"],
         index=a["index"],
         namespace=a["namespace"],
-        kind=a["kind"],
+        deletes=_deletion_from(a),
         records=a["records"]["count"],
         count_method=a["records"]["method"],
         namespace_records=a["records"]["ofNamespace"],
         condition=a["condition"],
-        filter=a["filter"],
-        id_source=source,
-        client_where=check.get("where"),
-        client_protect=tuple(check.get("protect", ())),
-        protections=tuple(a.get("protections", ())),
         explicit=a.get("explicit", False),
         samples=tuple(a["samples"]),
         requests=a["cost"]["requests"],
         seconds=a["cost"]["seconds"],
         notes=tuple(a["notes"]),
     )
+
+
+def _deletion_from(a: Mapping[str, Any]) -> Deletion:
+    """The deletion an action document describes; a part its kind does not use is refused, so
+    what is executed is all that was written."""
+    kind, where = a["kind"], f"action {_shown(a['id'])}"
+    check, source, protections = a.get("clientCheck"), a["idSource"], a.get("protections", [])
+    used = {
+        "filter": a["filter"] is not None,
+        "idSource": source is not None,
+        "clientCheck": check is not None,
+        "protections": bool(protections),
+    }
+    allowed = {
+        "deleteByFilter": ("filter", "protections"),
+        "deleteByIds": ("idSource", "clientCheck"),
+    }.get(kind, ())
+    stray = [name for name, present in used.items() if present and name not in allowed]
+    if stray:
+        raise PlanError(f"the plan file is not a valid plan: {where} is {kind}, yet has {stray[0]}")
+    if kind == "deleteAll":
+        return EveryRecord()
+    if kind == "deleteNamespace":
+        return WholeNamespace()
+    if kind == "deleteByFilter":
+        if a["filter"] is None:
+            raise PlanError(f"the plan file is not a valid plan: {where} is {kind} without filter")
+        return ByFilter(
+            _tree(a["filter"], where, "filter"),
+            tuple(_tree(p, where, "protections") for p in protections),
+        )
+    if source is None:
+        raise PlanError(f"the plan file is not a valid plan: {where} is {kind} without idSource")
+    check = check or {}
+    return ByIds(
+        _source_from(source, where),
+        None if check.get("where") is None else _tree(check["where"], where, "clientCheck"),
+        tuple(_tree(p, where, "clientCheck") for p in check.get("protect", ())),
+    )
+
+
+def _source_from(s: Mapping[str, Any], where: str) -> IdSource:
+    needs = {"inline": "ids", "file": "sha256", "prefix": "prefix", "filter": "filter"}[s["type"]]
+    extra = sorted(set(s) - {"type", needs} - ({"path"} if s["type"] == "file" else set()))
+    if needs not in s or (s["type"] == "file" and "path" not in s) or extra:
+        raise PlanError(
+            f"the plan file is not a valid plan: {where} has an idSource of type {s['type']} "
+            f"that is not one this release writes"
+        )
+    if s["type"] == "inline":
+        return InlineIds(tuple(s["ids"]))
+    if s["type"] == "file":
+        return IdFile(s["path"], s["sha256"])
+    if s["type"] == "prefix":
+        return IdPrefix(s["prefix"])
+    return MatchingIds(_tree(s["filter"], where, "idSource"))
+
+
+def _tree(raw: object, where: str, part: str) -> Filter:
+    """A filter of the plan file as a tree; one the policy parser refuses was not written by
+    this release."""
+    try:
+        return parse_filter(raw)
+    except FilterError as exc:
+        raise PlanError(f"the plan file is not a valid plan: {where}: its {part}: {exc}") from None

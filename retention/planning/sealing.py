@@ -16,40 +16,34 @@ resolving ID-file paths, which may be named relative or absolute.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import NoReturn
+from dataclasses import replace
+from typing import Any, NoReturn
 
 from retention.errors import PlanError
 from retention.identifiers import canonical_namespace
 from retention.planning.forms import Form, forms
-from retention.planning.plan import Action, Guard, IdSource, Plan, PolicyResult, format_time
+from retention.planning.plan import (
+    Action,
+    ByIds,
+    Deletion,
+    Guard,
+    IdFile,
+    Plan,
+    PolicyResult,
+    deletion_document,
+    format_time,
+)
 from retention.planning.planner import DEFAULT_MAX_PERCENT
 from retention.policy.model import Policy, PolicySet
 
 _REPLAN = "nothing was deleted; run `retention plan` again and review the new plan"
 
 
-@dataclass(frozen=True)
-class _Field:
-    name: str
-    """As the plan file spells it."""
-    of_action: str
-    of_form: str
-
-
-_FIELDS = (
-    _Field("kind", "kind", "kind"),
-    _Field("filter", "filter", "filter"),
-    _Field("idSource", "id_source", "id_source"),
-    _Field("clientCheck.where", "client_where", "client_where"),
-    _Field("clientCheck.protect", "client_protect", "client_protect"),
-    _Field("protections", "protections", "protections"),
-    _Field("condition", "condition", "condition"),
-    _Field("notes", "notes", "notes"),
-    _Field("explicit", "explicit", "explicit"),
-)
+_DELETION_FIELDS = ("kind", "filter", "idSource", "clientCheck", "protections")
+"""An action's deletion as the plan file spells it, in the order a difference is named."""
 
 
 def check_sealed(plan: Plan, policies: PolicySet) -> None:
@@ -113,33 +107,57 @@ def _check_action(
 
 
 def _differs(action: Action, form: Form) -> str | None:
-    """The first field (as the plan file names it) where `action` is not `form`."""
-    for f in _FIELDS:
-        mine, theirs = getattr(action, f.of_action), getattr(form, f.of_form)
-        if f.name == "idSource" and mine is not None and theirs is not None:
-            mine, theirs = _same_file(mine), _same_file(theirs)
-        if f.name == "condition":
-            mine = _as_named_by(mine, action.id_source, form.id_source)
-        if mine != theirs:
-            return f.name
+    """The first field (as the plan file names it) where `action` is not `form`.
+
+    Filters are compared as JSON text, not as values: in Python `true == 1 == 1.0`, while to
+    Pinecone a boolean, an integer and a float are not the same filter value.
+    """
+    mine, theirs = _deletion_parts(action.deletes), _deletion_parts(form.deletes)
+    for name in _DELETION_FIELDS:
+        if _text(mine[name]) != _text(theirs[name]):
+            return _subfield(name, mine[name], theirs[name])
+    if _as_named_by(action.condition, action.deletes, form.deletes) != form.condition:
+        return "condition"
+    if action.notes != form.notes:
+        return "notes"
+    if action.explicit is not form.explicit:
+        return "explicit"
     return None
 
 
-def _as_named_by(condition: str, mine: IdSource | None, theirs: IdSource | None) -> str:
+def _deletion_parts(deletes: Deletion) -> dict[str, Any]:
+    """The plan file's parts of a deletion, an ID file named by where it resolves: the policies
+    may name `./policies/x` where the plan says `/abs/policies/x`, the same file (and digest)."""
+    if isinstance(deletes, ByIds) and isinstance(deletes.source, IdFile):
+        deletes = replace(deletes, source=_resolved(deletes.source))
+    return deletion_document(deletes)
+
+
+def _subfield(name: str, mine: Any, theirs: Any) -> str:
+    if name == "clientCheck" and isinstance(mine, dict) and isinstance(theirs, dict):
+        if _text(mine["where"]) != _text(theirs["where"]):
+            return "clientCheck.where"
+        return "clientCheck.protect"
+    return name
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=True)
+
+
+def _as_named_by(condition: str, mine: Deletion, theirs: Deletion) -> str:
     """The condition in words, naming the ID file as the policies now do when both name the
     same file (the words say "the 10 IDs in policies/x.txt")."""
-    if mine is None or theirs is None or mine.path is None or theirs.path is None:
+    if not (isinstance(mine, ByIds) and isinstance(theirs, ByIds)):
         return condition
-    if mine.type != "file" or _same_file(mine) != _same_file(theirs):
+    if not (isinstance(mine.source, IdFile) and isinstance(theirs.source, IdFile)):
         return condition
-    return condition.replace(mine.path, theirs.path, 1)
+    if _resolved(mine.source) != _resolved(theirs.source):
+        return condition
+    return condition.replace(mine.source.path, theirs.source.path, 1)
 
 
-def _same_file(source: IdSource) -> IdSource:
-    """An ID file named as the policies are given (`./policies/x` or `/abs/policies/x`) is the
-    same file: compare where it resolves, with its pinned digest."""
-    if source.type != "file" or source.path is None:
-        return source
+def _resolved(source: IdFile) -> IdFile:
     return replace(source, path=os.path.realpath(source.path))
 
 

@@ -42,7 +42,17 @@ from retention.filters import (
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.planning.forms import Form, Forms, forms
 from retention.planning.inventory import Inventory, NamespaceInfo
-from retention.planning.plan import Action, CountMethod, IdSource, InvalidTimestamps
+from retention.planning.plan import (
+    Action,
+    ByFilter,
+    ByIds,
+    CountMethod,
+    IdFile,
+    IdPrefix,
+    IdSource,
+    InlineIds,
+    InvalidTimestamps,
+)
 from retention.policy.model import Policy, Rule
 from retention.quotas import BY_NAME, Quota
 
@@ -103,9 +113,7 @@ async def plan_rule(
     options = forms(policy, rule, protections, now=ctx.now, namespace_records=ns.records)
     preferred = options.preferred
     if preferred.kind == "deleteByIds":
-        return await _by_ids(
-            ctx, policy, rule, ns, preferred, options.condition, protections, keep_ids
-        )
+        return await _by_ids(ctx, policy, rule, ns, preferred, keep_ids)
     if preferred.kind != "deleteByFilter":
         action = _action(
             policy,
@@ -131,14 +139,15 @@ async def _by_filter(
 ) -> Selection:
     """A filtered delete, counted by Pinecone; by IDs instead when Pinecone counts a record
     that both the folded filter and a protection match."""
-    assert options.folded is not None and options.fallback is not None
+    preferred = options.preferred.deletes
+    assert isinstance(preferred, ByFilter) and options.fallback is not None
     inv, index, name = ctx.inventory, policy.index, ns.name
     invalid = None
     if rule.ttl is not None:
         invalid = _found_invalid(
             ctx, policy, rule, ns, await _invalid_timestamps(ctx, policy, rule, ns)
         )
-    folded = options.folded
+    folded = preferred.filter
     records = await inv.count(index, name, folded)
     # Samples come under their own limit (fetch by metadata), alongside the proof count.
     sampling = (
@@ -157,9 +166,7 @@ async def _by_filter(
     if spoiled:
         if sampling is not None:
             sampling.cancel()
-        fallback = await _by_ids(
-            ctx, policy, rule, ns, options.fallback, options.condition, protections
-        )
+        fallback = await _by_ids(ctx, policy, rule, ns, options.fallback)
         fallback.invalid = invalid
         return fallback
     samples = await sampling if sampling is not None else ()
@@ -193,24 +200,22 @@ async def _by_ids(
     rule: Rule,
     ns: NamespaceInfo,
     form: Form,
-    condition: Filter | None,
-    protections: Sequence[Filter],
     keep_ids: bool = True,
 ) -> Selection:
-    source = form.id_source
-    assert source is not None
-    batches, listed = _batches(ctx, policy, ns, source, condition)
+    assert isinstance(form.deletes, ByIds)
+    source, condition = form.deletes.source, form.deletes.where
+    batches, listed = _batches(ctx, policy, ns, source)
     # The same decision the apply makes on fresh metadata: the condition under every reading
     # of Pinecone's filters, no protection under any.
     keep = surely(condition) if condition is not None else None
-    protected = [possibly(p) for p in protections]
+    protected = [possibly(p) for p in form.deletes.protect]
     # An ID rule with olderThan checks each record's time field here, so it counts the records
     # whose field holds no number itself (a filter rule asks Pinecone: `_invalid_timestamps`).
     ttl_field = rule.ttl.field if rule.ttl is not None and listed is False else None
     where = surely(rule.where) if rule.where is not None else None
     picked = await _pick(batches, keep, protected, ttl_field, where, keep_ids, ctx.sample_size)
     n, shown, invalid, selected = picked.records, picked.shown, picked.invalid, picked.selected
-    pages = math.ceil(n / LIST_PAGE) if source.type == "prefix" else 0
+    pages = math.ceil(n / LIST_PAGE) if isinstance(source, IdPrefix) else 0
     batches_n = math.ceil(n / MAX_IDS_PER_REQUEST)
     action = _action(
         policy,
@@ -275,20 +280,18 @@ def _holds_no_time(metadata: Metadata, name: str, where: Predicate | None) -> bo
 
 
 def _batches(
-    ctx: Context, policy: Policy, ns: NamespaceInfo, source: IdSource, condition: Filter | None
+    ctx: Context, policy: Policy, ns: NamespaceInfo, source: IdSource
 ) -> tuple[AsyncIterator[Mapping[str, Metadata]], bool]:
     """The candidates of an ID source with their metadata, batch by batch, and whether
     Pinecone matched them by filter (else they were listed or named, and fetched)."""
     inv, index, name = ctx.inventory, policy.index, ns.name
-    if source.type == "inline":
+    if isinstance(source, InlineIds):
         return _fetched(inv, index, name, _chunks(source.ids)), False
-    if source.type == "file":
-        assert source.path is not None
+    if isinstance(source, IdFile):
         return _fetched(inv, index, name, inv.read_ids_file(source.path)), False
-    if source.type == "prefix":
-        return _fetched(inv, index, name, inv.list_ids(index, name, source.prefix or "")), False
-    assert condition is not None
-    return _as_mappings(inv.matching(index, name, condition)), True
+    if isinstance(source, IdPrefix):
+        return _fetched(inv, index, name, inv.list_ids(index, name, source.prefix)), False
+    return _as_mappings(inv.matching(index, name, source.filter)), True
 
 
 async def _fetched(
@@ -421,13 +424,8 @@ def _action(
         rule=rule.name,
         index=policy.index,
         namespace=ns.name,
-        kind=form.kind,
+        deletes=form.deletes,
         condition=form.condition,
-        filter=form.filter,
-        id_source=form.id_source,
-        client_where=form.client_where,
-        client_protect=form.client_protect,
-        protections=form.protections,
         notes=form.notes,
         explicit=form.explicit,
         namespace_records=ns.records,

@@ -14,7 +14,8 @@ from retention.applying import batches
 from retention.applying.batches import file_digest
 from retention.applying.checks import namespace_guard_problem
 from retention.errors import PlanError
-from retention.planning.plan import Action, Guard, Plan, PolicyResult, Sources
+from retention.filters import Compare
+from retention.planning.plan import Action, ByFilter, Guard, Plan, PolicyResult, Sources
 
 
 def _plan(records: int, of: int, guard: Guard) -> tuple[Plan, Action]:
@@ -23,12 +24,11 @@ def _plan(records: int, of: int, guard: Guard) -> tuple[Plan, Action]:
         rule="r",
         index="idx",
         namespace="ns",
-        kind="deleteByFilter",
+        deletes=ByFilter(Compare("x", "$eq", 1)),
         records=records,
         count_method="dryRunCount",
         namespace_records=of,
         condition="x",
-        filter={"x": {"$eq": 1}},
     )
     plan = Plan(
         as_of=datetime(2026, 12, 1, tzinfo=UTC),

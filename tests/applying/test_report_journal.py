@@ -15,8 +15,9 @@ import pytest
 from retention.applying.journal import MAX_JOURNAL_BYTES, Entry, Journal
 from retention.applying.report import ActionResult, Report
 from retention.errors import PlanError
+from retention.filters import Compare
 from retention.host import NotWritable, replace_atomically
-from retention.planning.plan import Action
+from retention.planning.plan import Action, ByFilter
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
 T1 = datetime(2027, 1, 1, 0, 0, 7, tzinfo=UTC)
@@ -29,12 +30,11 @@ def action(namespace: str, records: int = 10) -> Action:
         rule="r",
         index="idx",
         namespace=namespace,
-        kind="deleteByFilter",
+        deletes=ByFilter(Compare("x", "$eq", 1)),
         records=records,
         count_method="dryRunCount",
         namespace_records=100,
         condition="x",
-        filter={"x": {"$eq": 1}},
     )
 
 

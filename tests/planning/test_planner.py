@@ -11,7 +11,13 @@ import pytest
 from retention.errors import NotFound, PlanError
 from retention.filters import Filter, Semantics
 from retention.planning.forms import FALLBACK_NOTE
-from retention.planning.plan import InvalidTimestamps, Plan, from_document, to_document
+from retention.planning.plan import (
+    InvalidTimestamps,
+    Plan,
+    deletion_document,
+    from_document,
+    to_document,
+)
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import PolicySet, load_policies
 from tests.planning.memory import MemoryInventory
@@ -83,7 +89,7 @@ def test_ttl_with_protection_is_one_filtered_delete_with_an_exact_count(tmp_path
     assert action.condition == (
         "created_at < 2026-08-26T03:00:00Z and (legal_hold is missing or legal_hold != true)"
     )
-    assert action.filter == {
+    assert deletion_document(action.deletes)["filter"] == {
         "$and": [
             {"created_at": {"$lt": int((NOW - timedelta(days=90)).timestamp())}},
             {"$or": [{"legal_hold": {"$exists": False}}, {"legal_hold": {"$ne": True}}]},
@@ -123,7 +129,7 @@ def test_string_protection_on_a_list_field_falls_back_to_ids(tmp_path: Path) -> 
         i for i in expected_ttl(data["t-a"], held=False) if "t1" not in data["t-a"][i]["tags"]
     }  # type: ignore[operator]
     assert action.records == len(expected)
-    assert action.client_protect == ({"tags": {"$eq": "t1"}},)
+    assert deletion_document(action.deletes)["clientCheck"]["protect"] == [{"tags": {"$eq": "t1"}}]
 
 
 def test_string_protection_folds_when_pinecone_proves_it_exact(tmp_path: Path) -> None:
@@ -192,7 +198,7 @@ def test_delete_all_with_a_hold_becomes_a_filtered_delete(tmp_path: Path) -> Non
     by_ns = {a.namespace: a for a in result.actions}
     assert by_ns["t-free"].kind == "deleteAll" and by_ns["t-free"].records == 2
     assert by_ns["t-held"].kind == "deleteByFilter" and by_ns["t-held"].records == 2
-    assert by_ns["t-held"].filter == {
+    assert deletion_document(by_ns["t-held"].deletes)["filter"] == {
         "$or": [{"case": {"$exists": False}}, {"case": {"$ne": "C-1"}}]
     }
     assert by_ns["t-held"].notes[0] == (

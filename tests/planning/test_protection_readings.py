@@ -30,10 +30,18 @@ from retention.filters import (
     Semantics,
     compile_filter,
     or_,
-    parse_filter,
     to_json,
 )
-from retention.planning.plan import Action, Plan
+from retention.planning.plan import (
+    Action,
+    ByFilter,
+    EveryRecord,
+    IdPrefix,
+    InlineIds,
+    MatchingIds,
+    Plan,
+    WholeNamespace,
+)
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import PolicySet, load_policies
 from tests.filters.test_negation import FIELDS, filters, values
@@ -122,29 +130,27 @@ def _deleted(plan: Plan, inv: MemoryInventory, sem: Semantics) -> dict[str, set[
 
 
 def _selected(action: Action, records: dict[str, Metadata], sem: Semantics) -> set[str]:
-    if action.kind in ("deleteAll", "deleteNamespace"):
+    d = action.deletes
+    if isinstance(d, EveryRecord | WholeNamespace):
         return set(records)
-    if action.kind == "deleteByFilter":
-        assert action.filter is not None
-        if action.protections:
-            spared = or_(*(parse_filter(p) for p in action.protections))
-            both = compile_filter(parse_filter(action.filter), sem)
-            held = compile_filter(spared, sem)
+    if isinstance(d, ByFilter):
+        if d.protections:
+            both = compile_filter(d.filter, sem)
+            held = compile_filter(or_(*d.protections), sem)
             if any(both(m) and held(m) for m in records.values()):
                 return set()  # check_spared refuses the apply
-        match = compile_filter(parse_filter(action.filter), sem)
+        match = compile_filter(d.filter, sem)
         return {i for i, m in records.items() if match(m)}
-    source = action.id_source
-    assert source is not None
-    if source.type == "inline":
+    source = d.source
+    if isinstance(source, InlineIds):
         candidates = [i for i in source.ids if i in records]
-    elif source.type == "prefix":
-        candidates = [i for i in records if i.startswith(source.prefix or "")]
+    elif isinstance(source, IdPrefix):
+        candidates = [i for i in records if i.startswith(source.prefix)]
     else:
-        assert source.filter is not None
-        match = compile_filter(parse_filter(source.filter), sem)
+        assert isinstance(source, MatchingIds)
+        match = compile_filter(source.filter, sem)
         candidates = [i for i, m in records.items() if match(m)]
-    allowed = checker(action)
+    allowed = checker(d)
     return {i for i in candidates if allowed(records[i])}
 
 

@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from retention.filters import And, Compare
 from retention.planning.plan import (
     Action,
+    ByFilter,
+    ByIds,
+    EveryRecord,
     Guard,
-    IdSource,
+    IdFile,
     Overlap,
     Plan,
     PolicyResult,
@@ -36,13 +40,14 @@ def fixed_plan() -> Plan:
         rule="expire-tickets",
         index="support-prod",
         namespace="tenant-acme",
-        kind="deleteByFilter",
+        deletes=ByFilter(
+            And((Compare("created_at", "$lt", 1787713200), Compare("source", "$eq", "zendesk")))
+        ),
         records=45_000,
         count_method="dryRunCount",
         namespace_records=120_000,
         condition='created_at < 2026-08-26T03:00:00Z and source == "zendesk" and '
         "(legal_hold is missing or legal_hold != true)",
-        filter={"$and": [{"created_at": {"$lt": 1787713200}}, {"source": {"$eq": "zendesk"}}]},
         samples=("t-1", "t-2", "t-3"),
         requests=1,
         seconds=0.2,
@@ -52,13 +57,14 @@ def fixed_plan() -> Plan:
         rule="erasure-requests",
         index="support-prod",
         namespace="tenant-acme",
-        kind="deleteByIds",
+        deletes=ByIds(
+            IdFile("policies/erasure/2026-11.txt", "ab" * 32),
+            protect=(Compare("legal_hold", "$eq", True),),
+        ),
         records=6,
         count_method="enumeration",
         namespace_records=120_000,
         condition="the 6 IDs in policies/erasure/2026-11.txt",
-        id_source=IdSource("file", path="policies/erasure/2026-11.txt", sha256="ab" * 32),
-        client_protect=({"legal_hold": {"$eq": True}},),
         samples=("user-1001#msg-1",),
         requests=2,
         seconds=0.0012,
@@ -68,19 +74,18 @@ def fixed_plan() -> Plan:
         rule="expire-chat",
         index="support-prod",
         namespace="tenant-globex",
-        kind="deleteByFilter",
+        deletes=ByFilter(Compare("created_at", "$lt", 1792810800)),
         records=0,
         count_method="dryRunCount",
         namespace_records=800,
         condition="created_at < 2026-10-25T03:00:00Z",
-        filter={"created_at": {"$lt": 1792810800}},
     )
     scratch = Action(
         policy="scratch-purge",
         rule="purge-scratch",
         index="kb-prod",
         namespace="scratch-7",
-        kind="deleteAll",
+        deletes=EveryRecord(),
         records=2_500_000,
         count_method="namespaceStats",
         namespace_records=2_500_000,

@@ -336,3 +336,81 @@ def test_an_action_whose_index_lost_its_host_entry_is_refused(loaded: PolicySet)
     doc = to_document(make(loaded, data, 0))
     doc["indexes"] = []
     assert "index 'idx' has no host in the plan's indexes" in refused(loaded, resealed(doc))
+
+
+def _swap_true_for_one(value: Any) -> tuple[Any, bool]:
+    """`value` with its first boolean `true` compared with (not `$exists: true`, which the
+    plan reader refuses as 1) written as the number 1, and whether it had one."""
+    if value is True:
+        return 1, True
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            new, done = _swap_true_for_one(item)
+            if done:
+                return [*value[:i], new, *value[i + 1 :]], True
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$exists":
+                continue
+            new, done = _swap_true_for_one(item)
+            if done:
+                return {**value, key: new}, True
+    return value, False
+
+
+@pytest.mark.parametrize("part", ["filter", "protections", "clientCheck"])
+def test_a_boolean_turned_into_a_number_is_refused(loaded: PolicySet, part: str) -> None:
+    """`legal_hold: true` edited to `legal_hold: 1` is another filter to Pinecone (a number
+    never equals a boolean), though Python's `True == 1` would call the two documents equal."""
+    data = {"t-a": {"r-1": {"source": "chat", "created_at": 0}}, "t-b": {}, "s-one": {}}
+    data |= {"s-held": {}, "d-old": {}}
+    doc = to_document(make(loaded, data, 0))
+    edited = 0
+    for i, action in enumerate(doc["actions"]):
+        swapped, done = _swap_true_for_one(action[part])
+        if not done:
+            continue
+        one = copy.deepcopy(doc)
+        one["actions"][i][part] = swapped
+        assert "does not match the policies" in refused(loaded, resealed(one))
+        edited += 1
+    assert edited
+
+
+def test_a_part_the_kind_does_not_use_is_refused(loaded: PolicySet) -> None:
+    """A deleteByFilter that also carries an ID source would have it silently dropped; the
+    plan file is refused instead, naming the part."""
+    data = {"t-a": {"r-1": {"source": "chat"}}, "t-b": {}, "s-one": {}, "s-held": {}, "d-old": {}}
+    doc = to_document(make(loaded, data, 0))
+    action = next(a for a in doc["actions"] if a["kind"] == "deleteByFilter")
+    action["idSource"] = {"type": "prefix", "prefix": ""}
+    with pytest.raises(PlanError) as caught:
+        from_document(resealed(doc))
+    assert str(caught.value) == (
+        f"the plan file is not a valid plan: action '{action['id']}' is deleteByFilter, yet has "
+        "idSource"
+    )
+
+
+def test_a_filter_no_policy_could_hold_is_refused_as_it_is_read(loaded: PolicySet) -> None:
+    data = {"t-a": {"r-1": {"source": "chat"}}, "t-b": {}, "s-one": {}, "s-held": {}, "d-old": {}}
+    doc = to_document(make(loaded, data, 0))
+    action = next(a for a in doc["actions"] if a["kind"] == "deleteByFilter")
+    action["filter"] = {"source": {"$regex": "."}}
+    with pytest.raises(PlanError) as caught:
+        from_document(resealed(doc))
+    assert str(caught.value).startswith(
+        f"the plan file is not a valid plan: action '{action['id']}': its filter: unknown "
+        "operator $regex"
+    )
+
+
+@SETTINGS
+@given(datasets, st.integers(0, len(SEMANTICS_VARIANTS) - 1))
+def test_a_plan_reads_back_to_the_same_document(
+    loaded: PolicySet, data: dict[str, Any], semantics: int
+) -> None:
+    """The plan holds filter trees and writes them as JSON: reading its own file back gives
+    the same trees, so the same document and fingerprint."""
+    doc = to_document(make(loaded, data, semantics))
+    assert to_document(from_document(json.loads(json.dumps(doc)))) == doc
