@@ -21,6 +21,7 @@ Semantics follow Pinecone's documented behaviour:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -289,6 +290,13 @@ def to_json(f: Filter) -> dict[str, object]:
         value = list(f.value) if isinstance(f.value, tuple) else f.value
         return {f.field: {f.op: value}}
     return {"$and" if isinstance(f, And) else "$or": [to_json(c) for c in f.clauses]}
+
+
+def identity(f: Filter | None) -> str:
+    """A filter as Pinecone tells filters apart: its JSON text. Trees compare as Python values,
+    where `True == 1 == 1.0`; to Pinecone a boolean, an integer and a float differ, so compare
+    and deduplicate filters by this instead ("" for no filter)."""
+    return "" if f is None else json.dumps(to_json(f), sort_keys=True, ensure_ascii=True)
 
 
 def is_tautology(f: Filter) -> bool:

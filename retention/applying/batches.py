@@ -10,13 +10,12 @@ any), so a record that changed since planning is spared.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from retention.errors import GuardError, NotFound, PlanError
-from retention.filters import Filter, Predicate, and_, or_, possibly, surely, to_json
+from retention.filters import Predicate, and_, identity, or_, possibly, surely, to_json
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient
 from retention.planning.plan import (
@@ -175,7 +174,7 @@ async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
         return
     filters = [by_filter(a).filter for a in mine]
     # Each protection once, however many of the actions carry it.
-    unique = {_key(p): p for a in mine for p in by_filter(a).protections}
+    unique = {identity(p): p for a in mine for p in by_filter(a).protections}
     reach = and_(or_(*filters), or_(*unique.values()))
     assert reach is not None
     overlap = (await index.count(to_json(reach), mine[0].namespace)).matched
@@ -192,11 +191,6 @@ async def check_spared(index: IndexClient, actions: Sequence[Action]) -> None:
             "protection, so the filter is not sent; nothing was deleted there; run "
             "`retention plan` again (it checks such records one by one)"
         )
-
-
-def _key(f: Filter) -> str:
-    """A filter's identity: its JSON text (in Python `true == 1`; to Pinecone they differ)."""
-    return json.dumps(to_json(f), sort_keys=True)
 
 
 async def namespace_records(index: IndexClient, namespace: str) -> int:

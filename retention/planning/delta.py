@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from retention.filters import to_json
+from retention.filters import identity
 from retention.planning.plan import Action, Plan
 from retention.policy.durations import format_duration
-from retention.policy.model import Policy, PolicySet, Rule
+from retention.policy.model import IdList, IdsWithPrefix, Policy, PolicySet, Rule
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,15 @@ def _why(policy: str, rule: str, head: PolicySet, base: PolicySet) -> str:
         parts.append(
             f"{format_duration(br.ttl.older_than)} -> {format_duration(hr.ttl.older_than)}"
         )
-    if (hr.where and to_json(hr.where)) != (br.where and to_json(br.where)):
+    if identity(hr.where) != identity(br.where):
         parts.append("where changed")
-    if hr.kind != br.kind or hr.id_prefix != br.id_prefix or hr.ids != br.ids:
+    if hr.kind != br.kind or _listed(hr) != _listed(br):
         parts.append("selection changed")
     elif hr.ids_file and br.ids_file and hr.ids_file.sha256 != br.ids_file.sha256:
         # The base revision's files are read from a scratch copy, so paths always differ:
         # only the content says whether the selection did.
         parts.append("ID file changed")
-    if hp.protect != bp.protect:
+    if [identity(p) for p in hp.protect] != [identity(p) for p in bp.protect]:
         parts.append("protections changed")
     if hp.namespaces != bp.namespaces:
         parts.append("namespaces changed")
@@ -107,3 +107,9 @@ def _why(policy: str, rule: str, head: PolicySet, base: PolicySet) -> str:
     if _holds(head) != _holds(base) and not parts:
         parts.append("legal holds changed")
     return ", ".join(parts)
+
+
+def _listed(rule: Rule) -> tuple[str, ...] | str | None:
+    """The IDs or prefix a rule names in the policy itself."""
+    s = rule.selects
+    return s.ids if isinstance(s, IdList) else s.prefix if isinstance(s, IdsWithPrefix) else None

@@ -32,7 +32,7 @@ from retention.planning.plan import (
     MatchingIds,
     WholeNamespace,
 )
-from retention.policy.model import Policy, Rule
+from retention.policy.model import DropNamespaces, IdList, IdsFromFile, IdsWithPrefix, Policy, Rule
 
 NOT_EXACT_NOTE = (
     "records that a protection may cover under another reading of Pinecone's filter semantics, "
@@ -80,11 +80,11 @@ def forms(
 ) -> Forms:
     """Every form `rule` of `policy` may take in a namespace with these protections."""
     condition = rule.condition(now)
-    if rule.kind in ("ids", "idsFile", "idPrefix"):
+    if isinstance(rule.selects, IdList | IdsFromFile | IdsWithPrefix):
         return Forms(_by_ids(rule, condition, protections))
     if rule.destructive and not protections:
         deletes: Deletion
-        if rule.delete_namespace:
+        if isinstance(rule.selects, DropNamespaces):
             deletes, words = WholeNamespace(), "the namespace itself, with"
         else:
             deletes, words = EveryRecord(), "every record:"
@@ -131,7 +131,7 @@ def _by_ids(
 
 def _instead_note(rule: Rule, protections: Sequence[Filter]) -> str:
     """Why a deleteAll/deleteNamespace rule deletes record by record in this namespace."""
-    instead = "deleting the namespace" if rule.delete_namespace else "deleteAll"
+    instead = "deleting the namespace" if isinstance(rule.selects, DropNamespaces) else "deleteAll"
     return (
         f"{len(protections)} protection(s) apply here, so instead of {instead} only "
         "unprotected records are deleted"
@@ -139,12 +139,13 @@ def _instead_note(rule: Rule, protections: Sequence[Filter]) -> str:
 
 
 def _id_source(rule: Rule, condition: Filter | None) -> IdSource:
-    if rule.ids is not None:
-        return InlineIds(rule.ids)
-    if rule.ids_file is not None:
-        return IdFile(rule.ids_file.path, rule.ids_file.sha256)
-    if rule.id_prefix is not None:
-        return IdPrefix(rule.id_prefix)
+    s = rule.selects
+    if isinstance(s, IdList):
+        return InlineIds(s.ids)
+    if isinstance(s, IdsFromFile):
+        return IdFile(s.file.path, s.file.sha256)
+    if isinstance(s, IdsWithPrefix):
+        return IdPrefix(s.prefix)
     if condition is not None:
         return MatchingIds(condition)
     return IdPrefix("")

@@ -35,12 +35,19 @@ from retention.identifiers import MAX_ID_LENGTH
 from retention.policy.durations import check_schedule, parse_duration
 from retention.policy.idfile import MAX_BYTES, NotReadable, lines, open_regular
 from retention.policy.model import (
+    DropNamespaces,
+    EmptyNamespaces,
     Guards,
+    IdList,
     IdsFile,
+    IdsFromFile,
+    IdsWithPrefix,
     LegalHold,
+    Matching,
     NamespaceSelector,
     Policy,
     Rule,
+    Selector,
     Ttl,
 )
 from retention.policy.yamlsource import Document, JsonPath, render_path
@@ -279,15 +286,26 @@ def _rule(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Rule | Non
     return Rule(
         name=raw["name"],
         location=check.doc.at((*path, "name")),
-        ttl=ttl,
-        where=where,
-        ids=tuple(raw["ids"]) if "ids" in raw else None,
-        ids_file=ids_file,
-        id_prefix=raw.get("idPrefix"),
-        delete_all=raw.get("deleteAll", False),
-        delete_namespace=raw.get("deleteNamespace", False),
+        selects=_selector(raw, ttl, where, ids_file),
         description=raw.get("description"),
     )
+
+
+def _selector(
+    raw: Mapping[str, Any], ttl: Ttl | None, where: Filter | None, ids_file: IdsFile | None
+) -> Selector:
+    """The rule's selector, from keys `_check_selectors` found consistent."""
+    if raw.get("deleteNamespace", False):
+        return DropNamespaces()
+    if raw.get("deleteAll", False):
+        return EmptyNamespaces()
+    if "ids" in raw:
+        return IdList(tuple(raw["ids"]), ttl, where)
+    if ids_file is not None:
+        return IdsFromFile(ids_file, ttl, where)
+    if "idPrefix" in raw:
+        return IdsWithPrefix(raw["idPrefix"], ttl, where)
+    return Matching(ttl, where)
 
 
 def _check_selectors(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> bool:

@@ -10,7 +10,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import ClassVar, Literal, TypeAlias
 
 from retention.errors import Location
 from retention.filters import Compare, Filter, and_
@@ -73,36 +73,98 @@ class IdsFile:
 
 
 @dataclass(frozen=True)
+class Matching:
+    """The records whose metadata match: the TTL cutoff, `where`, or both."""
+
+    ttl: Ttl | None = None
+    where: Filter | None = None
+    kind: ClassVar[RuleKind] = "filter"
+
+    def __post_init__(self) -> None:
+        if self.ttl is None and self.where is None:
+            raise ValueError("a Matching selector needs olderThan or where")
+
+
+@dataclass(frozen=True)
+class IdList:
+    """The IDs written in the rule, those whose metadata match `ttl` and `where` if given."""
+
+    ids: tuple[str, ...]
+    ttl: Ttl | None = None
+    where: Filter | None = None
+    kind: ClassVar[RuleKind] = "ids"
+
+
+@dataclass(frozen=True)
+class IdsFromFile:
+    """The IDs of an ID file, those whose metadata match `ttl` and `where` if given."""
+
+    file: IdsFile
+    ttl: Ttl | None = None
+    where: Filter | None = None
+    kind: ClassVar[RuleKind] = "idsFile"
+
+
+@dataclass(frozen=True)
+class IdsWithPrefix:
+    """The IDs Pinecone lists with a prefix, those matching `ttl` and `where` if given."""
+
+    prefix: str
+    ttl: Ttl | None = None
+    where: Filter | None = None
+    kind: ClassVar[RuleKind] = "idPrefix"
+
+
+@dataclass(frozen=True)
+class EmptyNamespaces:
+    """`deleteAll: true`: every record; the namespaces stay."""
+
+    kind: ClassVar[RuleKind] = "deleteAll"
+
+
+@dataclass(frozen=True)
+class DropNamespaces:
+    """`deleteNamespace: true`: the namespaces themselves."""
+
+    kind: ClassVar[RuleKind] = "deleteNamespace"
+
+
+Selector: TypeAlias = (
+    Matching | IdList | IdsFromFile | IdsWithPrefix | EmptyNamespaces | DropNamespaces
+)
+"""What a rule selects: one of the schema's mutually exclusive forms."""
+IdSelector: TypeAlias = IdList | IdsFromFile | IdsWithPrefix
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     location: Location
-    ttl: Ttl | None = None
-    where: Filter | None = None
-    ids: tuple[str, ...] | None = None
-    ids_file: IdsFile | None = None
-    id_prefix: str | None = None
-    delete_all: bool = False
-    delete_namespace: bool = False
+    selects: Selector
     description: str | None = None
 
     @property
     def kind(self) -> RuleKind:
-        if self.delete_namespace:
-            return "deleteNamespace"
-        if self.delete_all:
-            return "deleteAll"
-        if self.ids is not None:
-            return "ids"
-        if self.ids_file is not None:
-            return "idsFile"
-        if self.id_prefix is not None:
-            return "idPrefix"
-        return "filter"
+        return self.selects.kind
 
     @property
     def destructive(self) -> bool:
         """Empties namespaces regardless of their records' metadata."""
-        return self.delete_all or self.delete_namespace
+        return isinstance(self.selects, EmptyNamespaces | DropNamespaces)
+
+    @property
+    def ttl(self) -> Ttl | None:
+        s = self.selects
+        return None if isinstance(s, EmptyNamespaces | DropNamespaces) else s.ttl
+
+    @property
+    def where(self) -> Filter | None:
+        s = self.selects
+        return None if isinstance(s, EmptyNamespaces | DropNamespaces) else s.where
+
+    @property
+    def ids_file(self) -> IdsFile | None:
+        return self.selects.file if isinstance(self.selects, IdsFromFile) else None
 
     def condition(self, now: datetime) -> Filter | None:
         """The metadata condition (TTL cutoff AND `where`); None when the rule has none."""

@@ -15,6 +15,14 @@ from retention.errors import PolicyErrors
 from retention.filters import Compare, describe, to_json
 from retention.policy import NamespaceSelector, Ttl, load_policies
 from retention.policy.durations import check_schedule, format_duration, parse_duration
+from retention.policy.model import (
+    DropNamespaces,
+    EmptyNamespaces,
+    IdList,
+    IdsFromFile,
+    IdsWithPrefix,
+    Matching,
+)
 from retention.policy.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +80,7 @@ def test_examples_load_into_the_model() -> None:
     gdpr = by_name["gdpr-erasure"]
     assert gdpr.rules[0].ids_file is not None and gdpr.rules[0].ids_file.count == 6
     assert by_name["scratch-purge"].rules[0].kind == "deleteAll"
-    assert by_name["knowledge-base"].rules[0].id_prefix == "doc-123#"
+    assert by_name["knowledge-base"].rules[0].selects == IdsWithPrefix("doc-123#")
 
 
 def test_digest_follows_content_not_location(tmp_path: Path) -> None:
@@ -232,3 +240,43 @@ def test_on_invalid_timestamps_defaults_to_warn(
         f"{bad}:7:24: error: spec.onInvalidTimestamps: must be one of warn, fail; got string "
         "'ignore'"
     ]
+
+
+def test_each_rule_form_loads_as_its_own_selector(tmp_path: Path) -> None:
+    """A rule's YAML keys become one selector variant, with the conditions it may carry."""
+    (tmp_path / "ids.txt").write_text("a\nb\n")
+    (tmp_path / "p.yaml").write_text(
+        """\
+apiVersion: retention/v1
+kind: RetentionPolicy
+metadata: {name: p}
+spec:
+  index: idx
+  namespaces: {include: ["t-*"]}
+  rules:
+    - {name: ttl, olderThan: 1d, field: created_at}
+    - {name: where, where: {source: chat}}
+    - {name: listed, ids: [a], where: {source: chat}}
+    - {name: file, idsFile: ids.txt, olderThan: 1d, field: created_at}
+    - {name: prefix, idPrefix: "doc#"}
+    - {name: all, deleteAll: true}
+    - {name: gone, deleteNamespace: true}
+"""
+    )
+    rules = {r.name: r.selects for r in load_policies([tmp_path]).policies[0].rules}
+    day = Ttl(timedelta(days=1), "created_at")
+    chat = Compare("source", "$eq", "chat")
+    assert rules["ttl"] == Matching(ttl=day)
+    assert rules["where"] == Matching(where=chat)
+    assert rules["listed"] == IdList(("a",), where=chat)
+    assert isinstance(rules["file"], IdsFromFile) and rules["file"].ttl == day
+    assert rules["file"].file.count == 2
+    assert rules["prefix"] == IdsWithPrefix("doc#")
+    assert rules["all"] == EmptyNamespaces()
+    assert rules["gone"] == DropNamespaces()
+
+
+def test_a_condition_selector_cannot_be_empty() -> None:
+    """The one state the schema forbids that the variant could still hold is refused."""
+    with pytest.raises(ValueError, match="needs olderThan or where"):
+        Matching()
