@@ -205,8 +205,8 @@ async def plan_and_apply(
         report = await apply_live(
             applier,
             plan,
+            policies,
             now=now,
-            digest=policies.digest,
             settings=ApplySettings(),
             log=log,
             stop=Stop(),
@@ -318,7 +318,7 @@ def apply_child(planfile: str, url: str) -> int:
 
     async def run() -> int:
         plan = from_document(json.loads(Path(planfile).read_text()))
-        digest = load_policies(list(plan.sources.files)).digest
+        policies = load_policies(list(plan.sources.files))
         loaded = vm_rss_kb("VmHWM")
         log = structlog.wrap_logger(structlog.ReturnLogger())
         peak = [vm_rss_kb()]
@@ -327,8 +327,8 @@ def apply_child(planfile: str, url: str) -> int:
             report = await apply_live(
                 c,
                 plan,
+                policies,
                 now=datetime.now(UTC),
-                digest=digest,
                 settings=ApplySettings(),
                 log=log,
                 stop=Stop(),

@@ -91,9 +91,9 @@ async def plan_live(
 async def apply_live(
     client: PineconeClient,
     plan: Plan,
+    policies: PolicySet,
     *,
     now: datetime,
-    digest: str | None,
     settings: ApplySettings,
     log: FilteringBoundLogger,
     stop: Stop,
@@ -102,7 +102,8 @@ async def apply_live(
     only: Sequence[str] | None = None,
     fresh: bool = False,
 ) -> Report:
-    """Apply `plan`; `fresh` when this process made it moments ago (its counts stand)."""
+    """Apply `plan`, answering to `policies` (it must be theirs, action by action); `fresh`
+    when this process made it moments ago (its counts stand)."""
     executor = Executor(
         client,
         settings=settings,
@@ -112,7 +113,7 @@ async def apply_live(
         stop=stop,
     )
     started = time.monotonic()
-    report = await executor.apply(plan, now=now, digest=digest, only=only, fresh=fresh)
+    report = await executor.apply(plan, policies, now=now, only=only, fresh=fresh)
     log.info(
         "apply_finished",
         deleted=report.deleted,

@@ -2,6 +2,9 @@
 
 Each refusal is one line that says what changed and how to re-plan. Pure: the caller passes
 `now`, the current policy digest and hosts, and what the actions select now.
+
+The order the executor asks them in: the plan's age, its sources (policy digest, ID files),
+its seal (`planning.sealing`), all without a request; then the index hosts.
 """
 
 from __future__ import annotations
@@ -17,15 +20,8 @@ from retention.policy.durations import format_duration
 REPLAN = "run `retention plan` again and review the new plan"
 
 
-def check_fresh(
-    plan: Plan,
-    *,
-    now: datetime,
-    max_age: timedelta,
-    digest: str | None,
-    hosts: Mapping[str, str],
-    changed_files: Sequence[str] = (),
-) -> None:
+def check_age(plan: Plan, *, now: datetime, max_age: timedelta) -> None:
+    """The plan is recent enough to be the truth, and not from the future."""
     age = now - plan.as_of
     if age > max_age:
         raise PlanError(
@@ -37,7 +33,10 @@ def check_fresh(
             f"the plan is dated in the future ({format_time(plan.as_of)}); plans made with --at "
             f"are for reading, not applying; {REPLAN}"
         )
-    check_sources(plan, digest=digest, changed_files=changed_files)
+
+
+def check_hosts(plan: Plan, hosts: Mapping[str, str]) -> None:
+    """Each index answers where it did when the plan was made (else it was recreated)."""
     for index, host in sorted(plan.index_hosts.items()):
         now_host = hosts.get(index)
         if now_host is not None and now_host.removeprefix("https://") != host.removeprefix(
@@ -49,7 +48,7 @@ def check_fresh(
             )
 
 
-def check_sources(plan: Plan, *, digest: str | None, changed_files: Sequence[str] = ()) -> None:
+def check_sources(plan: Plan, *, digest: str, changed_files: Sequence[str] = ()) -> None:
     """The policies and ID files are the ones the plan was made from."""
     if changed_files:
         # Also a digest change, but naming the file says what to look at.
@@ -57,7 +56,7 @@ def check_sources(plan: Plan, *, digest: str | None, changed_files: Sequence[str
             f"ID file {changed_files[0]} changed since the plan was made; nothing was deleted; "
             f"{REPLAN}"
         )
-    if digest is not None and digest != plan.sources.digest:
+    if digest != plan.sources.digest:
         raise PlanError(
             f"the policies changed since the plan was made ({plan.sources.digest[:19]} -> "
             f"{digest[:19]}); {REPLAN}"

@@ -57,8 +57,10 @@ from retention.applying.batches import (
     selected,
 )
 from retention.applying.checks import (
+    check_age,
     check_blocked,
-    check_fresh,
+    check_hosts,
+    check_sources,
     namespace_guard_problem,
     percent_guard,
 )
@@ -73,7 +75,9 @@ from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
 from retention.planning.plan import Action, ByFilter, Overlap, Plan, PolicyResult
 from retention.planning.planner import namespaces_at_once
+from retention.planning.sealing import check_sealed
 from retention.planning.streams import bounded
+from retention.policy import PolicySet
 
 Verify = Literal["lsn", "recount"]
 
@@ -198,13 +202,17 @@ class Executor:
     async def apply(
         self,
         plan: Plan,
+        policies: PolicySet,
         *,
         now: datetime,
-        digest: str | None,
         only: Sequence[str] | None = None,
         fresh: bool = False,
     ) -> Report:
         """Check the plan against the world, then execute it; `only` limits it to policies.
+
+        `policies` are the policies the apply answers to: the plan must have been made from
+        them (their digest) and they must yield each of its actions (`sealing`), whoever made
+        the plan and however it got here.
 
         `fresh`: the plan was made by this process moments ago, so its counts are current and
         are not taken again (its guards were weighed on them).
@@ -222,7 +230,7 @@ class Executor:
             )
             report.finished = self.clock()
             return report
-        await self._check(plan, now=now, digest=digest, only=only)
+        await self._check(plan, policies, now=now, only=only)
         todo = [a for a in actions if not self.journal.is_done(a.id)]
         for overlap in plan.overlaps:
             self._overlaps.setdefault((overlap.index, overlap.namespace), []).append(overlap)
@@ -251,21 +259,15 @@ class Executor:
         return report
 
     async def _check(
-        self, plan: Plan, *, now: datetime, digest: str | None, only: Sequence[str] | None
+        self, plan: Plan, policies: PolicySet, *, now: datetime, only: Sequence[str] | None
     ) -> None:
         """Refuse the whole plan before anything is sent: stale, other policies, moved hosts,
-        changed ID files, blocked policies."""
-        hosts = {name: (await self.index(name)).host for name in plan.index_hosts}
-        check_fresh(
-            plan,
-            now=now,
-            max_age=self.settings.max_age,
-            digest=digest,
-            hosts=hosts,
-            changed_files=changed_id_files(
-                a for a in plan.actions if only is None or a.policy in only
-            ),
-        )
+        changed ID files, actions the policies do not yield, blocked policies."""
+        check_age(plan, now=now, max_age=self.settings.max_age)
+        changed = changed_id_files(a for a in plan.actions if only is None or a.policy in only)
+        check_sources(plan, digest=policies.digest, changed_files=changed)
+        check_sealed(plan, policies)  # before any request: an edited plan learns nothing
+        check_hosts(plan, {name: (await self.index(name)).host for name in plan.index_hosts})
         check_blocked(replace(plan, policies=tuple(
             p for p in plan.policies if only is None or p.name in only
         )))  # fmt: skip

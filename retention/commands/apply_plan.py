@@ -15,7 +15,6 @@ from pathlib import Path
 
 from structlog.typing import FilteringBoundLogger
 
-from retention.applying.checks import check_sources
 from retention.commands.apply_shared import (
     ApplyRequest,
     Prepared,
@@ -27,7 +26,6 @@ from retention.commands.common import DEFAULT_POLICY_PATH, check_writable
 from retention.errors import PlanError
 from retention.pinecone import PineconeClient
 from retention.planning.plan import Plan, from_document
-from retention.planning.sealing import check_sealed
 from retention.policy import PolicySet, load_policies
 
 MAX_PLAN_FILE_BYTES = 512 * 1024 * 1024
@@ -47,10 +45,11 @@ def apply_plan_file(plan_file: str, policy_paths: Sequence[str], request: ApplyR
         client: PineconeClient, now: datetime, log: FilteringBoundLogger
     ) -> Prepared | int:
         plan = from_document(document)
-        digest = sealed(plan, paths, (("--report", request.report), ("--journal", str(journal))))
+        outputs = (("--report", request.report), ("--journal", str(journal)))
+        policies = policies_of(plan, paths, outputs)
         journal_is_not_report(journal, request.report)
         check_writable(str(journal))
-        return Prepared(plan, digest, journal)
+        return Prepared(plan, policies, journal)
 
     return apply(request, settings, prepare)
 
@@ -73,15 +72,16 @@ def read_plan_file(path: Path) -> dict[str, object]:
     return document
 
 
-def sealed(plan: Plan, paths: Sequence[str], outputs: Sequence[tuple[str, str | None]] = ()) -> str:
-    """The digest of the policies under `paths`, once they are shown to be the ones `plan`
-    was made from and to yield it (`sealing`)."""
+def policies_of(
+    plan: Plan, paths: Sequence[str], outputs: Sequence[tuple[str, str | None]] = ()
+) -> PolicySet:
+    """The policies under `paths`, once they are shown to be the files `plan` was made from
+    and no output would overwrite one. The apply then checks that they still say what the
+    plan does (digest, ID files, each action: `sealing`) before it sends anything."""
     policies = load_policies(paths)
     refuse_overwriting(policies, outputs)
     _same_files(plan, policies, paths)
-    check_sources(plan, digest=policies.digest, changed_files=_changed_id_files(plan, policies))
-    check_sealed(plan, policies)
-    return policies.digest
+    return policies
 
 
 def _same_files(plan: Plan, policies: PolicySet, paths: Sequence[str]) -> None:
@@ -104,16 +104,3 @@ def _same_files(plan: Plan, policies: PolicySet, paths: Sequence[str]) -> None:
         f"({what}); nothing was deleted; give the policy paths the plan was made from: "
         "retention apply PLANFILE PATH..."
     )
-
-
-def _changed_id_files(plan: Plan, policies: PolicySet) -> list[str]:
-    """ID files whose content differs from what the plan pinned. The loader hashed every ID
-    file already: compare with that, not by reading them again."""
-    pinned = {
-        os.path.realpath(r.ids_file.path): r.ids_file.sha256
-        for p in policies.policies
-        for r in p.rules
-        if r.ids_file
-    }
-    files = [a.id_file for a in plan.actions if a.id_file is not None]
-    return sorted({f.path for f in files if pinned.get(os.path.realpath(f.path)) != f.sha256})

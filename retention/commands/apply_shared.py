@@ -102,7 +102,8 @@ class Prepared:
     """A plan ready to execute: what it is checked against and where its journal goes."""
 
     plan: Plan
-    digest: str
+    policies: PolicySet
+    """What the apply answers to: the plan must be made from them and be what they say."""
     journal: Path | None
     fresh: bool = False
     """Made by this process a moment ago: its counts are current and are not taken again."""
@@ -134,8 +135,8 @@ def apply(request: ApplyRequest, settings: ApplySettings, prepare: Prepare) -> i
             report = await apply_live(
                 client,
                 prepared.plan,
+                prepared.policies,
                 now=now,
-                digest=prepared.digest,
                 settings=settings,
                 log=log,
                 stop=stop,

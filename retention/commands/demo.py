@@ -170,8 +170,8 @@ async def _tour(
     report = await apply_live(
         client,
         plan,
+        policies,
         now=now,
-        digest=policies.digest,
         settings=ApplySettings(),
         log=log,
         stop=Stop(),

@@ -41,7 +41,7 @@ def plan_and_apply(paths: Sequence[str], request: ApplyRequest, *, auto_approve:
         journal = Path(request.journal) if request.journal else None
         # Planned by this process a moment ago: its counts are current. A plan that waited
         # for a person's answer is counted again before its deletes.
-        return Prepared(plan, policies.digest, journal, fresh=auto_approve)
+        return Prepared(plan, policies, journal, fresh=auto_approve)
 
     return apply(request, settings, prepare)
 

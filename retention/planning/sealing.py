@@ -168,11 +168,15 @@ def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action
     if result.status not in (expected_status, "blocked"):
         _refuse(f"{where}: status is '{result.status}', but the policy is in {policy.mode} mode")
     deleting = [a for a in actions if a.records]
+    by_namespace: dict[str, list[Action]] = {}
+    for action in deleting:
+        by_namespace.setdefault(action.namespace, []).append(action)
     if result.records < max((a.records for a in deleting), default=0):
         _refuse(f"{where}: records {result.records:,} is less than one of its actions selects")
     for guard in result.guards:
         _check_guard(policy, result, guard)
-        if guard.name == "maxPercent" and guard.value < _least_percent(guard, deleting) - 0.01:
+        mine = by_namespace.get(guard.namespace, []) if guard.namespace is not None else []
+        if guard.name == "maxPercent" and guard.value < _least_percent(guard, mine) - 0.01:
             _refuse(f"{where}: its maxPercent guard weighs less than one of its actions selects")
     if any(not g.ok for g in result.guards) and result.status != "blocked":
         _refuse(f"{where}: a guard failed, so the policy must be blocked")
@@ -203,10 +207,9 @@ def _check_guard(policy: Policy, result: PolicyResult, guard: Guard) -> None:
 
 
 def _least_percent(guard: Guard, deleting: Sequence[Action]) -> float:
-    """What a maxPercent guard must weigh at least: its namespace's largest action."""
-    mine = [
-        a for a in deleting if a.namespace == guard.namespace and not (guard.default and a.explicit)
-    ]
+    """What a maxPercent guard must weigh at least: its namespace's largest action (given
+    the namespace's deleting actions)."""
+    mine = [a for a in deleting if not (guard.default and a.explicit)]
     if not mine:
         return 0.0
     largest = max(mine, key=lambda a: a.records)

@@ -83,7 +83,7 @@ class Reconciler:
                 outcome = "nothing_to_delete"
                 self.metrics.pending.labels(name).set(0)
             else:
-                outcome = await self._apply(name, plan, policies.digest, log, next_firing)
+                outcome = await self._apply(name, plan, policies, log, next_firing)
             if outcome in ("applied", "nothing_to_delete", "observed"):
                 self.metrics.last_success.labels(name).set(time.time())
         except RetentionError as exc:
@@ -105,7 +105,7 @@ class Reconciler:
         self,
         name: str,
         plan: Plan,
-        digest: str,
+        policies: PolicySet,
         log: FilteringBoundLogger,
         next_firing: datetime | None = None,
     ) -> str:
@@ -120,8 +120,8 @@ class Reconciler:
             report = await apply_live(
                 self.client,
                 plan,
+                policies,
                 now=self.clock(),
-                digest=digest,
                 settings=self._settings(next_firing),
                 log=log,
                 stop=stop,

@@ -142,8 +142,8 @@ async def plan_and_apply(emulator: Emulator, policies: Path) -> tuple[Plan, Repo
         report = await apply_live(
             client,
             plan,
+            loaded,
             now=now,
-            digest=load_policies(list(plan.sources.files)).digest,
             settings=ApplySettings(verify_timeout=10),
             log=log,
             stop=Stop(),
