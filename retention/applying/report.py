@@ -13,6 +13,7 @@ not "done".
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -150,6 +151,10 @@ class Report:
             f"Applied earlier: this plan ({_short(self.plan_fingerprint)}) {when}, deleting "
             f"{deleted:,} record{_s(deleted)}{extra}; nothing to do."
         )
+
+    def to_json(self) -> str:
+        """The report file (`--report`, and the service's `NAME.report.json`)."""
+        return json.dumps(self.to_document(), indent=2) + "\n"
 
     def to_document(self) -> dict[str, Any]:
         return {

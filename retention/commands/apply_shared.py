@@ -4,7 +4,6 @@ how the outcome is told (summary on stdout, one line per distinct error, the rep
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import signal
@@ -173,14 +172,10 @@ def _told(report: Report, request: ApplyRequest, settings: ApplySettings, got: l
     troubled = [r for r in report.results if r.error and r.status != "failed"]
     print_errors([*troubled, *report.failed])
     if request.report:
-        write_output(request.report, report_json(report))
+        write_output(request.report, report.to_json())
     if report.interrupted:
         return 128 + (got[0] if got else signal.SIGINT)
     return 1 if report.failed or troubled else 0
-
-
-def report_json(report: Report) -> str:
-    return json.dumps(report.to_document(), indent=2) + "\n"
 
 
 def print_errors(results: Sequence[ActionResult]) -> None:

@@ -9,7 +9,6 @@ touches, in sorted order so that two runs cannot deadlock, and re-checks the pla
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -133,7 +132,7 @@ class Reconciler:
                 if lock.locked():
                     lock.release()
             self._stops.discard(stop)
-        self._save(f"{name}.report.json", json.dumps(report.to_document(), indent=2))
+        self._save(f"{name}.report.json", report.to_json())
         for r in report.results:
             a = r.action
             self.metrics.records_deleted.labels(name, a.index, a.namespace).inc(r.deleted)
