@@ -1,7 +1,8 @@
 """Random datasets and policies for the apply properties, and what they must delete.
 
-The expected deletions are computed here in plain Python from the drawn specs, independently
-of `retention.filters` and the planner, so the property compares two separate computations.
+The expected deletions are computed here from the drawn specs, independently of
+`retention.filters` and the planner: rule by rule in plain Python, each filter by the
+emulator's own evaluator, so the property compares two separate computations.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from retention.emulator.filtering import DEFAULT_READINGS, compile_request_filter
+
 DAY = 86_400
 NAMESPACES = ("ns-a", "ns-b", "scratch-1")
 PREFIXES = ("doc1#", "doc2#", "user-")
 SOURCES = ("zendesk", "chat", "email")
 TAGS = ("a", "b", "c")
 
-# Filters the grammar draws; `matches` below is their meaning, written out independently.
+# Filters the grammar draws; `matches` below gives their meaning, by the emulator's evaluator.
 WHERES: tuple[dict[str, Any], ...] = (
     {"source": "zendesk"},
     {"source": {"$in": ["chat", "email"]}},
@@ -184,23 +187,10 @@ def documents(world: World, index: str) -> list[dict[str, Any]]:
     return docs
 
 
-def _eq(value: Any, wanted: Any) -> bool:
-    if isinstance(value, list):
-        return wanted in value
-    return type(value) is type(wanted) and value == wanted
-
-
 def matches(flt: dict[str, Any], meta: dict[str, Any]) -> bool:
-    """The grammar's filters: shorthand equality and `$in`, on scalars and lists."""
-    for name, cond in flt.items():
-        if name not in meta:
-            return False
-        if isinstance(cond, dict):
-            if not any(_eq(meta[name], v) for v in cond["$in"]):
-                return False
-        elif not _eq(meta[name], cond):
-            return False
-    return True
+    """The grammar's filters as Pinecone reads them: the emulator's evaluator is the one
+    oracle (the grammar draws only filters that every reading agrees on)."""
+    return compile_request_filter(flt, DEFAULT_READINGS, with_not=False)(meta)
 
 
 def _glob(pattern: str, ns: str) -> bool:

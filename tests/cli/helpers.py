@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import pytest
 
 from retention.cli import main
 from retention.emulator import Emulator
+from tests.logged import Event, captured_events
 
 AT = "2027-01-01T00:00:00Z"
 """Every test plans as of this moment, so counts never depend on the wall clock."""
@@ -126,35 +126,29 @@ def init_repo(repo: Path) -> None:
 
 @dataclass(frozen=True)
 class Run:
-    """What one `main([...])` call returned and printed."""
+    """What one `main([...])` call returned, printed and logged."""
 
     code: int
     out: str
     err: str
+    logged: Sequence[Event] = ()
+    """The structured log events, as dicts (captured, not parsed from stderr)."""
 
     @property
     def messages(self) -> list[str]:
-        """Lines of stderr that are not structured log events (retry warnings are JSON lines)."""
-        return [line for line in self.err.splitlines() if not _is_event(line)]
+        """The lines printed on stderr (log events are captured apart)."""
+        return self.err.splitlines()
 
     @property
     def events(self) -> list[str]:
-        """The `event` names of the structured log lines on stderr."""
-        return [json.loads(line)["event"] for line in self.err.splitlines() if _is_event(line)]
-
-
-def _is_event(line: str) -> bool:
-    if not line.startswith("{"):
-        return False
-    try:
-        return "event" in json.loads(line)
-    except ValueError:
-        return False
+        """The names of the structured log events, in order."""
+        return [e["event"] for e in self.logged]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
-    """Run `retention ARGV` in process and capture what it printed."""
+    """Run `retention ARGV` in process and capture what it printed and logged."""
     capsys.readouterr()
-    code = main(list(argv))
+    with captured_events() as logged:
+        code = main(list(argv))
     captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
+    return Run(code, captured.out, captured.err, tuple(logged))
