@@ -23,6 +23,7 @@ import structlog
 
 from retention import logs
 from retention.emulator import Emulator, EmulatorConfig
+from tests.builders import seed
 
 KEY = "rk-Q8vZt3WmX9pLs2Nd7Hy4Kc6Jf"
 """Distinctive: upper case and letters past `f`, so no request id or hash can contain a piece."""
@@ -82,15 +83,12 @@ def faulty_emulator(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen
     now = time.time()
     with Emulator.start(EmulatorConfig(data_dir=data, limits="off")) as seeding:
         seeding.create_index("idx", 4)
-        for ns in ("t-a", "t-b"):
-            seeding.upsert(
-                "idx",
-                ns,
-                [
-                    (f"{ns}-{i:03d}", [0.1] * 4, {"created_at": now - (i + 0.5) * 3600})
-                    for i in range(100)
-                ],
-            )
+        hourly = {i: {"created_at": now - (i + 0.5) * 3600} for i in range(100)}
+        seed(
+            seeding,
+            "idx",
+            {ns: {f"{ns}-{i:03d}": m for i, m in hourly.items()} for ns in ("t-a", "t-b")},
+        )
     argv = ["emulator", "--port", "0", "--data", str(data), "--api-key", KEY, "--limits", "off"]
     argv += ["--fault-rate", "0.1", "--fault-status", "429,500,503", "--seed", "7"]
     proc = subprocess.Popen(

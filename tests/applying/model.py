@@ -158,7 +158,7 @@ def build(world: World, now: float) -> dict[str, dict[str, dict[str, Any]]]:
 
 def documents(world: World, index: str) -> list[dict[str, Any]]:
     """The policy and legal-hold documents of `world` against `index`."""
-    from tests.applying.world import hold, policy
+    from tests.builders import hold, policy
 
     all_ids = ids(world)
     rules: list[dict[str, Any]] = []

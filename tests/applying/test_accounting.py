@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from retention.emulator import Emulator
-from tests.applying.world import cli, fresh_index, pointed_at, policy, seed, write_policies
+from tests.applying.world import cli, fresh_index, pointed_at
+from tests.builders import policy, seed, write_policies
 
 OLD = time.time() - 90 * 86_400
 NEW = time.time()

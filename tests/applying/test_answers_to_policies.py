@@ -23,7 +23,8 @@ from retention.filters import Compare
 from retention.pipeline import apply_live, plan_live
 from retention.planning.plan import ByFilter, Plan
 from retention.policy import PolicySet, load_policies
-from tests.applying.world import fresh_index, policy, seed, snapshot, unpaced_client, write_policies
+from tests.applying.world import fresh_index, snapshot, unpaced_client
+from tests.builders import policy, seed, write_policies
 
 
 def _world(emulator: Emulator, tmp_path: Path) -> tuple[str, PolicySet]:

@@ -10,7 +10,8 @@ import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
 from tests.applying import model
-from tests.applying.world import cli, fresh_index, pointed_at, seed, snapshot, write_policies
+from tests.applying.world import cli, fresh_index, pointed_at, snapshot
+from tests.builders import seed, write_policies
 
 BAD_DAY = EmulatorConfig(
     fault_rate=0.05, fault_statuses=(429, 503), latency_ms=3, lag_ms=300, seed=7

@@ -17,15 +17,8 @@ from typing import Any
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
-from tests.applying.world import (
-    cli,
-    fresh_index,
-    pointed_at,
-    policy,
-    seed,
-    snapshot,
-    write_policies,
-)
+from tests.applying.world import cli, fresh_index, pointed_at, snapshot
+from tests.builders import policy, seed, write_policies
 
 DAY = 86_400
 NS = ("ns-a", "ns-b")
@@ -177,9 +170,12 @@ def test_an_index_that_answers_at_another_host(setup: Setup) -> None:
     setup.plan()
     with Emulator.start(EmulatorConfig(limits="off")) as other:
         other.create_index(setup.index, 2)
-        for ns in NS:
-            held = setup.emulator.records(setup.index, ns)
-            other.upsert(setup.index, ns, [(i, r.values, r.metadata) for i, r in held.items()])
+        held = {ns: setup.emulator.records(setup.index, ns) for ns in NS}
+        seed(
+            other,
+            setup.index,
+            {ns: {i: r.metadata for i, r in rs.items()} for ns, rs in held.items()},
+        )
         with pointed_at(other):
             code, out, err = cli("apply", str(setup.planfile), str(setup.policies))
             assert code == 1, out + err

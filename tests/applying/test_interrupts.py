@@ -16,15 +16,8 @@ from typing import Any
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
-from tests.applying.world import (
-    cli,
-    fresh_index,
-    pointed_at,
-    policy,
-    seed,
-    snapshot,
-    write_policies,
-)
+from tests.applying.world import cli, fresh_index, pointed_at, snapshot
+from tests.builders import policy, seed, write_policies
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = ("ns-a", "ns-b", "scratch-1")

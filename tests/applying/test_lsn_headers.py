@@ -18,7 +18,8 @@ import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import IndexClient
-from tests.applying.world import cli, fresh_index, pointed_at, policy, seed, write_policies
+from tests.applying.world import cli, fresh_index, pointed_at
+from tests.builders import policy, seed, write_policies
 
 OLD = time.time() - 90 * 86_400
 RULES = [

@@ -11,15 +11,8 @@ import pytest
 
 from retention.emulator import Emulator
 from retention.pinecone import IndexClient
-from tests.applying.world import (
-    cli,
-    fresh_index,
-    pointed_at,
-    policy,
-    seed,
-    snapshot,
-    write_policies,
-)
+from tests.applying.world import cli, fresh_index, pointed_at, snapshot
+from tests.builders import policy, seed, write_policies
 
 OLD = time.time() - 90 * 86_400
 

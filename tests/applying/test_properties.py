@@ -15,15 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from retention.emulator import Emulator
 from retention.planning.plan import parse_time
 from tests.applying import model
-from tests.applying.world import (
-    cli,
-    fresh_index,
-    plan_and_apply,
-    pointed_at,
-    seed,
-    snapshot,
-    write_policies,
-)
+from tests.applying.world import cli, fresh_index, plan_and_apply, pointed_at, snapshot
+from tests.builders import seed, write_policies
 
 
 def check_world_live(emulator: Emulator, world: model.World, work: Path) -> None:

@@ -6,15 +6,8 @@ import json
 from pathlib import Path
 
 from retention.emulator import Emulator
-from tests.applying.world import (
-    cli,
-    fresh_index,
-    pointed_at,
-    policy,
-    seed,
-    snapshot,
-    write_policies,
-)
+from tests.applying.world import cli, fresh_index, pointed_at, snapshot
+from tests.builders import policy, seed, write_policies
 
 
 def _drafts_plan(

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
-from tests.applying.world import cli, fresh_index, pointed_at, policy, seed, write_policies
+from tests.applying.world import cli, fresh_index, pointed_at
+from tests.builders import policy, seed, write_policies
 
 DAY = 86_400
 OLD, NEW = 20, 40

@@ -7,13 +7,11 @@ import io
 import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
-import yaml
 
 from retention.applying.executor import ApplySettings, Stop
 from retention.applying.report import Report
@@ -25,7 +23,6 @@ from retention.planning.plan import Plan, from_document, to_document
 from retention.policy import load_policies
 
 DIM = 2
-VALUES = (0.1, 0.2)
 _names = itertools.count()
 
 
@@ -36,67 +33,9 @@ def fresh_index(emulator: Emulator, stem: str = "idx") -> str:
     return name
 
 
-def seed(
-    emulator: Emulator, index: str, data: Mapping[str, Mapping[str, Mapping[str, Any]]]
-) -> None:
-    """Store namespace -> id -> metadata at once (no limits, faults or lag)."""
-    for ns, records in data.items():
-        emulator.upsert(
-            index, ns, [(rid, VALUES, meta) for rid, meta in records.items()], validate=False
-        )
-
-
 def snapshot(emulator: Emulator, index: str, namespaces: Sequence[str]) -> dict[str, set[str]]:
     """The IDs the emulator holds now, per namespace."""
     return {ns: set(emulator.records(index, ns)) for ns in namespaces}
-
-
-def write_policies(directory: Path, docs: Sequence[Mapping[str, Any]]) -> Path:
-    """One YAML file holding `docs`; returns the directory to pass to the CLI."""
-    directory.mkdir(parents=True, exist_ok=True)
-    text = yaml.dump_all(list(docs), Dumper=_PlainDumper, sort_keys=False)
-    (directory / "policies.yaml").write_text(text)
-    return directory
-
-
-class _PlainDumper(yaml.SafeDumper):
-    """Writes a shared value out each time: policy files may not use YAML anchors."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def policy(
-    name: str, index: str, include: Sequence[str], rules: Sequence[Any], **spec: Any
-) -> dict[str, Any]:
-    """A RetentionPolicy document; without `limits` it may delete a whole namespace (these
-    tests are about what is selected; the default guard has tests of its own)."""
-    spec.setdefault("limits", {"maxPercent": 100})
-    return {
-        "apiVersion": "retention/v1",
-        "kind": "RetentionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "index": index,
-            "namespaces": {"include": list(include)},
-            **spec,
-            "rules": list(rules),
-        },
-    }
-
-
-def hold(name: str, index: str, include: Sequence[str], protect: Sequence[Any]) -> dict[str, Any]:
-    """A LegalHold document."""
-    return {
-        "apiVersion": "retention/v1",
-        "kind": "LegalHold",
-        "metadata": {"name": name},
-        "spec": {
-            "index": index,
-            "namespaces": {"include": list(include)},
-            "protect": list(protect),
-        },
-    }
 
 
 def cli(*argv: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ import structlog
 import retention.pinecone
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import PineconeClient, RetryPolicy
-from tests.cli.helpers import API_KEY, seed
+from tests.cli.helpers import API_KEY, seed_tenants
 
 FAST_RETRY = RetryPolicy(attempts=3, base=0.01, cap=0.01)
 """Three tries ~10 ms apart: the same retry path as production, exhausted in milliseconds."""
@@ -62,7 +62,7 @@ def point_cli_at(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> dict[st
 def small(monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     """Index `support` with SMALL's namespaces, limits off, the CLI pointed at it."""
     with Emulator.start(EmulatorConfig(limits="off")) as emulator:
-        seed(emulator, "support", SMALL)
+        seed_tenants(emulator, "support", SMALL)
         yield Live(emulator, point_cli_at(monkeypatch, emulator))
 
 

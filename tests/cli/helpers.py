@@ -13,6 +13,7 @@ import pytest
 
 from retention.cli import main
 from retention.emulator import Emulator
+from tests import builders
 from tests.logged import Event, captured_events
 
 AT = "2027-01-01T00:00:00Z"
@@ -33,11 +34,15 @@ def metadata(i: int) -> Metadata:
     }
 
 
-def seed(emulator: Emulator, index: str, namespaces: Mapping[str, int]) -> None:
-    """Create `index` and fill each namespace with that many records of `metadata(i)`."""
+def tenants(namespaces: Mapping[str, int]) -> dict[str, dict[str, Metadata]]:
+    """Each namespace with that many records `NS-00000`... of `metadata(i)`."""
+    return {ns: {f"{ns}-{i:05d}": metadata(i) for i in range(n)} for ns, n in namespaces.items()}
+
+
+def seed_tenants(emulator: Emulator, index: str, namespaces: Mapping[str, int]) -> None:
+    """Create `index` and fill it with `tenants(namespaces)`."""
     emulator.create_index(index, 4)
-    for ns, n in namespaces.items():
-        emulator.upsert(index, ns, ((f"{ns}-{i:05d}", [0.1] * 4, metadata(i)) for i in range(n)))
+    builders.seed(emulator, index, tenants(namespaces))
 
 
 def older_than(n: int, days: int) -> int:
@@ -57,37 +62,6 @@ def expired_or_draft(n: int, days: int) -> int:
 def drafts(n: int) -> int:
     """How many of `n` seeded records are drafts."""
     return sum(1 for i in range(n) if metadata(i)["kind"] == "draft")
-
-
-def policy(
-    name: str,
-    index: str,
-    rules: Sequence[str],
-    include: str = "*",
-    limits: str = "{maxPercent: 100}",
-) -> str:
-    """A RetentionPolicy document over the namespaces of `index` matching `include`; by
-    default it may delete whole namespaces (the default guard has tests of its own)."""
-    body = "".join(rules)
-    return (
-        "apiVersion: retention/v1\n"
-        "kind: RetentionPolicy\n"
-        f"metadata:\n  name: {name}\n"
-        f"spec:\n  index: {index}\n"
-        f'  namespaces:\n    include: ["{include}"]\n'
-        + (f"  limits: {limits}\n" if limits else "")
-        + f"  rules:\n{body}"
-    )
-
-
-def ttl_rule(name: str, older: str) -> str:
-    """A TTL rule on `created_at` in seconds."""
-    return f"    - name: {name}\n      olderThan: {older}\n      field: created_at\n      unit: s\n"
-
-
-def where_rule(name: str, kind: str) -> str:
-    """A rule that selects the records whose `kind` equals `kind`."""
-    return f"    - name: {name}\n      where: {{kind: {{$eq: {kind}}}}}\n"
 
 
 def git(repo: Path, *args: str) -> str:

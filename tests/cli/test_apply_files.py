@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import policy, where_rule, yaml_text
 from tests.cli.conftest import SMALL, Live
-from tests.cli.helpers import Run, drafts, policy, run_cli
+from tests.cli.helpers import Run, drafts, run_cli
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
-DRAFTS = "    - name: drafts\n      where: {kind: draft}\n"
+DRAFTS = where_rule("drafts", kind="draft")
 JOURNAL_CAP = 64 << 20
 
 
@@ -61,7 +62,7 @@ def planned(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> Planned:
     """A reviewed plan file that deletes the drafts of both namespaces (300 records)."""
-    (policies / "drafts.yaml").write_text(policy("drafts", "support", [DRAFTS]))
+    (policies / "drafts.yaml").write_text(yaml_text(policy("drafts", "support", ["*"], [DRAFTS])))
     plan = tmp_path / "plan.json"
     run = run_cli(capsys, "plan", str(policies), "--out", str(plan))
     assert run.code == 0, run.err
@@ -268,7 +269,7 @@ def test_plan_out_that_is_no_regular_file(
     small: Live, policies: Path, tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """plan --out is refused before planning: no plan is printed, the target is left alone."""
-    (policies / "drafts.yaml").write_text(policy("drafts", "support", [DRAFTS]))
+    (policies / "drafts.yaml").write_text(yaml_text(policy("drafts", "support", ["*"], [DRAFTS])))
     make, reason = KINDS[kind]
     out = make(tmp_path / "plan.json")
     run = run_cli(capsys, "plan", str(policies), "--out", str(out))
@@ -280,7 +281,7 @@ def test_policies_mode_checks_the_journal_before_planning(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """apply POLICIES --auto-approve --journal FIFO plans nothing and deletes nothing."""
-    (policies / "drafts.yaml").write_text(policy("drafts", "support", [DRAFTS]))
+    (policies / "drafts.yaml").write_text(yaml_text(policy("drafts", "support", ["*"], [DRAFTS])))
     journal = make_fifo(tmp_path / "journal")
     run = run_cli(capsys, "apply", str(policies), "--auto-approve", "--journal", str(journal))
     assert_refused(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import policy, ttl_rule, where_rule, yaml_text
 from tests.cli.conftest import SMALL, Live
 from tests.cli.helpers import (
     AT,
@@ -14,10 +15,7 @@ from tests.cli.helpers import (
     expired_or_draft,
     init_repo,
     older_than,
-    policy,
     run_cli,
-    ttl_rule,
-    where_rule,
 )
 
 CHANGE = """\
@@ -48,10 +46,10 @@ def repo(tmp_path: Path) -> Path:
     commit_all(root, "start")
     (root / "policies").mkdir()
     tickets = root / "policies" / "tickets.yaml"
-    tickets.write_text(policy("tickets", "support", [ttl_rule("expire", "90d")]))
+    tickets.write_text(yaml_text(policy("tickets", "support", ["*"], [ttl_rule("expire", "90d")])))
     commit_all(root, "tickets: 90 days")
-    rules = [ttl_rule("expire", "30d"), where_rule("drop-drafts", "draft")]
-    tickets.write_text(policy("tickets", "support", rules))
+    rules = [ttl_rule("expire", "30d"), where_rule("drop-drafts", kind={"$eq": "draft"})]
+    tickets.write_text(yaml_text(policy("tickets", "support", ["*"], rules)))
     commit_all(root, "tickets: 30 days, drop drafts")
     return root
 
@@ -123,7 +121,9 @@ def test_base_with_a_path_outside_the_repository(
     naming it, before anything is planned."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (elsewhere / "scratch.yaml").write_text(policy("scratch", "support", [ttl_rule("x", "9d")]))
+    (elsewhere / "scratch.yaml").write_text(
+        yaml_text(policy("scratch", "support", ["*"], [ttl_rule("x", "9d")]))
+    )
     first = str(repo / "policies")
     run = run_cli(capsys, "plan", first, str(elsewhere), "--base", "HEAD", "--at", AT)
     assert run.code == 1
@@ -137,7 +137,9 @@ def test_base_with_a_path_outside_the_repository(
 
 def test_base_outside_git(small: Live, policies: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Policies outside any repository cannot have a base; the line says why."""
-    (policies / "tickets.yaml").write_text(policy("tickets", "support", [ttl_rule("x", "9d")]))
+    (policies / "tickets.yaml").write_text(
+        yaml_text(policy("tickets", "support", ["*"], [ttl_rule("x", "9d")]))
+    )
     run = run_cli(capsys, "plan", str(policies), "--base", "HEAD~1", "--at", AT)
     assert run.code == 1
     assert run.out == ""

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import policy, ttl_rule, yaml_text
 from tests.cli.conftest import Live
-from tests.cli.helpers import AT, commit_all, init_repo, policy, run_cli, ttl_rule
+from tests.cli.helpers import AT, commit_all, init_repo, run_cli
 
-ERASE_RULE = "    - name: erase-file\n      idsFile: erase.txt\n"
+ERASE_RULE = {"name": "erase-file", "idsFile": "erase.txt"}
 
 
 def ids(*numbers: int) -> str:
@@ -24,9 +25,13 @@ def repo(tmp_path: Path) -> Path:
     init_repo(root)
     folder = root / "policies"
     folder.mkdir()
-    (folder / "gdpr.yaml").write_text(policy("gdpr", "support", [ERASE_RULE], include="tenant-a"))
+    (folder / "gdpr.yaml").write_text(
+        yaml_text(policy("gdpr", "support", ["tenant-a"], [ERASE_RULE]))
+    )
     (folder / "erase.txt").write_text(ids(1, 2, 3))
-    (folder / "tickets.yaml").write_text(policy("tickets", "support", [ttl_rule("expire", "90d")]))
+    (folder / "tickets.yaml").write_text(
+        yaml_text(policy("tickets", "support", ["*"], [ttl_rule("expire", "90d")]))
+    )
     commit_all(root, "policies")
     return root
 

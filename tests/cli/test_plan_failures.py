@@ -10,12 +10,13 @@ import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
 from retention.emulator.faults import Faults
+from tests.builders import policy, seed, ttl_rule, yaml_text
 from tests.cli.conftest import FAST_RETRY, Live, point_cli_at
-from tests.cli.helpers import AT, AT_EPOCH, Metadata, Run, policy, run_cli, seed, ttl_rule
+from tests.cli.helpers import AT, AT_EPOCH, Metadata, Run, run_cli, seed_tenants
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
-TICKETS = policy("tickets", "support", [ttl_rule("expire", "90d")])
+TICKETS = yaml_text(policy("tickets", "support", ["*"], [ttl_rule("expire", "90d")]))
 
 
 def assert_one_error(run: Run, line: str) -> None:
@@ -47,7 +48,9 @@ def test_index_missing(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A policy naming an index the project does not have fails before anything is planned."""
-    (policies / "archive.yaml").write_text(policy("archive", "archive-prod", [ttl_rule("x", "1d")]))
+    (policies / "archive.yaml").write_text(
+        yaml_text(policy("archive", "archive-prod", ["*"], [ttl_rule("x", "1d")]))
+    )
     out = tmp_path / "plan.json"
     run = run_cli(capsys, "plan", str(policies), "--at", AT, "--out", str(out))
     assert_one_error(
@@ -66,7 +69,7 @@ def listing_fails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
         seed=seed_passing_first(1, 0.9, 500),
     )
     with Emulator.start(config) as emulator:
-        seed(emulator, "support", {"tenant-a": 10})
+        seed_tenants(emulator, "support", {"tenant-a": 10})
         point_cli_at(monkeypatch, emulator)
         yield emulator
 
@@ -103,12 +106,12 @@ def test_rate_limited_until_retries_are_exhausted(
 
 
 def _mixed_ttl(small: Live, policies: Path, *, fail: bool) -> None:
-    records: list[tuple[str, list[float], Metadata]] = [
-        (f"m-{i}", [0.1] * 4, {"created_at": AT_EPOCH - i * 86_400}) for i in range(7)
-    ]
-    records += [(f"s-{i}", [0.1] * 4, {"created_at": f"2026-01-0{i + 1}"}) for i in range(3)]
-    small.emulator.upsert("support", "mixed", records)
-    doc = policy("tickets", "support", [ttl_rule("expire", "90d")], include="mixed")
+    records: dict[str, Metadata] = {
+        f"m-{i}": {"created_at": AT_EPOCH - i * 86_400} for i in range(7)
+    }
+    records |= {f"s-{i}": {"created_at": f"2026-01-0{i + 1}"} for i in range(3)}
+    seed(small.emulator, "support", {"mixed": records})
+    doc = yaml_text(policy("tickets", "support", ["mixed"], [ttl_rule("expire", "90d")]))
     if fail:
         doc = doc.replace("  rules:\n", "  onInvalidTimestamps: fail\n  rules:\n")
     (policies / "tickets.yaml").write_text(doc)

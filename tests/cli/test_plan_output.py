@@ -13,17 +13,9 @@ from jsonschema import Draft202012Validator
 from retention.planning.plan import from_document
 from retention.planning.render import RED, RESET
 from retention.policy.schema import load_schema
+from tests.builders import policy, ttl_rule, yaml_text
 from tests.cli.conftest import SMALL, Live
-from tests.cli.helpers import (
-    AT,
-    commit_all,
-    init_repo,
-    older_than,
-    policy,
-    run_cli,
-    seed,
-    ttl_rule,
-)
+from tests.cli.helpers import AT, commit_all, init_repo, older_than, run_cli, seed_tenants
 
 KB = {"docs": 1_200}
 TOTALS = "2,550 records to delete in 3 namespaces of 2 indexes ("
@@ -34,7 +26,7 @@ BEFORE_ANY_EXPIRY = "2026-06-01T00:00:00Z"
 @pytest.fixture
 def two_indexes(small: Live) -> Live:
     """The small dataset plus index `kb` with KB's namespaces."""
-    seed(small.emulator, "kb", KB)
+    seed_tenants(small.emulator, "kb", KB)
     return small
 
 
@@ -42,9 +34,11 @@ def two_indexes(small: Live) -> Live:
 def folder(policies: Path) -> Path:
     """`tickets` expires support records after 30 days, `docs` expires kb records after 90."""
     (policies / "tickets.yaml").write_text(
-        policy("tickets", "support", [ttl_rule("expire", "30d")])
+        yaml_text(policy("tickets", "support", ["*"], [ttl_rule("expire", "30d")]))
     )
-    (policies / "docs.yaml").write_text(policy("docs", "kb", [ttl_rule("expire", "90d")]))
+    (policies / "docs.yaml").write_text(
+        yaml_text(policy("docs", "kb", ["*"], [ttl_rule("expire", "90d")]))
+    )
     return policies
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import policy, seed, ttl_rule, yaml_text
 from tests.cli.conftest import Live
-from tests.cli.helpers import AT, policy, run_cli, ttl_rule
+from tests.cli.helpers import AT, run_cli
 
 HOLD_TYPO = """\
 apiVersion: retention/v1
@@ -30,13 +31,15 @@ HOLD_WARNING = (
 
 
 def write(policies: Path, *extra: str) -> None:
-    (policies / "tickets.yaml").write_text(policy("tickets", "support", [ttl_rule("old", "90d")]))
+    (policies / "tickets.yaml").write_text(
+        yaml_text(policy("tickets", "support", ["*"], [ttl_rule("old", "90d")]))
+    )
     for i, text in enumerate(extra):
         (policies / f"extra-{i}.yaml").write_text(text)
 
 
 def ghost(name: str) -> str:
-    return policy(name, "support", [ttl_rule("old", "90d")], include="nosuch-*")
+    return yaml_text(policy(name, "support", ["nosuch-*"], [ttl_rule("old", "90d")]))
 
 
 def test_a_clean_plan_passes(
@@ -106,11 +109,8 @@ def test_records_that_never_expire_are_a_warning(
     small: Live, policies: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Three tickets whose created_at is text: the plan goes on, --strict refuses it."""
-    small.emulator.upsert(
-        "support",
-        "tenant-b",
-        ((f"odd-{i}", [0.1] * 4, {"created_at": "last week", "kind": "final"}) for i in range(3)),
-    )
+    odd = {f"odd-{i}": {"created_at": "last week", "kind": "final"} for i in range(3)}
+    seed(small.emulator, "support", {"tenant-b": odd})
     write(policies)
     run = run_cli(capsys, "plan", str(policies), "--at", AT, "--strict")
     assert run.code == 1

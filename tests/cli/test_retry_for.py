@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import API_KEY, policy, run_cli, ttl_rule
+from tests.builders import policy, ttl_rule, yaml_text
+from tests.cli.helpers import API_KEY, run_cli
 
 
 def _closed_port() -> int:
@@ -25,7 +26,9 @@ def test_an_outage_longer_than_the_retries_ends_in_one_line_that_says_so(
 ) -> None:
     """Pinecone unreachable for longer than --retry-for 1: exit 1, and the error says how long
     retries went on and which option covers more."""
-    (tmp_path / "p.yaml").write_text(policy("p", "support", [ttl_rule("old", "30d")]))
+    (tmp_path / "p.yaml").write_text(
+        yaml_text(policy("p", "support", ["*"], [ttl_rule("old", "30d")]))
+    )
     monkeypatch.setenv("PINECONE_API_KEY", API_KEY)
     monkeypatch.setenv("PINECONE_CONTROLLER_HOST", f"http://127.0.0.1:{_closed_port()}")
     extra = ["--auto-approve"] if command == "apply" else []

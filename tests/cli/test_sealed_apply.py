@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from retention.planning.plan import fingerprint_of
+from tests.builders import policy, where_rule, yaml_text
 from tests.cli.conftest import SMALL, Live
-from tests.cli.helpers import AT_EPOCH, DAY, drafts, policy, run_cli
+from tests.cli.helpers import AT_EPOCH, DAY, drafts, run_cli
 
-DRAFTS = "    - name: drafts\n      where: {kind: draft}\n"
-EVERYTHING = "    - name: all\n      where: {no_such_field: {$exists: false}}\n"
-PROTECTED = "  protect:\n    - {created_at: {$gt: 0}}\n"
+DRAFTS = where_rule("drafts", kind="draft")
+EVERYTHING = where_rule("all", no_such_field={"$exists": False})
+PROTECTED = [{"created_at": {"$gt": 0}}]
 HOLD = """\
 apiVersion: retention/v1
 kind: LegalHold
@@ -49,7 +50,9 @@ def test_a_select_all_where_is_blocked_by_the_default_guard(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A `where` matching every record, without limits, is BLOCKED; apply deletes nothing."""
-    (policies / "p.yaml").write_text(policy("wide", "support", [EVERYTHING], limits=""))
+    (policies / "p.yaml").write_text(
+        yaml_text(policy("wide", "support", ["*"], [EVERYTHING], limits=None))
+    )
     planfile = tmp_path / "plan.json"
     doc = make_plan(capsys, policies, planfile)
     (result,) = doc["policies"]
@@ -75,7 +78,9 @@ def test_a_default_guard_leaves_a_narrow_rule_alone(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """10% of each namespace is well under the default 50%: planned, applied, verified."""
-    (policies / "p.yaml").write_text(policy("narrow", "support", [DRAFTS], limits=""))
+    (policies / "p.yaml").write_text(
+        yaml_text(policy("narrow", "support", ["*"], [DRAFTS], limits=None))
+    )
     planfile = tmp_path / "plan.json"
     make_plan(capsys, policies, planfile)
     before = counts(small)
@@ -120,9 +125,7 @@ def test_an_edited_and_resealed_plan_deletes_nothing(
 ) -> None:
     """Edits that a recomputed fingerprint hides are refused by deriving the plan again."""
     (policies / "p.yaml").write_text(
-        policy("drafts", "support", [DRAFTS], include="tenant-a").replace(
-            "  rules:", PROTECTED.rstrip("\n") + "\n  rules:"
-        )
+        yaml_text(policy("drafts", "support", ["tenant-a"], [DRAFTS], protect=PROTECTED))
     )
     planfile = tmp_path / "plan.json"
     doc = make_plan(capsys, policies, planfile)
@@ -146,7 +149,7 @@ def test_a_plan_naming_other_policy_files_is_refused(
     """The plan cannot choose what it is checked against: dropping the file that holds a
     LegalHold from `sources.files` (digest, actions and fingerprint redone to match) is
     refused, because apply reads the policies from its PATH arguments."""
-    (policies / "p.yaml").write_text(policy("drafts", "support", [DRAFTS], include="tenant-a"))
+    (policies / "p.yaml").write_text(yaml_text(policy("drafts", "support", ["tenant-a"], [DRAFTS])))
     (policies / "hold.yaml").write_text(HOLD)
     planfile = tmp_path / "plan.json"
     doc = make_plan(capsys, policies, planfile)
@@ -174,9 +177,9 @@ def test_a_guard_edited_to_pass_is_weighed_again_on_fresh_counts(
     """Two rules, half and a tenth of the namespace, together over the default 50%: BLOCKED.
     Edited to ready with a guard value that passes (resealed), the apply weighs what both
     select now, counted once, and refuses."""
-    old = f"    - name: old\n      where: {{created_at: {{$lt: {AT_EPOCH - 60 * DAY}}}}}\n"
+    old = where_rule("old", created_at={"$lt": AT_EPOCH - 60 * DAY})
     (policies / "p.yaml").write_text(
-        policy("two", "support", [old, DRAFTS], include="tenant-a", limits="")
+        yaml_text(policy("two", "support", ["tenant-a"], [old, DRAFTS], limits=None))
     )
     planfile = tmp_path / "plan.json"
     doc = make_plan(capsys, policies, planfile)
@@ -201,7 +204,7 @@ def test_an_edit_without_a_new_fingerprint_is_refused_as_modified(
     small: Live, policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The fingerprint covers the whole document, samples and notes included."""
-    (policies / "p.yaml").write_text(policy("drafts", "support", [DRAFTS]))
+    (policies / "p.yaml").write_text(yaml_text(policy("drafts", "support", ["*"], [DRAFTS])))
     planfile = tmp_path / "plan.json"
     doc = make_plan(capsys, policies, planfile)
     doc["actions"][0]["samples"] = []
@@ -253,7 +256,7 @@ def test_a_plan_applies_with_its_paths_named_another_way(
     monkeypatch.chdir(tmp_path)
     (policies / "erase.txt").write_text("tenant-a-00001\ntenant-a-00002\n")
     (policies / "p.yaml").write_text(
-        policy("erase", "support", ["    - name: listed\n      idsFile: erase.txt\n"])
+        yaml_text(policy("erase", "support", ["*"], [{"name": "listed", "idsFile": "erase.txt"}]))
     )
     assert run_cli(capsys, "plan", "policies", "--out", "plan.json").code == 0
     run = run_cli(capsys, "apply", "plan.json", str(policies.resolve()))

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from retention.cli import main
+from tests.builders import policy, ttl_rule, yaml_text
 from tests.cli.conftest import Live
-from tests.cli.helpers import API_KEY, AT, Run, policy, run_cli, ttl_rule
+from tests.cli.helpers import API_KEY, AT, Run, run_cli
 
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
-TICKETS = policy("tickets", "support", [ttl_rule("expire", "90d")])
+TICKETS = yaml_text(policy("tickets", "support", ["*"], [ttl_rule("expire", "90d")]))
 
 
 def assert_one_error(run: Run, line: str) -> None:

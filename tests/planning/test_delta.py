@@ -8,6 +8,7 @@ from pathlib import Path
 from retention.planning.delta import delta, render_delta
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import load_policies
+from tests.builders import yaml_text
 from tests.planning.memory import MemoryInventory
 from tests.planning.test_planner import NOW, TTL, expected_ttl, policy, tickets
 
@@ -17,9 +18,9 @@ def test_shorter_ttl_shows_the_added_records(tmp_path: Path) -> None:
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     base_dir.mkdir()
     head_dir.mkdir()
-    (base_dir / "p.yaml").write_text(policy(TTL))
+    (base_dir / "p.yaml").write_text(yaml_text(policy(TTL)))
     (head_dir / "p.yaml").write_text(
-        policy(TTL.replace("90d", "30d") + '    - name: x\n      ids: ["ticket-0001"]\n')
+        yaml_text(policy({**TTL, "olderThan": "30d"}, {"name": "x", "ids": ["ticket-0001"]}))
     )
     base, head = load_policies([base_dir]), load_policies([head_dir])
     data = {"t-a": tickets(200)}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,15 +22,17 @@ from retention.planning.plan import (
 )
 from retention.planning.planner import PlanOptions, make_plan
 from retention.policy import PolicySet, load_policies
+from tests import builders
+from tests.builders import yaml_text
 from tests.planning.memory import MemoryInventory
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 DAY = 86400
 
 
-def policies(tmp_path: Path, *docs: str) -> PolicySet:
+def policies(tmp_path: Path, *docs: Mapping[str, Any]) -> PolicySet:
     for i, doc in enumerate(docs):
-        (tmp_path / f"p{i}.yaml").write_text(doc)
+        (tmp_path / f"p{i}.yaml").write_text(yaml_text(doc))
     return load_policies([tmp_path])
 
 
@@ -36,11 +40,11 @@ def plan(inv: MemoryInventory, loaded: PolicySet, now: datetime = NOW) -> Plan:
     return asyncio.run(make_plan(loaded, inv, now=now, options=PlanOptions(tool_version="test")))
 
 
-def policy(rules: str, *, name: str = "p", include: str = '["t-*"]', extra: str = "") -> str:
-    return (
-        f"apiVersion: retention/v1\nkind: RetentionPolicy\nmetadata: {{name: {name}}}\n"
-        f"spec:\n  index: idx\n  namespaces: {{include: {include}}}\n{extra}  rules:\n{rules}"
-    )
+def policy(
+    *rules: Mapping[str, Any], name: str = "p", include: Sequence[str] = ("t-*",), **spec: Any
+) -> dict[str, Any]:
+    """A policy on index `idx`, under the default guard unless `limits` is given."""
+    return builders.policy(name, "idx", include, rules, limits=spec.pop("limits", None), **spec)
 
 
 def tickets(n: int, *, start: float = 0) -> dict[str, dict[str, object]]:
@@ -59,7 +63,9 @@ def tickets(n: int, *, start: float = 0) -> dict[str, dict[str, object]]:
     return records
 
 
-TTL = "    - name: ttl\n      olderThan: 90d\n      field: created_at\n"
+TTL = {"name": "ttl", "olderThan": "90d", "field": "created_at"}
+CHAT = {"name": "chat", "where": {"source": "chat"}}
+HELD = [{"legal_hold": True}]
 
 
 def expected_ttl(
@@ -79,7 +85,7 @@ def test_ttl_with_protection_is_one_filtered_delete_with_an_exact_count(tmp_path
     """A TTL rule with a protection becomes one deleteByFilter whose count matches the data."""
     data = {"t-a": tickets(200), "t-b": tickets(50)}
     inv = MemoryInventory({"idx": data})
-    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{legal_hold: true}]\n"))
+    loaded = policies(tmp_path, policy(TTL, protect=[{"legal_hold": True}]))
     result = plan(inv, loaded)
     assert [(a.namespace, a.kind, a.records) for a in result.actions] == [
         ("t-a", "deleteByFilter", len(expected_ttl(data["t-a"]))),
@@ -103,7 +109,7 @@ def test_ttl_with_protection_is_one_filtered_delete_with_an_exact_count(tmp_path
 def test_at_plans_for_another_moment(tmp_path: Path) -> None:
     """Planning as of a later time selects what will have expired by then."""
     data = {"t-a": tickets(200)}
-    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{legal_hold: true}]\n"))
+    loaded = policies(tmp_path, policy(TTL, protect=[{"legal_hold": True}]))
     later = NOW + timedelta(days=30)
     result = plan(MemoryInventory({"idx": data}), loaded, now=later)
     cutoff = (later - timedelta(days=90)).timestamp()
@@ -121,7 +127,7 @@ def test_string_protection_on_a_list_field_falls_back_to_ids(tmp_path: Path) -> 
     enumerates instead; protected records are never in the plan."""
     data = {"t-a": tickets(100)}
     inv = MemoryInventory({"idx": data}, semantics=Semantics(list_negation="any_differs"))
-    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{tags: t1}]\n"))
+    loaded = policies(tmp_path, policy(TTL, protect=[{"tags": "t1"}]))
     action = plan(inv, loaded).actions[0]
     assert action.kind == "deleteByIds"
     assert action.notes == (FALLBACK_NOTE,)
@@ -136,7 +142,7 @@ def test_string_protection_folds_when_pinecone_proves_it_exact(tmp_path: Path) -
     """With list semantics where the fold is exact, the same policy stays one filtered delete."""
     data = {"t-a": tickets(100)}
     inv = MemoryInventory({"idx": data}, semantics=Semantics(list_negation="none_equal"))
-    loaded = policies(tmp_path, policy(TTL, extra="  protect: [{tags: t1}]\n"))
+    loaded = policies(tmp_path, policy(TTL, protect=[{"tags": "t1"}]))
     action = plan(inv, loaded).actions[0]
     assert action.kind == "deleteByFilter"
     expected = {
@@ -151,11 +157,11 @@ def test_id_rules_enumerate_and_respect_protections(tmp_path: Path) -> None:
     inv = MemoryInventory({"idx": {"t-a": records}}, ids_files={})
     (tmp_path / "ids.txt").write_text("doc-1#0\ndoc-1#1\nmissing\n")
     rules = (
-        '    - name: prefix\n      idPrefix: "doc-1#"\n'
-        '    - name: listed\n      ids: ["doc-2#0", "doc-1#3", "nope"]\n'
-        "    - name: file\n      idsFile: ids.txt\n"
+        {"name": "prefix", "idPrefix": "doc-1#"},
+        {"name": "listed", "ids": ["doc-2#0", "doc-1#3", "nope"]},
+        {"name": "file", "idsFile": "ids.txt"},
     )
-    loaded = policies(tmp_path, policy(rules, extra="  protect: [{pinned: true}]\n"))
+    loaded = policies(tmp_path, policy(*rules, protect=[{"pinned": True}]))
     inv.ids_files = {str(tmp_path / "ids.txt"): ["doc-1#0", "doc-1#1", "missing"]}
     result = plan(inv, loaded)
     by_rule = {a.rule: a for a in result.actions}
@@ -173,8 +179,8 @@ def test_id_rules_enumerate_and_respect_protections(tmp_path: Path) -> None:
 def test_guards_block_a_policy(tmp_path: Path) -> None:
     """maxRecords and maxPercent breaches mark the policy blocked with the reason."""
     data = {"t-a": tickets(300)}
-    extra = "  limits: {maxRecords: 10, maxPercent: 50}\n"
-    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL, extra=extra)))
+    limits = {"maxRecords": 10, "maxPercent": 50}
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(TTL, limits=limits)))
     status = result.policy("p")
     n = len(expected_ttl(data["t-a"], held=False))
     assert status.status == "blocked"
@@ -185,15 +191,12 @@ def test_guards_block_a_policy(tmp_path: Path) -> None:
 
 def test_delete_all_with_a_hold_becomes_a_filtered_delete(tmp_path: Path) -> None:
     """deleteAll in a namespace under a legal hold deletes only what the hold does not cover."""
-    hold = (
-        "apiVersion: retention/v1\nkind: LegalHold\nmetadata: {name: h}\n"
-        "spec:\n  index: idx\n  namespaces: {include: [t-held]}\n  protect: [{case: C-1}]\n"
-    )
+    hold = builders.hold("h", "idx", ["t-held"], [{"case": "C-1"}])
     data = {
         "t-held": {"a": {"case": "C-1"}, "b": {"case": "C-2"}, "c": {}},
         "t-free": {"x": {}, "y": {}},
     }
-    loaded = policies(tmp_path, policy("    - name: purge\n      deleteAll: true\n"), hold)
+    loaded = policies(tmp_path, policy({"name": "purge", "deleteAll": True}), hold)
     result = plan(MemoryInventory({"idx": data}), loaded)
     by_ns = {a.namespace: a for a in result.actions}
     assert by_ns["t-free"].kind == "deleteAll" and by_ns["t-free"].records == 2
@@ -213,7 +216,7 @@ def test_unmatched_namespaces_and_policies_are_reported(tmp_path: Path) -> None:
     loaded = policies(
         tmp_path,
         policy(TTL),
-        policy(TTL, name="q", include='["nothing-*"]'),
+        policy(TTL, name="q", include=["nothing-*"]),
     )
     result = plan(MemoryInventory({"idx": data}), loaded)
     assert result.unmatched_namespaces == (("idx", "other"),)
@@ -223,8 +226,7 @@ def test_unmatched_namespaces_and_policies_are_reported(tmp_path: Path) -> None:
 def test_overlapping_filter_rules_are_counted_once(tmp_path: Path) -> None:
     """Two rules selecting the same records add up to the union, and the overlap is reported."""
     data = {"t-a": tickets(200)}
-    rules = TTL + "    - name: chat\n      where: {source: chat}\n"
-    loaded = policies(tmp_path, policy(rules, extra="  limits: {maxPercent: 100}\n"))
+    loaded = policies(tmp_path, policy(TTL, CHAT, limits={"maxPercent": 100}))
     result = plan(MemoryInventory({"idx": data}), loaded)
     ttl = expected_ttl(data["t-a"], held=False)
     chat = {i for i, m in data["t-a"].items() if m["source"] == "chat"}
@@ -261,8 +263,8 @@ def test_invalid_timestamps_outside_where_are_not_counted(tmp_path: Path) -> Non
             "b": {"created_at": 1.0, "source": "zendesk"},
         }
     }
-    rules = TTL + "      where: {source: zendesk}\n"
-    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(rules)))
+    rule = {**TTL, "where": {"source": "zendesk"}}
+    result = plan(MemoryInventory({"idx": data}), policies(tmp_path, policy(rule)))
     assert result.invalid_timestamps == ()
     assert [a.records for a in result.actions] == [1]
 
@@ -270,7 +272,7 @@ def test_invalid_timestamps_outside_where_are_not_counted(tmp_path: Path) -> Non
 def test_on_invalid_timestamps_fail_refuses_the_plan(tmp_path: Path) -> None:
     """`onInvalidTimestamps: fail` keeps the old fail-closed behaviour."""
     data = {"t-a": {"a": {"created_at": "2026-01-01"}, "b": {"created_at": 1.0}}}
-    loaded = policies(tmp_path, policy(TTL, extra="  onInvalidTimestamps: fail\n"))
+    loaded = policies(tmp_path, policy(TTL, onInvalidTimestamps="fail"))
     with pytest.raises(
         PlanError,
         match="1 records of namespace 't-a' \\(index 'idx'\\) hold a value in 'created_at' that "
@@ -292,7 +294,7 @@ def test_concurrent_writes_never_fail_or_invent_invalid_timestamps(tmp_path: Pat
     """Two counts taken while records arrive disagree; that is not a malformed record."""
     data = {"t-a": {f"r{i}": {"created_at": 1.0} for i in range(10)}}
     data["t-a"].update({f"untimed-{i}": {"source": "chat"} for i in range(5)})
-    loaded = policies(tmp_path, policy(TTL, extra="  onInvalidTimestamps: fail\n"))
+    loaded = policies(tmp_path, policy(TTL, onInvalidTimestamps="fail"))
     result = plan(ChurningInventory({"idx": data}), loaded)
     assert result.invalid_timestamps == (
         InvalidTimestamps("p", "ttl", "idx", "t-a", "created_at", None),
@@ -315,7 +317,7 @@ def test_plan_document_round_trips_and_detects_tampering(tmp_path: Path) -> None
 
 def test_calls_do_not_grow_with_records_for_filter_rules(tmp_path: Path) -> None:
     """Filter-expressible rules cost the same number of calls for 100 or 10,000 records."""
-    loaded = policies(tmp_path, policy(TTL + "    - name: chat\n      where: {source: chat}\n"))
+    loaded = policies(tmp_path, policy(TTL, CHAT))
     small, large = (
         MemoryInventory({"idx": {"t-a": tickets(100)}}),
         MemoryInventory({"idx": {"t-a": tickets(10_000)}}),
@@ -325,12 +327,6 @@ def test_calls_do_not_grow_with_records_for_filter_rules(tmp_path: Path) -> None
     assert small.calls == large.calls
 
 
-HOLD = (
-    "apiVersion: retention/v1\nkind: LegalHold\nmetadata: {{name: {name}}}\nspec:\n"
-    "  index: {index}\n  namespaces: {{include: {include}}}\n  protect: [{{legal_hold: true}}]\n"
-)
-
-
 def test_holds_that_protect_nothing_are_named(tmp_path: Path) -> None:
     """A hold on a missing index, or whose patterns match no namespace, is a warning; so is
     one mistyped pattern among good ones, though that hold still protects something."""
@@ -338,9 +334,9 @@ def test_holds_that_protect_nothing_are_named(tmp_path: Path) -> None:
     loaded = policies(
         tmp_path,
         policy(TTL),
-        HOLD.format(name="gone", index="no-such-index", include='["t-a"]'),
-        HOLD.format(name="typo", index="idx", include='["t-aa"]'),
-        HOLD.format(name="half", index="idx", include='["t-a", "t-bb"]'),
+        builders.hold("gone", "no-such-index", ["t-a"], HELD),
+        builders.hold("typo", "idx", ["t-aa"], HELD),
+        builders.hold("half", "idx", ["t-a", "t-bb"], HELD),
     )
     result = plan(MemoryInventory({"idx": data}), loaded)
     assert result.unmatched_holds == ("gone", "typo")

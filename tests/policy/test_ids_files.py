@@ -21,9 +21,9 @@ from retention.emulator import Emulator, EmulatorConfig
 from retention.errors import PlanError
 from retention.policy import load_policies
 from retention.policy.idfile import MAX_BYTES, id_batches, lines
+from tests.builders import policy, yaml_text
 from tests.cli.conftest import point_cli_at
-from tests.cli.helpers import AT, run_cli, seed
-from tests.cli.helpers import policy as policy_text
+from tests.cli.helpers import AT, run_cli, seed_tenants
 from tests.policy.bad_input import HEADER
 
 OUTSIDE = "ID files must be inside the directory of their policy file ({d})"
@@ -207,7 +207,7 @@ def test_id_batches_refuse_a_file_swapped_for_a_fifo(tmp_path: Path) -> None:
 def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """Index `support` with 300 records in `tenant-a`, the CLI pointed at it."""
     with Emulator.start(EmulatorConfig(limits="off")) as emulator:
-        seed(emulator, "support", {"tenant-a": 300})
+        seed_tenants(emulator, "support", {"tenant-a": 300})
         point_cli_at(monkeypatch, emulator)
         yield emulator
     structlog.reset_defaults()
@@ -233,15 +233,15 @@ def test_plan_refuses_an_ids_file_fifo_or_escape(
 ) -> None:
     """`retention plan` stops at the same one line, exit 1, having deleted nothing."""
     os.mkfifo(tree / "erasure" / "pipe.txt")
-    policy = tree / "p.yaml"
-    policy.write_text(
-        policy_text("erase", "support", [f"    - name: r\n      idsFile: {ids_file}\n"])
+    written = tree / "p.yaml"
+    written.write_text(
+        yaml_text(policy("erase", "support", ["*"], [{"name": "r", "idsFile": ids_file}]))
     )
     before = len(live.records("support", "tenant-a"))
     run = run_cli(capsys, "plan", str(tree), "--at", AT)
     assert (run.code, run.out) == (1, "")
     assert run.messages == [
-        f"{policy}:12:16: error: spec.rules[0].idsFile: " + problem.replace("{d}", str(tree))
+        f"{written}:14:14: error: spec.rules[0].idsFile: " + problem.replace("{d}", str(tree))
     ]
     assert "hunter2" not in run.err
     assert len(live.records("support", "tenant-a")) == before == 300

@@ -20,36 +20,26 @@ from retention.planning.plan import InvalidTimestamps, Plan, PolicyResult, Sourc
 from retention.policy import PolicySet, load_policies
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
+from tests import builders
+from tests.builders import seed, ttl_rule, write_policies
 
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 HOLD_TEXT = "legal hold 'typo' protects nothing: index 'idz' does not exist"
 INVALID_TEXT = "policy 'chat' rule 'old': 3 records of namespace 't-a' hold a non-numeric ts"
 
 
-def policy(name: str) -> str:
-    return (
-        "apiVersion: retention/v1\nkind: RetentionPolicy\n"
-        f"metadata: {{name: {name}}}\n"
-        'spec:\n  index: idx\n  namespaces: {include: ["t-*"]}\n'
-        "  rules:\n    - {name: old, olderThan: 3d, field: ts}\n"
-    )
+def policy(name: str) -> dict[str, Any]:
+    return builders.policy(name, "idx", ["t-*"], [ttl_rule("old", "3d", field="ts")], limits=None)
 
 
-def hold(name: str) -> str:
-    return (
-        "apiVersion: retention/v1\nkind: LegalHold\n"
-        f"metadata: {{name: {name}}}\n"
-        'spec:\n  index: idx\n  namespaces: {include: ["t-*"]}\n'
-        "  protect:\n    - {held: true}\n"
-    )
+def hold(name: str, include: str = "t-*") -> dict[str, Any]:
+    return builders.hold(name, "idx", [include], [{"held": True}])
 
 
-def load(folder: Path, *documents: str) -> PolicySet:
-    folder.mkdir(parents=True, exist_ok=True)
+def load(folder: Path, *documents: dict[str, Any]) -> PolicySet:
     for old in folder.glob("*.yaml"):
         old.unlink()
-    (folder / "all.yaml").write_text("---\n".join(documents))
-    return load_policies([str(folder)])
+    return load_policies([str(write_policies(folder, documents, file="all.yaml"))])
 
 
 def plan(
@@ -206,11 +196,13 @@ def test_against_the_emulator_a_mistyped_hold_is_exported(tmp_path: Path) -> Non
     from retention.pinecone import Pacer, PineconeSettings, connect
 
     now = datetime.now(UTC).timestamp()
-    typo = hold("typo").replace('include: ["t-*"]', 'include: ["t-zz"]')
+    typo = hold("typo", include="t-zz")
     policies = load(tmp_path / "p", policy("chat"), hold("good"), typo)
     with Emulator.start(EmulatorConfig(limits="off", indexes=(("idx", 2),))) as emulator:
-        emulator.upsert("idx", "t-a", [(f"r{i}", [0.1, 0.2], {"ts": now}) for i in range(10)])
-        emulator.upsert("idx", "t-a", [(f"x{i}", [0.1, 0.2], {"ts": "soon"}) for i in range(3)])
+        records = {f"r{i}": {"ts": now} for i in range(10)} | {
+            f"x{i}": {"ts": "soon"} for i in range(3)
+        }
+        seed(emulator, "idx", {"t-a": records})
         metrics = Metrics()
 
         async def run() -> list[MutableMapping[str, Any]]:
