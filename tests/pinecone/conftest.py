@@ -1,25 +1,36 @@
-"""A small in-memory fake of Pinecone, served through `httpx.MockTransport`.
+"""The client against the emulator, over loopback, with every request recorded.
 
-Routes are plain functions chosen by (method, path); the fake records every request so tests
-assert on what was sent. `script` queues canned responses (errors, 429s) served first.
+One emulator (limits off) serves the whole folder; each test gets an index of its own. The
+client reaches it through `Recorder`, a transport that keeps every request it sends (so tests
+assert bodies, paths and headers) and that can answer from a script, or fail as the network
+would, before a request reaches the emulator: retries, 429s, 5xx and faults the emulator has
+no reason to produce. Time on the client's side is a `FakeClock`, and `random()` is fixed at
+0.5, so retry delays are exact.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
+import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 import pytest
 
+from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import Pacer, PineconeClient, PineconeSettings
+from retention.pinecone.dataplane import IndexClient
+from retention.pinecone.session import DEFAULT_API_VERSION
 
 KEY = "pcsk_SECRET_test_key_123"
-CONTROLLER = "https://api.test"
-HOST = "https://idx-abc.svc.test"
+DIM = 2
+VALUES = (0.1, 0.2)
+_names = itertools.count()
+_TLS = ssl.create_default_context()
+"""One TLS context for every recorder (building one per test would cost more than the test)."""
 
 
 @dataclass
@@ -37,179 +48,72 @@ class FakeClock:
         self.now += seconds
 
 
-@dataclass
-class FakePinecone:
-    """In-memory namespaces of one index, plus a control plane with two index shapes."""
+class Recorder(httpx.AsyncBaseTransport):
+    """Sends requests to the emulator over loopback, keeping each one (`seen`) and each answer
+    the emulator gave (`answers`). Items queued in `script` are served first, one per request,
+    without reaching the emulator: a response is returned as it is, an exception raised."""
 
-    records: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: list[httpx.Request] = field(default_factory=list)
-    script: list[httpx.Response | Exception] = field(default_factory=list)
-    page_size: int = 2
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport(verify=_TLS)
+        self.seen: list[httpx.Request] = []
+        self.answers: list[httpx.Response] = []
+        self.script: list[httpx.Response | Exception] = []
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
         self.seen.append(request)
         if self.script:
             item = self.script.pop(0)
             if isinstance(item, Exception):
                 raise item
             return item
-        parts = [
-            unquote(p) for p in request.url.raw_path.decode().split("?")[0].strip("/").split("/")
-        ]
-        route = ROUTES.get((request.method, "/".join(parts))) or ROUTES.get(
-            (request.method, "/".join([*parts[:-1], "*"]))
-        )
-        if route is None:
-            return httpx.Response(404, json={"code": 5, "message": "no route", "details": []})
-        return route(self, request, parts[-1])
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        self.answers.append(response)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
     def body(self, i: int = -1) -> Any:
+        """The JSON body of the `i`-th request sent."""
         return json.loads(self.seen[i].content)
 
-    def ns(self, name: str) -> dict[str, dict[str, Any]]:
-        return self.records.setdefault("__default__" if name == "" else name, {})
+    def answer(self, i: int = -1) -> Any:
+        """The JSON body of the `i`-th answer the emulator gave."""
+        return self.answers[i].json()
 
 
-def _matches(metadata: dict[str, Any], flt: dict[str, Any]) -> bool:
-    for key, cond in flt.items():
-        want = cond.get("$eq") if isinstance(cond, dict) else cond
-        if metadata.get(key) != want:
-            return False
-    return True
+def fresh_index(emulator: Emulator, dimension: int = DIM, metric: str = "cosine") -> str:
+    """A new, empty index on `emulator` with a name no other test uses."""
+    name = f"idx-{next(_names)}"
+    emulator.create_index(name, dimension, metric)
+    return name
 
 
-def _page(items: list[Any], token: str | None, size: int) -> tuple[list[Any], str | None]:
-    start = int(token or 0)
-    nxt = str(start + size) if start + size < len(items) else None
-    return items[start : start + size], nxt
+def seed(emulator: Emulator, index: str, ns: str, n: int, **metadata: Any) -> list[str]:
+    """Store `n` records `doc-00000`... in `ns`, each with `metadata`; return their IDs."""
+    ids = [f"doc-{i:05d}" for i in range(n)]
+    emulator.upsert(index, ns, [(i, VALUES, metadata) for i in ids])
+    return ids
 
 
-def _delete(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    body = json.loads(request.content)
-    if len(body.get("ids", ())) > 1000:
-        n = len(body["ids"])
-        msg = f"Number of provided IDs: {n} exceeds the maximum amount per request: 1000"
-        return httpx.Response(400, json={"code": 3, "message": msg, "details": []})
-    ns = fake.ns(body.get("namespace", ""))
-    if body.get("deleteAll"):
-        ns.clear()
-    for id_ in body.get("ids", ()):
-        ns.pop(id_, None)
-    if "filter" in body:
-        for id_ in [i for i, m in ns.items() if _matches(m, body["filter"])]:
-            del ns[id_]
-    return httpx.Response(200, json={}, headers={"x-pinecone-request-lsn": "7"})
-
-
-def _list(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    q = request.url.params
-    prefix = q.get("prefix") or ""
-    ids = sorted(i for i in fake.ns(q.get("namespace", "")) if i.startswith(prefix))
-    page, nxt = _page(ids, q.get("paginationToken"), int(q.get("limit") or fake.page_size))
-    data: dict[str, Any] = {"vectors": [{"id": i} for i in page], "usage": {"readUnits": 1}}
-    if nxt:
-        data["pagination"] = {"next": nxt}
-    return httpx.Response(200, json=data)
-
-
-def _fetch(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    ns = fake.ns(request.url.params.get("namespace", ""))
-    ids = request.url.params.get_list("ids")
-    vectors = {i: {"id": i, "values": [0.1], "metadata": ns[i]} for i in ids if i in ns}
-    headers = {"x-pinecone-max-indexed-lsn": "9"}
-    return httpx.Response(200, json={"vectors": vectors, "namespace": ""}, headers=headers)
-
-
-def _fetch_by_metadata(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    body = json.loads(request.content)
-    ns = fake.ns(body["namespace"])
-    hits = [{"id": i, "metadata": m} for i, m in sorted(ns.items()) if _matches(m, body["filter"])]
-    page, nxt = _page(hits, body.get("paginationToken"), int(body.get("limit", fake.page_size)))
-    data: dict[str, Any] = {"vectors": {v["id"]: v for v in page}}
-    if nxt:
-        data["pagination"] = {"next": nxt}
-    return httpx.Response(200, json=data)
-
-
-def _update(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    body = json.loads(request.content)
-    hits = [m for m in fake.ns(body["namespace"]).values() if _matches(m, body["filter"])]
-    return httpx.Response(200, json={"matchedRecords": len(hits)})
-
-
-def _namespaces(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    q = request.url.params
-    names = sorted(n for n in fake.records if n.startswith(q.get("prefix", "")))
-    page, nxt = _page(names, q.get("paginationToken"), int(q.get("limit") or fake.page_size))
-    data: dict[str, Any] = {
-        "namespaces": [{"name": n, "record_count": str(len(fake.records[n]))} for n in page],
-        "total_count": len(names),
-    }
-    if nxt:
-        data["pagination"] = {"next": nxt}
-    return httpx.Response(200, json=data)
-
-
-def _namespace(fake: FakePinecone, request: httpx.Request, name: str) -> httpx.Response:
-    if name not in fake.records:
-        return httpx.Response(
-            404, json={"code": 5, "message": "Namespace not found", "details": []}
-        )
-    if request.method == "DELETE":
-        del fake.records[name]
-        return httpx.Response(202, json={})
-    return httpx.Response(200, json={"name": name, "record_count": len(fake.records[name])})
-
-
-def _index(fake: FakePinecone, request: httpx.Request, name: str) -> httpx.Response:
-    if name not in fake.indexes:
-        err = {"code": "NOT_FOUND", "message": f"Index {name} not found."}
-        return httpx.Response(404, json={"error": err, "status": 404})
-    return httpx.Response(200, json=fake.indexes[name])
-
-
-def _indexes(fake: FakePinecone, request: httpx.Request, _: str) -> httpx.Response:
-    return httpx.Response(200, json={"indexes": list(fake.indexes.values())})
-
-
-Route = Callable[[FakePinecone, httpx.Request, str], httpx.Response]
-ROUTES: dict[tuple[str, str], Route] = {
-    ("POST", "vectors/delete"): _delete,
-    ("GET", "vectors/list"): _list,
-    ("GET", "vectors/fetch"): _fetch,
-    ("POST", "vectors/fetch_by_metadata"): _fetch_by_metadata,
-    ("POST", "vectors/update"): _update,
-    ("GET", "namespaces"): _namespaces,
-    ("GET", "namespaces/*"): _namespace,
-    ("DELETE", "namespaces/*"): _namespace,
-    ("GET", "indexes"): _indexes,
-    ("GET", "indexes/*"): _index,
-}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def fake() -> FakePinecone:
-    return FakePinecone()
-
-
-def make_client(fake: FakePinecone, clock: FakeClock, **options: Any) -> PineconeClient:
-    """A client on the fake transport and the fake clock, with random() fixed at 0.5."""
-    http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
+def make_client(
+    wire: Recorder,
+    clock: FakeClock,
+    emulator: Emulator,
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    **options: Any,
+) -> PineconeClient:
+    """A client of `emulator` through `wire`, on the fake clock, with random() fixed at 0.5."""
     options.setdefault("pacer", Pacer(monotonic=clock.monotonic, sleep=clock.sleep))
+    settings = PineconeSettings(
+        api_key=KEY, controller_url=emulator.controller_url, api_version=api_version
+    )
     return PineconeClient(
-        http,
-        PineconeSettings(api_key=KEY, controller_url=CONTROLLER),
+        httpx.AsyncClient(transport=wire),
+        settings,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
         random=lambda: 0.5,
@@ -218,5 +122,35 @@ def make_client(fake: FakePinecone, clock: FakeClock, **options: Any) -> Pinecon
 
 
 @pytest.fixture
-def client(fake: FakePinecone, clock: FakeClock) -> PineconeClient:
-    return make_client(fake, clock)
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def emu() -> Iterator[Emulator]:
+    """The emulator this folder's client tests share, limits off; tests make their own indexes."""
+    with Emulator.start(EmulatorConfig(limits="off")) as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def wire() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def client(wire: Recorder, clock: FakeClock, emu: Emulator) -> AsyncIterator[PineconeClient]:
+    async with make_client(wire, clock, emu) as made:
+        yield made
+
+
+@pytest.fixture
+def index(client: PineconeClient, emu: Emulator) -> IndexClient:
+    """The data plane of a fresh, empty index of the shared emulator, at the host it hands out."""
+    name = fresh_index(emu)
+    return client.index_at(name, emu.index_host(name))

@@ -6,32 +6,38 @@ import httpx
 import pytest
 
 from retention import __version__
-from retention.errors import PineconeError
-from retention.pinecone import PineconeClient, PineconeSettings, connect
+from retention.emulator import Emulator
+from retention.errors import PineconeError, PineconeTransportError
+from retention.pinecone import PineconeClient, PineconeSettings, RetryPolicy, connect
+from retention.pinecone.dataplane import IndexClient
 
-from .conftest import HOST, KEY, FakePinecone
+from .conftest import KEY, FakeClock, Recorder, fresh_index, make_client
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_every_request_carries_key_version_and_agent(
-    fake: FakePinecone, client: PineconeClient
+    wire: Recorder, index: IndexClient
 ) -> None:
     """Api-Key, X-Pinecone-Api-Version 2026-04 and User-Agent retention/<version> are sent."""
-    await client.index_at("idx", HOST).count({"a": 1}, "ns")
-    headers = fake.seen[0].headers
+    assert (await index.count({"a": 1}, "ns")).matched == 0
+    headers = wire.seen[0].headers
     assert headers["Api-Key"] == KEY
     assert headers["X-Pinecone-Api-Version"] == "2026-04"
     assert headers["User-Agent"] == f"retention/{__version__}"
 
 
-async def test_api_version_is_configurable(fake: FakePinecone) -> None:
+async def test_api_version_is_configurable(wire: Recorder, emu: Emulator) -> None:
     """A configured API version replaces the default on the wire."""
-    settings = PineconeSettings(api_key=KEY, api_version="2025-10")
-    http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handle))
+    settings = PineconeSettings(
+        api_key=KEY, controller_url=emu.controller_url, api_version="2025-10"
+    )
+    http = httpx.AsyncClient(transport=wire)
     async with PineconeClient(http, settings) as client:
-        await client.index_at("idx", HOST).count({"a": 1}, "ns")
-    assert fake.seen[0].headers["X-Pinecone-Api-Version"] == "2025-10"
+        index = await client.index(fresh_index(emu))
+        await index.count({"a": 1}, "ns")
+    assert [r.headers["X-Pinecone-Api-Version"] for r in wire.seen] == ["2025-10"] * 2
+    assert [a.status_code for a in wire.answers] == [200, 200]
     assert http.is_closed
 
 
@@ -59,9 +65,12 @@ def test_padded_key_is_refused() -> None:
     assert str(info.value).startswith("the API key starts or ends with whitespace")
 
 
-async def test_connect_sets_pooling_timeouts_and_no_redirects(fake: FakePinecone) -> None:
+async def test_connect_sets_pooling_timeouts_and_no_redirects(
+    wire: Recorder, emu: Emulator
+) -> None:
     """connect() builds an httpx client with explicit timeouts, pool and no redirects."""
-    client = connect(environ={"PINECONE_API_KEY": KEY}, transport=httpx.MockTransport(fake.handle))
+    client = connect(environ={"PINECONE_API_KEY": KEY}, transport=wire)
+    name = fresh_index(emu)
     async with client:
         assert client.http.timeout == httpx.Timeout(30.0, connect=10.0)
         assert client.http.follow_redirects is False
@@ -69,16 +78,18 @@ async def test_connect_sets_pooling_timeouts_and_no_redirects(fake: FakePinecone
             "PineconeClient(PineconeSettings(controller_url='https://api.pinecone.io', "
             "api_version='2026-04'))"
         )
-        await client.index_at("idx", HOST).count({"a": 1}, "ns")
-    assert len(fake.seen) == 1
+        assert (
+            await client.index_at(name, emu.index_host(name)).count({"a": 1}, "ns")
+        ).matched == 0
+    assert len(wire.seen) == len(wire.answers) == 1
 
 
-async def test_redirect_is_not_followed(fake: FakePinecone, client: PineconeClient) -> None:
+async def test_redirect_is_not_followed(wire: Recorder, index: IndexClient) -> None:
     """A 3xx is an error, so the key is never sent to another host."""
-    fake.script.append(httpx.Response(307, headers={"Location": "https://evil.test/steal"}))
+    wire.script.append(httpx.Response(307, headers={"Location": "https://evil.test/steal"}))
     with pytest.raises(PineconeError, match="HTTP 307"):
-        await client.index_at("idx", HOST).count({"a": 1}, "ns")
-    assert [r.url.host for r in fake.seen] == ["idx-abc.svc.test"]
+        await index.count({"a": 1}, "ns")
+    assert [str(r.url) for r in wire.seen] == [f"{index.host}/vectors/update"]
 
 
 BAD_KEYS = [
@@ -160,8 +171,16 @@ def test_a_controller_url_given_in_code_is_checked_too() -> None:
 
 
 async def test_index_hosts_from_pinecone_without_a_scheme_mean_https(
-    fake: FakePinecone, client: PineconeClient
+    wire: Recorder, clock: FakeClock, emu: Emulator
 ) -> None:
-    """A bare data-plane host, as Pinecone returns it, is still reached over HTTPS."""
-    await client.index_at("idx", "idx-abc.svc.test").count({"a": 1}, "ns")
-    assert str(fake.seen[0].url) == "https://idx-abc.svc.test/vectors/update"
+    """A bare data-plane host, as Pinecone returns it, is reached over HTTPS: given the
+    emulator's host without its scheme, the client opens TLS, which the plain-HTTP emulator
+    cannot answer."""
+    name = fresh_index(emu)
+    bare = emu.index_host(name).removeprefix("http://")
+    async with make_client(wire, clock, emu, retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(PineconeTransportError, match=r"ConnectError: \[SSL") as info:
+            await client.index_at(name, bare).count({"a": 1}, "ns")
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert [str(r.url) for r in wire.seen] == [f"https://{bare}/vectors/update"]
+    assert wire.answers == []

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from retention.emulator import Emulator
 from retention.errors import (
     BadRequest,
     Conflict,
@@ -22,6 +23,7 @@ from retention.errors import (
     Unauthorized,
 )
 from retention.pinecone import PineconeClient, RetryPolicy
+from retention.pinecone.dataplane import IndexClient
 from retention.pinecone.outcomes import (
     error_for_response,
     error_for_transport,
@@ -29,12 +31,11 @@ from retention.pinecone.outcomes import (
 )
 from retention.secrets import scrub
 
-from .conftest import HOST, KEY, FakeClock, FakePinecone, make_client
+from .conftest import KEY, FakeClock, Recorder, fresh_index, make_client
 
 pytestmark = pytest.mark.anyio
 
 DATA_BODY = {"code": 3, "message": "illegal condition for field genre", "details": []}
-CONTROL_BODY = {"error": {"code": "NOT_FOUND", "message": "Index idx not found."}, "status": 404}
 
 
 @pytest.mark.parametrize(
@@ -60,19 +61,26 @@ def test_status_selects_the_error_class(status: int, cls: type[PineconeError]) -
     assert error.operation == "delete"
 
 
-def test_data_plane_body_is_parsed() -> None:
-    """The rpcStatus body gives an integer code and the message."""
-    response = httpx.Response(400, json=DATA_BODY, headers={"x-pinecone-request-id": "r-1"})
-    error = error_for_response(response, operation="delete")
-    assert str(error) == "delete: HTTP 400 3: illegal condition for field genre"
-    assert (error.code, error.request_id) == (3, "r-1")
+async def test_data_plane_body_is_parsed(wire: Recorder, index: IndexClient) -> None:
+    """The rpcStatus body of a refused filter gives an integer code, the message and the
+    request id."""
+    with pytest.raises(BadRequest) as info:
+        await index.count({"genre": {"$regex": "dr.*"}}, "ns")
+    error = info.value
+    assert (
+        str(error) == "count: HTTP 400 3: illegal condition for field genre: unsupported operator"
+    )
+    assert error.code == 3
+    assert error.request_id == wire.answers[0].headers["x-pinecone-request-id"]
+    assert error.request_id
 
 
-def test_control_plane_body_is_parsed() -> None:
+async def test_control_plane_body_is_parsed(client: PineconeClient) -> None:
     """The ErrorResponse body gives a string code and the nested message."""
-    error = error_for_response(httpx.Response(404, json=CONTROL_BODY), operation="describe_index")
-    assert str(error) == "describe_index: HTTP 404 NOT_FOUND: Index idx not found."
-    assert error.code == "NOT_FOUND"
+    with pytest.raises(NotFound) as info:
+        await client.control.describe_index("idx")
+    assert str(info.value) == "describe_index: HTTP 404 NOT_FOUND: Index idx not found."
+    assert info.value.code == "NOT_FOUND"
 
 
 def test_plain_text_body_is_kept_and_long_bodies_truncated() -> None:
@@ -110,41 +118,44 @@ def test_retry_after_header(headers: dict[str, str], expected: float | None) -> 
     assert parse_retry_after(httpx.Response(429, headers=headers)) == expected
 
 
-async def test_errors_are_raised_from_the_httpx_cause(fake: FakePinecone, clock: FakeClock) -> None:
+async def test_errors_are_raised_from_the_httpx_cause(
+    wire: Recorder, clock: FakeClock, emu: Emulator
+) -> None:
     """A status error chains the httpx.HTTPStatusError; a transport error chains httpx's."""
-    client = make_client(fake, clock, retry=RetryPolicy(attempts=1))
-    fake.script.append(httpx.Response(400, json=DATA_BODY))
-    with pytest.raises(BadRequest) as info:
-        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
-    assert isinstance(info.value.__cause__, httpx.HTTPStatusError)
-    fake.script.append(httpx.ConnectError("connection refused"))
-    with pytest.raises(PineconeTransportError, match="ConnectError: connection refused") as info2:
-        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
-    assert isinstance(info2.value.__cause__, httpx.ConnectError)
+    name = fresh_index(emu)
+    async with make_client(wire, clock, emu, retry=RetryPolicy(attempts=1)) as client:
+        index = client.index_at(name, emu.index_host(name))
+        with pytest.raises(BadRequest) as info:
+            await index.delete_by_filter({"genre": {"$regex": "dr.*"}}, "ns")
+        assert isinstance(info.value.__cause__, httpx.HTTPStatusError)
+        wire.script.append(httpx.ConnectError("connection refused"))
+        with pytest.raises(PineconeTransportError, match="ConnectError: connection refused") as e:
+            await index.delete_ids(["a"], "ns")
+        assert isinstance(e.value.__cause__, httpx.ConnectError)
+    assert len(wire.seen) == 2 and len(wire.answers) == 1
 
 
 async def test_api_key_is_in_no_error_and_no_log(
-    fake: FakePinecone, client: PineconeClient
+    wire: Recorder, client: PineconeClient, index: IndexClient
 ) -> None:
     """Through retries and a final failure, the key shows up only in the Api-Key header."""
     echo = {"code": 8, "message": f"slow down {KEY}", "details": []}
-    fake.script += [httpx.Response(429, json=echo), httpx.Response(401, json=echo)]
+    wire.script += [httpx.Response(429, json=echo), httpx.Response(401, json=echo)]
     with capture_logs() as logs, pytest.raises(Unauthorized) as info:
-        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+        await index.delete_ids(["a"], "ns")
     assert logs and logs[0]["event"] == "pinecone_retry"
     assert KEY not in repr(logs)
     assert KEY not in str(info.value) and KEY not in repr(info.value.args)
     assert KEY not in repr(client) and KEY not in repr(client.settings)
-    assert all(r.headers["Api-Key"] == KEY for r in fake.seen)
+    assert len(wire.seen) == 2
+    assert all(r.headers["Api-Key"] == KEY for r in wire.seen)
 
 
-async def test_success_that_is_not_json_is_an_error(
-    fake: FakePinecone, client: PineconeClient
-) -> None:
+async def test_success_that_is_not_json_is_an_error(wire: Recorder, index: IndexClient) -> None:
     """A 200 whose body is not JSON raises PineconeError quoting the (scrubbed) body."""
-    fake.script.append(httpx.Response(200, text=f"<html>{KEY}</html>"))
+    wire.script.append(httpx.Response(200, text=f"<html>{KEY}</html>"))
     with pytest.raises(PineconeError, match=r"answer is not JSON: <html>\*\*\*</html>"):
-        await client.index_at("idx", HOST).count({"a": 1}, "ns")
+        await index.count({"a": 1}, "ns")
 
 
 def test_escaped_spellings_of_the_key_are_scrubbed() -> None:

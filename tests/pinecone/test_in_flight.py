@@ -16,9 +16,10 @@ from retention.pinecone import PineconeClient, PineconeSettings
 from retention.pinecone.pacing import Pacer
 from retention.pinecone.transport import LANE
 
-from .conftest import HOST
-
 pytestmark = pytest.mark.anyio
+
+HOST = "https://idx-abc.svc.test"
+"""Never resolved: the transports below answer in place of any server."""
 
 
 class Slow(httpx.AsyncBaseTransport):

@@ -1,7 +1,8 @@
 """The retry policy: which failures are retried, how long between, and when to stop.
 
-Outages are played on a fake clock: the scripted server fails every attempt that starts
-before the outage's end, whatever the number of attempts.
+Failures are scripted in front of the emulator, which answers whatever gets through. Outages
+are played on a fake clock: the scripted server fails every attempt that starts before the
+outage's end, whatever the number of attempts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
+from retention.emulator import Emulator
 from retention.errors import (
     BadRequest,
     PineconeError,
@@ -19,9 +21,10 @@ from retention.errors import (
     PineconeTransportError,
     RateLimited,
 )
-from retention.pinecone import PineconeClient, Retrying, RetryPolicy
+from retention.pinecone import Retrying, RetryPolicy
+from retention.pinecone.dataplane import IndexClient
 
-from .conftest import HOST, FakeClock, FakePinecone, make_client
+from .conftest import VALUES, FakeClock, Recorder, fresh_index, make_client
 from .simulation import VirtualClock
 
 pytestmark = pytest.mark.anyio
@@ -43,51 +46,59 @@ NOT_RETRIED = [400, 401, 402, 403, 404, 409, 412, 413, 422]
 
 @pytest.mark.parametrize("failure", RETRIED, ids=repr)
 async def test_retried(
-    failure: httpx.Response | Exception, fake: FakePinecone, client: PineconeClient
+    failure: httpx.Response | Exception, wire: Recorder, index: IndexClient, emu: Emulator
 ) -> None:
     """Transport errors, 429 and 5xx are sent again, and the second attempt succeeds."""
-    fake.script.append(failure)
-    result = await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+    emu.upsert(index.name, "ns", [("a", VALUES, {}), ("b", VALUES, {})])
+    wire.script.append(failure)
+    result = await index.delete_ids(["a"], "ns")
     assert result.requests == 1
-    assert len(fake.seen) == 2
-    assert fake.body(0) == fake.body(1)
+    assert len(wire.seen) == 2 and len(wire.answers) == 1
+    assert wire.body(0) == wire.body(1)
+    assert list(emu.records(index.name, "ns")) == ["b"]
 
 
 @pytest.mark.parametrize("status", NOT_RETRIED)
-async def test_not_retried(status: int, fake: FakePinecone, client: PineconeClient) -> None:
+async def test_not_retried(status: int, wire: Recorder, index: IndexClient, emu: Emulator) -> None:
     """Any other 4xx is raised at once after a single request."""
-    fake.script.append(httpx.Response(status, json=BODY))
+    emu.upsert(index.name, "ns", [("a", VALUES, {})])
+    wire.script.append(httpx.Response(status, json=BODY))
     with pytest.raises(PineconeError) as info:
-        await client.index_at("idx", HOST).delete_ids(["a"], "ns")
+        await index.delete_ids(["a"], "ns")
     assert info.value.status == status
-    assert len(fake.seen) == 1
+    assert len(wire.seen) == 1 and wire.answers == []
+    assert list(emu.records(index.name, "ns")) == ["a"]
 
 
 async def test_backoff_is_full_jitter_exponential(
-    fake: FakePinecone, client: PineconeClient, clock: FakeClock
+    wire: Recorder, index: IndexClient, clock: FakeClock
 ) -> None:
     """Delays are random() x min(cap, base x 2^(n-1)): 0.25, 0.5, 1.0 with random()=0.5."""
-    fake.script += [httpx.Response(503, json=BODY)] * 3
-    await client.index_at("idx", HOST).count({"a": 1}, "ns")
+    wire.script += [httpx.Response(503, json=BODY)] * 3
+    assert (await index.count({"a": 1}, "ns")).matched == 0
     assert clock.sleeps == [0.25, 0.5, 1.0]
+    assert len(wire.seen) == 4 and len(wire.answers) == 1
 
 
 async def test_retry_after_is_honoured(
-    fake: FakePinecone, client: PineconeClient, clock: FakeClock
+    wire: Recorder, index: IndexClient, clock: FakeClock
 ) -> None:
     """A 429 with Retry-After waits that long plus at most `base` of jitter."""
-    fake.script.append(httpx.Response(429, json=BODY, headers={"Retry-After": "7"}))
-    await client.index_at("idx", HOST).count({"a": 1}, "ns")
+    wire.script.append(httpx.Response(429, json=BODY, headers={"Retry-After": "7"}))
+    assert (await index.count({"a": 1}, "ns")).matched == 0
     assert clock.sleeps == [7.25]
 
 
-async def test_gives_up_after_the_last_attempt(fake: FakePinecone, clock: FakeClock) -> None:
+async def test_gives_up_after_the_last_attempt(
+    wire: Recorder, clock: FakeClock, emu: Emulator
+) -> None:
     """After `attempts` tries the last error propagates, saying so."""
-    client = make_client(fake, clock, retry=RetryPolicy(attempts=3))
-    fake.script += [httpx.Response(429, json=BODY)] * 5
-    with pytest.raises(RateLimited) as info:
-        await client.index_at("idx", HOST).count({"a": 1}, "ns")
-    assert len(fake.seen) == 3
+    name = fresh_index(emu)
+    wire.script += [httpx.Response(429, json=BODY)] * 5
+    async with make_client(wire, clock, emu, retry=RetryPolicy(attempts=3)) as client:
+        with pytest.raises(RateLimited) as info:
+            await client.index_at(name, emu.index_host(name)).count({"a": 1}, "ns")
+    assert len(wire.seen) == 3 and wire.answers == []
     assert str(info.value).endswith(": nope (gave up after 3 attempts)")
 
 
