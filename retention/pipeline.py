@@ -15,6 +15,7 @@ from retention.applying.executor import ApplySettings, Executor, Stop
 from retention.applying.journal import Journal
 from retention.applying.progress import Progress
 from retention.applying.report import Report
+from retention.host import utc_now
 from retention.pinecone import PineconeClient
 from retention.pinecone.inventory import LiveInventory
 from retention.planning.plan import Plan
@@ -101,11 +102,14 @@ async def apply_live(
     bar: TextIO | None = None,
     only: Sequence[str] | None = None,
     fresh: bool = False,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Report:
     """Apply `plan`, answering to `policies` (it must be theirs, action by action); `fresh`
-    when this process made it moments ago (its counts stand)."""
+    when this process made it moments ago (its counts stand). `clock` dates the report's
+    end and each action's (its start is `now`)."""
     executor = Executor(
         client,
+        clock=clock,
         settings=settings,
         journal=Journal(journal, plan.fingerprint),
         log=log,

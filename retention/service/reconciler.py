@@ -43,15 +43,19 @@ class Reconciler:
     policies: PolicySet | None = None
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _stops: set[Stop] = field(default_factory=set)
+    _planning: dict[Stop, asyncio.Task[object]] = field(default_factory=dict)
     _holds: set[str] = field(default_factory=set)
     """Holds with a `retention_hold_unmatched` series."""
     _invalid: dict[str, set[tuple[str, str, str, str]]] = field(default_factory=dict)
     """Per policy, the label sets of its `retention_invalid_timestamp_records` series."""
 
     def stop_all(self) -> None:
-        """Ask every running apply to finish its batches in flight and stop."""
+        """Ask every running apply to finish its batches in flight and stop; cancel the runs
+        still planning (a plan deletes nothing, and may be waiting out retries)."""
         for stop in self._stops:
             stop.request()
+        for task in self._planning.values():
+            task.cancel()
 
     async def reconcile(self, name: str, *, next_firing: datetime | None = None) -> None:
         """Plan, then (unless observing) apply and verify the policy `name`; never raises.
@@ -67,9 +71,15 @@ class Reconciler:
         one = replace(policies, policies=tuple(p for p in policies.policies if p.name == name))
         policy = one.policies[0]
         outcome = "error"
+        stop = Stop()  # asked from the first step: a stop while planning applies nothing
+        self._stops.add(stop)
         try:
             started = time.monotonic()
-            plan = await plan_live(self.client, one, now=self.clock(), log=log)
+            plan = await self._plan(one, stop, log)
+            if plan is None:
+                outcome = "interrupted"
+                log.info("reconcile_stopped", stage="planning")
+                return
             self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
             self._note(name, plan, policies, log)
             self._save(f"{name}.plan.json", render_json(plan))
@@ -81,8 +91,11 @@ class Reconciler:
             elif not plan.totals.records:
                 outcome = "nothing_to_delete"
                 self.metrics.pending.labels(name).set(0)
+            elif stop.requested:
+                outcome = "interrupted"
+                log.info("reconcile_stopped", stage="before_apply")
             else:
-                outcome = await self._apply(name, plan, policies, log, next_firing)
+                outcome = await self._apply(name, plan, policies, log, stop, next_firing)
             if outcome in ("applied", "nothing_to_delete", "observed"):
                 self.metrics.last_success.labels(name).set(time.time())
         except RetentionError as exc:
@@ -90,7 +103,25 @@ class Reconciler:
         except Exception as exc:  # a bug must not kill the scheduler; it is logged with its trace
             log.exception("reconcile_crashed", error=repr(exc))
         finally:
+            self._stops.discard(stop)
             self.metrics.runs.labels(name, outcome).inc()
+
+    async def _plan(
+        self, policies: PolicySet, stop: Stop, log: FilteringBoundLogger
+    ) -> Plan | None:
+        """The plan, or None when `stop_all` cancelled it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._planning[stop] = task
+        try:
+            return await plan_live(self.client, policies, now=self.clock(), log=log)
+        except asyncio.CancelledError:
+            if not stop.requested:
+                raise
+            task.uncancel()
+            return None
+        finally:
+            del self._planning[stop]
 
     def _settings(self, next_firing: datetime | None) -> ApplySettings:
         if next_firing is None:
@@ -106,15 +137,16 @@ class Reconciler:
         plan: Plan,
         policies: PolicySet,
         log: FilteringBoundLogger,
+        stop: Stop,
         next_firing: datetime | None = None,
     ) -> str:
         keys = sorted({(a.index, a.namespace) for a in plan.actions if a.records})
-        locks = [self._locks.setdefault(k, asyncio.Lock()) for k in keys]
-        stop = Stop()
-        self._stops.add(stop)
+        held: list[asyncio.Lock] = []
         try:
-            for lock in locks:
+            for key in keys:  # in one order for every run, so two runs never deadlock
+                lock = self._locks.setdefault(key, asyncio.Lock())
                 await lock.acquire()
+                held.append(lock)
             started = time.monotonic()
             report = await apply_live(
                 self.client,
@@ -125,13 +157,12 @@ class Reconciler:
                 log=log,
                 stop=stop,
                 fresh=True,
+                clock=self.clock,
             )
             self.metrics.apply_seconds.labels(name).observe(time.monotonic() - started)
         finally:
-            for lock in locks:
-                if lock.locked():
-                    lock.release()
-            self._stops.discard(stop)
+            for lock in held:  # only this run's: a cancelled run must not free another's
+                lock.release()
         self._save(f"{name}.report.json", report.to_json())
         for r in report.results:
             a = r.action

@@ -203,11 +203,14 @@ class Service:
         )
         await self.shutdown.wait()
 
-        self.scheduler.shutdown(wait=False)
+        # No new firings, but the running jobs go on: APScheduler's shutdown cancels the tasks
+        # of running jobs, so it comes only after they finished their batches (or the grace).
+        self.scheduler.pause()
         self.reconciler.stop_all()
         if self.running:
             self.log.info("service_draining", jobs=len(self.running))
             await asyncio.wait(set(self.running), timeout=self.settings.grace)
+        self.scheduler.shutdown(wait=False)
         server.should_exit = True
         await asyncio.gather(http, watcher, return_exceptions=True)
         self.log.info("service_stopped")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -786,3 +787,157 @@ def test_two_firings_over_different_namespaces_apply_at_the_same_time(world: Wor
     assert world.records("t-a") == {"t-a-spam-1", "t-a-spam-2", "t-a-ticket"}
     assert world.records("t-b") == {"t-b-draft-1", "t-b-draft-2", "t-b-ticket"}
     assert (world.runs("drafts"), world.runs("spam")) == ({"applied": 1.0}, {"applied": 1.0})
+
+
+def test_a_stop_while_planning_applies_nothing(world: World) -> None:
+    """A stop request while the plan is being made (here: waiting on Pinecone) cancels the
+    plan: nothing is deleted, no plan or report is saved, and the run is counted interrupted.
+    A plan deletes nothing, so it is not waited for."""
+    drafts_and_spam(world, "t-a")
+    policies = world.load(policy("drafts", world.index, ["t-*"], [where_rule("d", kind="draft")]))
+
+    async def stopped_while_planning() -> None:
+        asked, never = asyncio.Event(), asyncio.Event()
+
+        def on_request(request: httpx.Request) -> None:
+            asked.set()
+
+        world.wire.on_request = on_request
+        async with world.reconciler(policies) as reconciler:
+            original = reconciler_module.plan_live
+
+            async def slow_plan(*args: Any, **kwargs: Any) -> Plan:
+                plan = await original(*args, **kwargs)
+                await never.wait()  # Pinecone answering slowly, or retries being waited out
+                return plan
+
+            reconciler_module.plan_live = slow_plan  # type: ignore[assignment]
+            try:
+                firing = asyncio.create_task(reconciler.reconcile("drafts"))
+                await asyncio.wait_for(asked.wait(), AT_MOST)
+                await asyncio.sleep(0.05)
+                reconciler.stop_all()
+                await asyncio.wait_for(firing, AT_MOST)
+            finally:
+                reconciler_module.plan_live = original
+
+    with capture_logs() as events:
+        asyncio.run(stopped_while_planning())
+
+    assert world.wire.deletes == []
+    assert world.records("t-a") >= {"t-a-draft-1", "t-a-draft-2"}
+    assert world.runs("drafts") == {"interrupted": 1.0}
+    assert world.saved("drafts.plan.json") is None
+    assert world.saved("drafts.report.json") is None
+    [stopped] = named(events, "reconcile_stopped")
+    assert stopped["stage"] == "planning"
+    assert problems(events) == []
+
+
+def test_a_cancelled_firing_gives_back_only_the_locks_it_took(world: World) -> None:
+    """Firing A holds namespace t-b's lock while deleting; firing B takes t-a's and waits for
+    t-b's. Cancelling B gives back t-a's lock only: A still holds t-b's, so a third firing over
+    t-b waits for A instead of deleting beside it."""
+    drafts_and_spam(world, "t-a", "t-b")
+    policies = world.load(
+        policy("only-b", world.index, ["t-b"], [where_rule("d", kind="draft")]),
+        policy("both", world.index, ["t-*"], [where_rule("s", kind="spam")]),
+    )
+
+    async def scenario() -> None:
+        arrived, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_a(namespace: str) -> None:
+            if not arrived.is_set():
+                arrived.set()
+                await release.wait()
+
+        world.wire.before_delete = hold_a
+        async with world.reconciler(policies) as reconciler:
+            first = asyncio.create_task(reconciler.reconcile("only-b"))
+            await asyncio.wait_for(arrived.wait(), AT_MOST)
+            second = asyncio.create_task(reconciler.reconcile("both"))
+            while not reconciler._locks.get((world.index, "t-a"), asyncio.Lock()).locked():
+                await asyncio.sleep(0.01)
+            second.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await second
+            assert reconciler._locks[(world.index, "t-b")].locked()  # still A's
+            assert not reconciler._locks[(world.index, "t-a")].locked()
+            release.set()
+            await asyncio.wait_for(first, AT_MOST)
+            assert not reconciler._locks[(world.index, "t-b")].locked()
+
+    with capture_logs():
+        asyncio.run(scenario())
+    assert world.records("t-b") == {"t-b-spam-1", "t-b-spam-2", "t-b-ticket"}
+
+
+def test_the_report_is_dated_by_the_reconcilers_clock(world: World) -> None:
+    """The report's start and end, and each action's end, come from the injected clock."""
+    drafts_and_spam(world, "t-a")
+    policies = world.load(policy("drafts", world.index, ["t-*"], [where_rule("d", kind="draft")]))
+    world.fire(policies, "drafts")
+    report = world.saved("drafts.report.json")
+    assert report is not None
+    stamp = NOW.isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert (report["started"], report["finished"]) == (stamp, stamp)
+    assert {a["finished"] for a in report["actions"]} == {stamp}
+
+
+def test_sigterm_lets_a_running_apply_finish_its_delete_in_flight(world: World) -> None:
+    """The service, in process: SIGTERM while a firing's first delete is in flight. The
+    scheduler fires nothing new, but the running job is not cancelled: its delete completes,
+    its second action is not sent, its report is saved (interrupted), and run() returns 0."""
+    from retention.service.running import Service, ServiceSettings
+
+    drafts_and_spam(world, "t-a")
+    rules = [where_rule("drafts", kind="draft"), where_rule("spam", kind="spam")]
+    world.load(policy("cleanup", world.index, ["t-*"], rules, schedule="1s"))
+    settings = ServiceSettings(
+        paths=(str(world.root / "policies"),),
+        http_host="127.0.0.1",
+        http_port=0,
+        state_dir=world.state,
+        grace=AT_MOST,
+    )
+
+    async def serve_then_stop() -> int:
+        arrived, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_first(namespace: str) -> None:
+            if len(world.wire.deletes) == 1:
+                arrived.set()
+                await release.wait()
+
+        world.wire.before_delete = hold_first
+        client_settings = PineconeSettings(
+            api_key="test-key", controller_url=world.emulator.controller_url
+        )
+        async with connect(client_settings, transport=world.wire, pacer=Pacer(())) as client:
+            service = Service(
+                settings, client=client, metrics=world.metrics, log=structlog.get_logger()
+            )
+            running = asyncio.create_task(service.run())
+            await asyncio.wait_for(arrived.wait(), AT_MOST)
+            service._on_signal(signal.SIGTERM)
+            await asyncio.sleep(0.2)  # the service is draining, the delete still in flight
+            release.set()
+            return await asyncio.wait_for(running, AT_MOST)
+
+    with capture_logs() as events:
+        code = asyncio.run(serve_then_stop())
+
+    assert code == 0
+    assert len(world.wire.deletes) == 1
+    report = world.saved("cleanup.report.json")
+    assert report is not None and report["interrupted"] is True
+    assert sorted(a["status"] for a in report["actions"]) == ["done", "interrupted"]
+    assert len(world.records("t-a")) == 3  # one rule's two records deleted, not the other's
+    assert world.runs("cleanup") == {"interrupted": 1.0}
+    assert [
+        e["event"] for e in events if e["event"] in ("service_draining", "service_stopped")
+    ] == [
+        "service_draining",
+        "service_stopped",
+    ]
