@@ -72,4 +72,8 @@ def build_app(runtime: Runtime) -> Starlette:
         )
         for path, method, handler in _DATA
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    # Pinecone answers a path with a trailing slash as an unknown path, not with a redirect
+    # to the path without it (which clients would follow, hiding the mistake).
+    app.router.redirect_slashes = False
+    return app

@@ -300,11 +300,11 @@ def _selector(
     if raw.get("deleteAll", False):
         return EmptyNamespaces()
     if "ids" in raw:
-        return IdList(tuple(raw["ids"]), ttl, where)
+        return IdList(tuple(raw["ids"]), ttl=ttl, where=where)
     if ids_file is not None:
-        return IdsFromFile(ids_file, ttl, where)
+        return IdsFromFile(ids_file, ttl=ttl, where=where)
     if "idPrefix" in raw:
-        return IdsWithPrefix(raw["idPrefix"], ttl, where)
+        return IdsWithPrefix(raw["idPrefix"], ttl=ttl, where=where)
     return Matching(ttl, where)
 
 

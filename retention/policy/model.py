@@ -85,33 +85,35 @@ class Matching:
             raise ValueError("a Matching selector needs olderThan or where")
 
 
-@dataclass(frozen=True)
-class IdList:
-    """The IDs written in the rule, those whose metadata match `ttl` and `where` if given."""
+@dataclass(frozen=True, kw_only=True)
+class _AlsoMatching:
+    """The conditions an ID selector may add: each named record must also match them."""
 
-    ids: tuple[str, ...]
     ttl: Ttl | None = None
     where: Filter | None = None
+
+
+@dataclass(frozen=True)
+class IdList(_AlsoMatching):
+    """The IDs written in the rule."""
+
+    ids: tuple[str, ...]
     kind: ClassVar[RuleKind] = "ids"
 
 
 @dataclass(frozen=True)
-class IdsFromFile:
-    """The IDs of an ID file, those whose metadata match `ttl` and `where` if given."""
+class IdsFromFile(_AlsoMatching):
+    """The IDs of an ID file."""
 
     file: IdsFile
-    ttl: Ttl | None = None
-    where: Filter | None = None
     kind: ClassVar[RuleKind] = "idsFile"
 
 
 @dataclass(frozen=True)
-class IdsWithPrefix:
-    """The IDs Pinecone lists with a prefix, those matching `ttl` and `where` if given."""
+class IdsWithPrefix(_AlsoMatching):
+    """The IDs Pinecone lists with a prefix."""
 
     prefix: str
-    ttl: Ttl | None = None
-    where: Filter | None = None
     kind: ClassVar[RuleKind] = "idPrefix"
 
 

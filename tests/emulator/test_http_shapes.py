@@ -283,3 +283,13 @@ def test_missing_namespace_switch(start_emulator: Any) -> None:
             "message": "Namespace not found",
             "details": [],
         }
+
+
+def test_a_trailing_slash_is_an_unknown_path_not_a_redirect(emu: Emulator) -> None:
+    """`/vectors/delete/` and `/indexes/` are not Pinecone's paths: 404, never a 307 that a
+    client would follow to the real one."""
+    with http(emu) as data:
+        assert data.post("/vectors/delete/", json={"ids": ["a"]}).status_code == 404
+    with http(emu, name=None) as control:
+        assert control.get("/indexes/").status_code == 404
+        assert control.get("/indexes").status_code == 200
