@@ -89,6 +89,23 @@ def _plan(args: argparse.Namespace) -> int:
     )
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from retention.commands.explain import ExplainRequest, explain_records
+
+    namespace, *ids = args.namespace or [None]
+    return explain_records(
+        ExplainRequest(
+            paths=args.paths,
+            record_file=args.record,
+            index=args.index,
+            namespace=namespace,
+            ids=[*ids, *args.ids],
+            at=args.at,
+            output=args.format,
+        )
+    )
+
+
 def _apply(args: argparse.Namespace) -> int:
     from retention.commands.apply_plan import apply_plan_file
     from retention.commands.apply_shared import ApplyRequest
@@ -162,6 +179,7 @@ def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
     _plan_arguments(commands)
     _apply_arguments(commands)
     _run_arguments(commands)
+    _explain_arguments(commands)
     demo = commands.add_parser(
         "demo",
         help="a zero-configuration tour on the embedded emulator",
@@ -199,6 +217,38 @@ def _validate_arguments(commands: Commands) -> None:
         help="github: GitHub Actions annotations (::error file=...)",
     )
     validate.set_defaults(dispatch=_validate)
+
+
+def _explain_arguments(commands: Commands) -> None:
+    explain = commands.add_parser(
+        "explain",
+        help="say why records would be deleted, kept or left alone",
+        description=(
+            "For each record: the rules that select it, the protections and legal holds that "
+            "save it, and the verdict, under every reading of Pinecone's undocumented filter "
+            "corners. Offline with --record FILE; live with --index I --namespace N ID..."
+        ),
+    )
+    explain.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
+    explain.add_argument("--record", metavar="FILE", help="JSON or YAML list of records")
+    explain.add_argument("--index", help="the records' index (live: required)")
+    explain.add_argument(
+        "--namespace",
+        nargs="+",
+        metavar=("N", "ID"),
+        help="live: the namespace, then the IDs of its records to fetch and explain",
+    )
+    explain.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        dest="ids",
+        metavar="ID",
+        help="live: one more record ID (repeatable)",
+    )
+    explain.add_argument("--at", metavar="TIME", help="ISO 8601 moment to judge at (default now)")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(dispatch=_explain)
 
 
 def _plan_arguments(commands: Commands) -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from retention.errors import GuardError, NotFound, PlanError
-from retention.filters import Predicate, and_, identity, or_, possibly, surely, to_json
+from retention.filters import and_, identity, or_, to_json
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient
 from retention.planning.plan import (
@@ -32,15 +32,7 @@ from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches_of, open_
 
 def checker(deletes: ByIds) -> Callable[[Mapping[str, Any]], bool]:
     """True for a record's metadata that the deletion may delete now."""
-    keep: Predicate | None = surely(deletes.where) if deletes.where is not None else None
-    protected = [possibly(p) for p in deletes.protect]
-
-    def allowed(metadata: Mapping[str, Any]) -> bool:
-        if keep is not None and not keep(metadata):
-            return False
-        return not any(p(metadata) for p in protected)
-
-    return allowed
+    return deletes.allows()
 
 
 def by_ids(action: Action) -> ByIds:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from retention.errors import PlanError
-from retention.filters import Filter, FilterError, parse_filter, to_json
+from retention.filters import Filter, FilterError, parse_filter, possibly, surely, to_json
 
 PLAN_API_VERSION = "retention/v1"
 
@@ -82,6 +82,19 @@ class ByIds:
     where: Filter | None = None
     protect: tuple[Filter, ...] = ()
     kind: ClassVar[ActionKind] = "deleteByIds"
+
+    def allows(self) -> Callable[[Mapping[str, Any]], bool]:
+        """True for a record's fresh metadata that this deletion may delete: `where` under
+        every reading, no `protect` under any."""
+        keep = surely(self.where) if self.where is not None else None
+        protected = [possibly(p) for p in self.protect]
+
+        def allowed(metadata: Mapping[str, Any]) -> bool:
+            if keep is not None and not keep(metadata):
+                return False
+            return not any(p(metadata) for p in protected)
+
+        return allowed
 
 
 @dataclass(frozen=True)
