@@ -89,6 +89,12 @@ def _plan(args: argparse.Namespace) -> int:
     )
 
 
+def _test(args: argparse.Namespace) -> int:
+    from retention.commands.policy_tests import run_tests
+
+    return run_tests(args.paths, output=args.format)
+
+
 def _explain(args: argparse.Namespace) -> int:
     from retention.commands.explain import ExplainRequest, explain_records
 
@@ -180,6 +186,7 @@ def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
     _apply_arguments(commands)
     _run_arguments(commands)
     _explain_arguments(commands)
+    _test_arguments(commands)
     demo = commands.add_parser(
         "demo",
         help="a zero-configuration tour on the embedded emulator",
@@ -217,6 +224,25 @@ def _validate_arguments(commands: Commands) -> None:
         help="github: GitHub Actions annotations (::error file=...)",
     )
     validate.set_defaults(dispatch=_validate)
+
+
+def _test_arguments(commands: Commands) -> None:
+    tests = commands.add_parser(
+        "test",
+        help="run the PolicyTest documents offline",
+        description=(
+            "Judge each PolicyTest's example records by the policies beside them, offline, "
+            "under every reading of Pinecone's undocumented filter corners."
+        ),
+    )
+    tests.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
+    tests.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="github: GitHub Actions annotations for the failures",
+    )
+    tests.set_defaults(dispatch=_test)
 
 
 def _explain_arguments(commands: Commands) -> None:

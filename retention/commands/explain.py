@@ -61,7 +61,7 @@ def explain_records(request: ExplainRequest) -> int:
         records = read_records(Path(request.record_file), request.index, policies)
     else:
         records = asyncio.run(_fetched(request))
-    ids_of = _id_files(policies, {r.id for r in records})
+    ids_of = id_files({r.id for r in records})
     explained = [explain(policies, r, now=now, ids_of=ids_of) for r in records]
     if request.output == "json":
         document = {"at": format_time(now), "records": [_document(e) for e in explained]}
@@ -172,7 +172,7 @@ async def _fetched(request: ExplainRequest) -> list[Record]:
     ]
 
 
-def _id_files(policies: PolicySet, wanted: set[str]) -> IdsOf:
+def id_files(wanted: set[str]) -> IdsOf:
     """The IDs of each ID file among `wanted`, read once per file when first asked."""
     seen: dict[str, frozenset[str]] = {}
 

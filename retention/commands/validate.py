@@ -23,18 +23,18 @@ def validate(paths: Sequence[str], *, output: Format = "text") -> int:
         files = len({e.location.path for e in exc.errors})
         print(f"{plural(len(exc.errors), 'error')} in {plural(files, 'file')}", file=sys.stderr)
         return 1
-    print(
-        f"ok: {plural(len(policies.policies), 'policy', 'policies')} and "
-        f"{plural(len(policies.holds), 'legal hold')} in {plural(len(policies.files), 'file')}"
-    )
+    kinds = [plural(len(policies.policies), "policy", "policies")]
+    kinds.append(plural(len(policies.holds), "legal hold"))
+    if policies.tests:
+        kinds.append(plural(len(policies.tests), "policy test"))
+    listed = ", ".join(kinds[:-1]) + f" and {kinds[-1]}"
+    print(f"ok: {listed} in {plural(len(policies.files), 'file')}")
     return 0
 
 
-def github_annotation(error: PolicyError) -> str:
+def github_annotation(error: PolicyError, title: str = "retention validate") -> str:
     """A GitHub Actions workflow command; `%`, CR and LF are escaped as the runner expects."""
     loc = error.location
     message = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     path = loc.path.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
-    return (
-        f"::error file={path},line={loc.line},col={loc.column},title=retention validate::{message}"
-    )
+    return f"::error file={path},line={loc.line},col={loc.column},title={title}::{message}"

@@ -34,7 +34,16 @@ from retention.planning.plan import (
     InlineIds,
     MatchingIds,
 )
-from retention.policy.model import IdList, IdsFromFile, IdsWithPrefix, Policy, PolicySet, Rule
+from retention.policy.model import (
+    Expectation,
+    IdList,
+    IdsFromFile,
+    IdsWithPrefix,
+    Policy,
+    PolicySet,
+    PolicyTest,
+    Rule,
+)
 
 Metadata = Mapping[str, Any]
 Outcome = Literal["deleted", "kept", "untouched"]
@@ -240,3 +249,68 @@ def _verdict(
     if all(r.observe for r in rules if r.selects[i]):
         return "kept", "observe mode"
     return "kept", "a condition that does not hold under every reading"
+
+
+# -- policy tests
+
+
+@dataclass(frozen=True)
+class Failure:
+    expectation: Expectation
+    message: str
+
+
+def check_test(policies: PolicySet, test: PolicyTest, *, ids_of: IdsOf) -> tuple[Failure, ...]:
+    """The expectations of `test` that do not hold under every reading, each with why."""
+    failures = []
+    for e in test.expectations:
+        r = e.record
+        record = Record(r.index, r.namespace, r.id, r.metadata)
+        verdicts = explain(policies, record, now=test.at, ids_of=ids_of).verdicts
+        wrong = [v for v in verdicts if not _meets(e, v)]
+        if not wrong:
+            continue
+        shown = r.id if r.namespace == "__default__" else f"{r.id} ({r.namespace})"
+        got = "; ".join(_got(v, len(verdicts) > 1) for v in wrong)
+        failures.append(Failure(e, f"{shown}: expected {_wanted(e)}, got {got}"))
+    return tuple(failures)
+
+
+def _meets(e: Expectation, v: Verdict) -> bool:
+    if e.deleted:
+        return v.outcome == "deleted" and (
+            e.by is None or v.by == e.by or (v.by or "").startswith(e.by + "/")
+        )
+    if v.outcome == "deleted":
+        return False
+    if e.kept_by is None:
+        return True
+    got = _kept_as(v.by or "")
+    return v.outcome == "kept" and (got == e.kept_by or got.split("/")[0] == e.kept_by)
+
+
+def _kept_as(by: str) -> str:
+    """A verdict's keeper in the words of `keptBy`: protect/POLICY, hold/NAME, observe."""
+    if by.startswith("protect of policy "):
+        return "protect/" + by.removeprefix("protect of policy ")
+    if by.startswith("legal hold "):
+        return "hold/" + by.removeprefix("legal hold ")
+    return "observe" if by == "observe mode" else by
+
+
+def _wanted(e: Expectation) -> str:
+    if e.deleted:
+        return f"deleted by {e.by}" if e.by else "deleted"
+    return f"kept by {e.kept_by}" if e.kept_by else "not deleted"
+
+
+def _got(v: Verdict, several: bool) -> str:
+    words = {
+        "deleted": f"deleted by {v.by}",
+        "kept": f"kept by {_kept_as(v.by or '')}",
+        "untouched": "untouched (no rule selects it)",
+    }[v.outcome]
+    if not several:
+        return words
+    readings = ", ".join(f"[{reading_name(READINGS[i])}]" for i in v.readings)
+    return f"{words} under {readings}"

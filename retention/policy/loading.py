@@ -25,13 +25,14 @@ from pathlib import Path
 from retention.errors import Location, PolicyError, PolicyErrors
 from retention.host import kind_of
 from retention.policy.building import build_document
+from retention.policy.examples import build_test
 from retention.policy.idfile import NotReadable, open_regular, size_text
-from retention.policy.model import LegalHold, Policy, PolicySet
+from retention.policy.model import LegalHold, Policy, PolicySet, PolicyTest
 from retention.policy.schema import schema_errors
 from retention.policy.yamlsource import Document, load_documents
 
 API_VERSIONS = ("retention/v1",)
-KINDS = ("RetentionPolicy", "LegalHold")
+KINDS = ("RetentionPolicy", "LegalHold", "PolicyTest")
 SUFFIXES = (".yaml", ".yml")
 MAX_POLICY_BYTES = 256 << 10
 """A policy file is at most 256 KiB: real ones are a few KiB (long ID lists go in ID files), and
@@ -41,7 +42,7 @@ the largest loads and checks in about a second."""
 @dataclass(frozen=True)
 class _Loaded:
     doc: Document
-    item: Policy | LegalHold
+    item: Policy | LegalHold | PolicyTest
     digest_part: str
 
 
@@ -145,6 +146,7 @@ def load_policies(paths: Sequence[str | Path]) -> PolicySet:
     return PolicySet(
         policies=tuple(e.item for e in loaded if isinstance(e.item, Policy)),
         holds=tuple(e.item for e in loaded if isinstance(e.item, LegalHold)),
+        tests=tuple(e.item for e in loaded if isinstance(e.item, PolicyTest)),
         files=tuple(files),
         digest=f"sha256:{digest.hexdigest()}",
     )
@@ -181,7 +183,12 @@ def _load_file(file: str, errors: list[PolicyError]) -> list[_Loaded]:
         if problems:
             errors.extend(problems)
             continue
-        item, extra, ids_digests = build_document(doc)
+        item: Policy | LegalHold | PolicyTest | None
+        ids_digests: list[str] = []
+        if doc.data["kind"] == "PolicyTest":
+            item, extra = build_test(doc)
+        else:
+            item, extra, ids_digests = build_document(doc)
         if extra:
             errors.extend(extra)
             continue
@@ -232,7 +239,13 @@ def _duplicate_names(loaded: Sequence[_Loaded]) -> list[PolicyError]:
     errors = []
     seen: dict[tuple[str, str], Location] = {}
     for entry in loaded:
-        kind = "policy" if isinstance(entry.item, Policy) else "legal hold"
+        kind = (
+            "policy"
+            if isinstance(entry.item, Policy)
+            else "legal hold"
+            if isinstance(entry.item, LegalHold)
+            else "policy test"
+        )
         key = (kind, entry.item.name)
         where = entry.doc.at(("metadata", "name"))
         if key in seen:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from retention.errors import Location
 from retention.filters import Compare, Filter, and_
@@ -213,6 +214,39 @@ class LegalHold:
 
 
 @dataclass(frozen=True)
+class ExampleRecord:
+    """A record of a PolicyTest, as Pinecone would store it."""
+
+    index: str
+    namespace: str
+    id: str
+    metadata: Mapping[str, Any]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the policies must do to one example record: delete it (`by` a policy or
+    POLICY/RULE, if given) or not (`kept_by` protect[/POLICY], hold[/NAME] or observe)."""
+
+    record: ExampleRecord
+    deleted: bool
+    by: str | None
+    kept_by: str | None
+    location: Location
+
+
+@dataclass(frozen=True)
+class PolicyTest:
+    """`kind: PolicyTest`: example records and expectations, judged offline at `at`."""
+
+    name: str
+    at: datetime
+    expectations: tuple[Expectation, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
 class PolicySet:
     """Everything loaded from the policy paths, and a digest of its content."""
 
@@ -220,6 +254,7 @@ class PolicySet:
     holds: tuple[LegalHold, ...]
     files: tuple[str, ...]
     digest: str
+    tests: tuple[PolicyTest, ...] = ()
 
     def holds_for(self, index: str, namespace: str) -> tuple[LegalHold, ...]:
         return tuple(h for h in self.holds if h.index == index and h.namespaces.matches(namespace))

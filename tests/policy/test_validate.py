@@ -212,7 +212,7 @@ DOCUMENT_CASES = [
         "unknown-kind",
         "apiVersion: retention/v1\nkind: DeletionPolicy\n",
         "{f}:2:7: error: kind 'DeletionPolicy' is not known to retention/v1; expected one of: "
-        "RetentionPolicy, LegalHold",
+        "RetentionPolicy, LegalHold, PolicyTest",
     ),
     (
         "duplicate-key",
