@@ -68,7 +68,7 @@ def run_command(dispatch: Dispatch, args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from retention.commands.validate import validate
 
-    return validate(args.paths, output=args.format)
+    return validate(args.paths, output=args.format, strict=args.strict)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -222,6 +222,11 @@ def _validate_arguments(commands: Commands) -> None:
         choices=("text", "github"),
         default="text",
         help="github: GitHub Actions annotations (::error file=...)",
+    )
+    validate.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on warnings too (rules that add nothing or never delete, shared namespaces)",
     )
     validate.set_defaults(dispatch=_validate)
 

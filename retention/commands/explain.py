@@ -31,7 +31,7 @@ from retention.planning.explain import (
 )
 from retention.planning.plan import format_time, parse_time
 from retention.policy import PolicySet, load_policies
-from retention.policy.idfile import id_batches
+from retention.policy.idfile import NotReadable, id_batches, open_regular
 
 MAX_RECORD_FILE_BYTES = 16 << 20
 """A record file is examples written by hand or exported for a few records, not an index."""
@@ -74,13 +74,13 @@ def explain_records(request: ExplainRequest) -> int:
 def read_records(path: Path, index: str | None, policies: PolicySet) -> list[Record]:
     """The records of a JSON or YAML file: a list of {id, namespace, metadata, index?}."""
     try:
-        size = path.stat().st_size
-        if size > MAX_RECORD_FILE_BYTES:
-            raise PlanError(
-                f"{path} is {size:,} bytes, over the {MAX_RECORD_FILE_BYTES:,} a record file "
-                "may have"
-            )
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open_regular(str(path), MAX_RECORD_FILE_BYTES, "record files") as handle:
+            data = handle.read(MAX_RECORD_FILE_BYTES + 1)
+        if len(data) > MAX_RECORD_FILE_BYTES:
+            raise PlanError(f"{path} grew past {MAX_RECORD_FILE_BYTES:,} bytes while being read")
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except NotReadable as exc:
+        raise PlanError(f"record file {path} {exc.reason}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read record file {path}: {exc}") from None
     except yaml.YAMLError as exc:

@@ -97,7 +97,8 @@ def test_retention_validates_the_mounted_configmaps(tmp_path: Path) -> None:
     from_mount = retention("validate", str(mounted))
     assert from_repo.returncode == 0, from_repo.stdout + from_repo.stderr
     assert from_mount.returncode == 0, from_mount.stdout + from_mount.stderr
-    assert from_mount.stdout == from_repo.stdout
+    assert from_mount.stdout.splitlines()[-1] == from_repo.stdout.splitlines()[-1]
+    assert from_mount.stdout.count("warning:") == from_repo.stdout.count("warning:")
 
 
 def test_mounted_layout_loads_each_policy_once(tmp_path: Path) -> None:

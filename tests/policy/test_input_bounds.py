@@ -124,7 +124,7 @@ def test_symlink_loops_are_walked_once(tmp_path: Path, capsys: pytest.CaptureFix
     files, errors = policy_files([tmp_path])
     assert (files, errors) == ([str(tmp_path / "p.yaml"), str(tmp_path / "sub" / "q.yaml")], [])
     assert main(["validate", str(tmp_path)]) == 0
-    assert capsys.readouterr().out == "ok: 2 policies and 0 legal holds in 2 files\n"
+    assert capsys.readouterr().out.splitlines()[-1] == "ok: 2 policies and 0 legal holds in 2 files"
 
 
 def test_links_to_one_file_read_it_once(tmp_path: Path) -> None:
