@@ -685,7 +685,7 @@ def disjoint(a: Filter, b: Filter) -> bool:
     constraint on the field. String values are left alone: a list field can hold both of two
     different strings. False means "may overlap", never "do overlap".
     """
-    mine, theirs = _conjuncts(a), _conjuncts(b)
+    mine, theirs = conjuncts(a), conjuncts(b)
     if mine is None or theirs is None:
         return False
     for name in {c.field for c in mine} & {c.field for c in theirs}:
@@ -708,7 +708,8 @@ def _needs_field(c: Compare) -> bool:
     )
 
 
-def _conjuncts(f: Filter) -> tuple[Compare, ...] | None:
+def conjuncts(f: Filter) -> tuple[Compare, ...] | None:
+    """The field clauses of a filter that is one clause or an AND of them, else None."""
     if isinstance(f, Compare):
         return (f,)
     if isinstance(f, And) and all(isinstance(c, Compare) for c in f.clauses):

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from retention.errors import Location
-from retention.filters import And, Compare, Filter, describe, disjoint, identity, is_number
+from retention.filters import (
+    Compare,
+    Filter,
+    conjuncts,
+    describe,
+    disjoint,
+    identity,
+    is_number,
+)
 from retention.policy.model import (
     DropNamespaces,
     EmptyNamespaces,
@@ -139,18 +147,10 @@ def implies(a: Filter | None, b: Filter | None) -> bool:
         return True
     if a is None:
         return False
-    mine, theirs = _clauses(a), _clauses(b)
+    mine, theirs = conjuncts(a), conjuncts(b)
     if mine is None or theirs is None:
         return False
     return all(any(_clause_implies(x, y) for x in mine if x.field == y.field) for y in theirs)
-
-
-def _clauses(f: Filter) -> tuple[Compare, ...] | None:
-    if isinstance(f, Compare):
-        return (f,)
-    if isinstance(f, And) and all(isinstance(c, Compare) for c in f.clauses):
-        return tuple(c for c in f.clauses if isinstance(c, Compare))
-    return None
 
 
 def _key(value: object) -> str:
