@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from retention.errors import GuardError, NotFound, PlanError
 from retention.filters import and_, identity, or_, to_json
@@ -28,11 +27,6 @@ from retention.planning.plan import (
     MatchingIds,
 )
 from retention.policy.idfile import MAX_BYTES, NotReadable, id_batches_of, open_regular
-
-
-def checker(deletes: ByIds) -> Callable[[Mapping[str, Any]], bool]:
-    """True for a record's metadata that the deletion may delete now."""
-    return deletes.allows()
 
 
 def by_ids(action: Action) -> ByIds:
@@ -52,7 +46,7 @@ def by_filter(action: Action) -> ByFilter:
 async def selected(index: IndexClient, action: Action) -> AsyncIterator[list[str]]:
     """Batches of IDs the deleteByIds `action` selects now."""
     deletes = by_ids(action)
-    allowed = checker(deletes)
+    allowed = deletes.allows()
     source, ns = deletes.source, action.namespace
     if isinstance(source, MatchingIds):
         wanted = to_json(source.filter)

@@ -31,6 +31,7 @@ from retention.planning.explain import (
 )
 from retention.planning.plan import format_time, parse_time
 from retention.policy import PolicySet, load_policies
+from retention.policy.examples import metadata_problem
 from retention.policy.idfile import NotReadable, id_batches, open_regular
 
 MAX_RECORD_FILE_BYTES = 16 << 20
@@ -122,7 +123,7 @@ def _record(path: Path, i: int, item: object, index: str | None) -> Record:
         raise PlanError(f"{where} ('{record_id}'): namespace must be a string")
     if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
         raise PlanError(f"{where} ('{record_id}'): metadata must be a mapping of field names")
-    bad = next((k for k, v in metadata.items() if not _metadata_value(v)), None)
+    bad = next((k for k, v in metadata.items() if metadata_problem(v)), None)
     if bad is not None:
         raise PlanError(
             f"{where} ('{record_id}'): metadata field '{bad}' is not a string, number, boolean "
@@ -134,12 +135,6 @@ def _record(path: Path, i: int, item: object, index: str | None) -> Record:
             "the record an index, or --index"
         )
     return Record(own_index, namespace, record_id, dict(metadata))
-
-
-def _metadata_value(value: object) -> bool:
-    if isinstance(value, list):
-        return all(isinstance(v, str) for v in value)
-    return isinstance(value, str | bool | int | float) and value == value  # no NaN
 
 
 async def _fetched(request: ExplainRequest) -> list[Record]:

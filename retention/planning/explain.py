@@ -116,9 +116,11 @@ def explain(policies: PolicySet, record: Record, *, now: datetime, ids_of: IdsOf
         p for p in policies.policies if p.index == record.index and p.namespaces.matches(namespace)
     ]
     rules = tuple(
-        _rule_finding(policies, p, r, record, now, ids_of) for p in acting for r in p.rules
+        _rule_finding(p, r, policies.protections_for(p, namespace), record, now, ids_of)
+        for p in acting
+        for r in p.rules
     )
-    protections = _protections(policies, acting, record)
+    protections = _protections(policies, acting, record.index, namespace, record.metadata)
     verdicts: dict[tuple[Outcome, str | None], list[int]] = {}
     for i in range(len(READINGS)):
         verdicts.setdefault(_verdict(rules, protections, i), []).append(i)
@@ -141,9 +143,13 @@ def reading_name(reading: Semantics) -> str:
 
 
 def _rule_finding(
-    policies: PolicySet, policy: Policy, rule: Rule, record: Record, now: datetime, ids_of: IdsOf
+    policy: Policy,
+    rule: Rule,
+    protections: Sequence[Filter],
+    record: Record,
+    now: datetime,
+    ids_of: IdsOf,
 ) -> RuleFinding:
-    protections = policies.protections_for(policy, canonical_namespace(record.namespace))
     deletes = forms(policy, rule, protections, now=now, namespace_records=0).preferred.deletes
     condition = rule.condition(now)
     listed = _listed(rule, record.id, ids_of)
@@ -214,23 +220,20 @@ def _deleted(deletes: Deletion, record: Record, reading: Semantics, ids_of: IdsO
 
 
 def _protections(
-    policies: PolicySet, acting: Sequence[Policy], record: Record
+    policies: PolicySet, acting: Sequence[Policy], index: str, namespace: str, metadata: Metadata
 ) -> tuple[ProtectionFinding, ...]:
-    namespace = canonical_namespace(record.namespace)
     found: list[ProtectionFinding] = []
     for policy in acting:
         for p in policy.protect:
-            found.append(_protection(f"protect of policy {policy.name}", p, record))
-    for hold in policies.holds_for(record.index, namespace):
+            found.append(_protection(f"protect of policy {policy.name}", p, metadata))
+    for hold in policies.holds_for(index, namespace):
         for p in hold.protect:
-            found.append(_protection(f"legal hold {hold.name}", p, record))
+            found.append(_protection(f"legal hold {hold.name}", p, metadata))
     return tuple(found)
 
 
-def _protection(name: str, f: Filter, record: Record) -> ProtectionFinding:
-    return ProtectionFinding(
-        name, describe(f), tuple(_matches(f, record.metadata, r) for r in READINGS)
-    )
+def _protection(name: str, f: Filter, metadata: Metadata) -> ProtectionFinding:
+    return ProtectionFinding(name, describe(f), tuple(_matches(f, metadata, r) for r in READINGS))
 
 
 def _verdict(

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 from retention.errors import PlanError
 from retention.filters import Filter, FilterError, parse_filter, possibly, surely, to_json
+from retention.policy.durations import parse_moment
 
 PLAN_API_VERSION = "retention/v1"
 
@@ -248,14 +249,9 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise PlanError(
-            f"invalid time {text!r}; use ISO 8601 such as 2027-01-01T00:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise PlanError(f"time {text!r} has no timezone; add Z for UTC")
-    return moment
+        return parse_moment(text)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ most MAX_DURATION, so that `now - duration` is always a representable moment.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
@@ -15,6 +15,19 @@ _ZERO = re.compile(r"^0+[smhdw]$")
 DURATION_HELP = "write a duration as a whole number followed by s, m, h, d or w (for example 90d)"
 MAX_DURATION = timedelta(days=36500)
 """100 years: longer TTLs mean "never", and far longer ones reach before year 1."""
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 time with a timezone (`Z` for UTC); ValueError saying what is wrong."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}; use ISO 8601 such as 2027-01-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no timezone; add Z for UTC")
+    return moment
 
 
 def parse_duration(text: str) -> timedelta:

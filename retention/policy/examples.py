@@ -16,6 +16,7 @@ from typing import Any
 
 from retention.errors import PolicyError
 from retention.identifiers import canonical_namespace
+from retention.policy.durations import parse_moment
 from retention.policy.model import ExampleRecord, Expectation, PolicyTest
 from retention.policy.yamlsource import Document, JsonPath, render_path
 
@@ -58,10 +59,9 @@ def build_test(doc: Document) -> tuple[PolicyTest | None, list[PolicyError]]:
 
 def _moment(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_moment(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _record(
@@ -72,14 +72,15 @@ def _record(
         fail(path, f"record '{raw['id']}' names no index; give it one, or spec.index")
         return None
     for name, value in raw["metadata"].items():
-        problem = _metadata_problem(value)
+        problem = metadata_problem(value)
         if problem:  # reported; the record still answers the expectations that name it
             fail((*path, "metadata", name), problem)
     namespace = canonical_namespace(raw.get("namespace", ""))
     return ExampleRecord(own, namespace, raw["id"], dict(raw["metadata"]), doc.at((*path, "id")))
 
 
-def _metadata_problem(value: object) -> str | None:
+def metadata_problem(value: object) -> str | None:
+    """Why Pinecone would not store `value` as a metadata value, or None."""
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
             return None

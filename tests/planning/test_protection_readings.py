@@ -21,7 +21,6 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from retention.applying.batches import checker
 from retention.errors import PolicyErrors
 from retention.filters import (
     SEMANTICS_VARIANTS,
@@ -150,7 +149,7 @@ def _selected(action: Action, records: dict[str, Metadata], sem: Semantics) -> s
         assert isinstance(source, MatchingIds)
         match = compile_filter(source.filter, sem)
         candidates = [i for i, m in records.items() if match(m)]
-    allowed = checker(d)
+    allowed = d.allows()
     return {i for i in candidates if allowed(records[i])}
 
 
