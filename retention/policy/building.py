@@ -19,6 +19,7 @@ import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import time, timedelta
 from typing import Any
 
 from retention.errors import Location, PolicyError
@@ -49,6 +50,16 @@ from retention.policy.model import (
     Rule,
     Selector,
     Ttl,
+)
+from retention.policy.windows import (
+    DAY_NAMES,
+    MAX_WINDOW,
+    CronWindow,
+    WeeklyWindow,
+    Window,
+    Windows,
+    check_cron,
+    check_zone,
 )
 from retention.policy.yamlsource import Document, JsonPath, render_path
 
@@ -122,46 +133,173 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
             description=spec.get("description"),
         )
     else:
-        rules = _rules(check, spec["rules"])
-        if any(r.destructive for r in rules):
-            _check_destructive_scope(check, namespaces, spec["index"])
-        schedule = spec.get("schedule")
-        if schedule is not None and (problem := check_schedule(schedule)):
-            check.fail(("spec", "schedule"), problem)
-        limits = _limits(check, spec.get("limits", {}))
-        jitter = None
-        if "jitter" in spec:
-            try:
-                jitter = parse_duration(spec["jitter"])
-            except ValueError as exc:
-                check.fail(("spec", "jitter"), str(exc))
-        item = Policy(
-            name=name,
-            index=spec["index"],
-            namespaces=namespaces,
-            rules=tuple(rules),
-            location=location,
-            protect=protect,
-            guards=limits,
-            schedule=schedule,
-            jitter=jitter,
-            mode=spec.get("mode", "enforce"),
-            on_invalid_timestamps=spec.get("onInvalidTimestamps", "warn"),
-            labels=dict(data["metadata"].get("labels", {})),
-        )
+        item = _policy(check, data, namespaces, protect)
     return (None if check.errors else item), check.errors, check.ids_digests
+
+
+def _policy(
+    check: _Checker,
+    data: Mapping[str, Any],
+    namespaces: NamespaceSelector,
+    protect: tuple[Filter, ...],
+) -> Policy:
+    spec = data["spec"]
+    rules = _rules(check, spec["rules"])
+    if any(r.destructive for r in rules):
+        _check_destructive_scope(check, namespaces, spec["index"])
+    schedule = spec.get("schedule")
+    if schedule is not None and (problem := check_schedule(schedule)):
+        check.fail(("spec", "schedule"), problem)
+    limits = _limits(check, spec.get("limits", {}))
+    jitter = None
+    if "jitter" in spec:
+        try:
+            jitter = parse_duration(spec["jitter"])
+        except ValueError as exc:
+            check.fail(("spec", "jitter"), str(exc))
+    canary = spec.get("rollout", {}).get("canary")
+    return Policy(
+        name=data["metadata"]["name"],
+        index=spec["index"],
+        namespaces=namespaces,
+        rules=tuple(rules),
+        location=check.doc.at(("metadata", "name")),
+        protect=protect,
+        guards=limits,
+        schedule=schedule,
+        jitter=jitter,
+        mode=spec.get("mode", "enforce"),
+        on_invalid_timestamps=spec.get("onInvalidTimestamps", "warn"),
+        windows=_windows(check, spec.get("windows", {})),
+        suspend=spec.get("suspend", False),
+        canary=int(canary) if canary is not None else None,
+        labels=dict(data["metadata"].get("labels", {})),
+    )
 
 
 def _limits(check: _Checker, raw: Mapping[str, Any]) -> Guards:
     records = raw.get("maxRecords")
-    percent = raw.get("maxPercent")
-    if isinstance(percent, float) and math.isnan(percent):  # NaN passes every bound of the schema
-        text = check.doc.plain.get(("spec", "limits", "maxPercent"), "nan")
-        check.fail(
-            ("spec", "limits", "maxPercent"),
-            f"{text} is not a number (NaN); give a percentage above 0 and at most 100",
+    backup = raw.get("backupAbove")
+    percent = _finite(check, raw, "maxPercent", "give a percentage above 0 and at most 100")
+    trend = _finite(check, raw, "trendFactor", "give a factor of 0 or more (0 turns it off)")
+    return Guards(
+        int(records) if records is not None else None,
+        percent,
+        int(backup) if backup is not None else None,
+        trend,
+    )
+
+
+def _finite(check: _Checker, raw: Mapping[str, Any], key: str, advice: str) -> float | None:
+    """A number of `limits` that NaN or infinity did not slip into: they pass every bound of
+    the schema (NaN) or make a guard mean nothing (infinity)."""
+    value = raw.get(key)
+    path = ("spec", "limits", key)
+    if isinstance(value, float) and math.isnan(value):
+        text = check.doc.plain.get(path, "nan")
+        check.fail(path, f"{text} is not a number (NaN); {advice}")
+        return None
+    if isinstance(value, float) and math.isinf(value):
+        text = check.doc.plain.get(path, "inf")
+        check.fail(path, f"{text} is infinite; {advice}")
+        return None
+    return value
+
+
+def _windows(check: _Checker, raw: Mapping[str, Any]) -> Windows:
+    """`spec.windows`, each entry checked where it is written, then the whole at spec.windows:
+    a set of windows that can never open would stop deletions without anybody noticing."""
+    before = len(check.errors)
+    groups: dict[str, tuple[Window, ...]] = {}
+    for group in ("allow", "deny"):
+        entries = (
+            _window(check, entry, ("spec", "windows", group, i))
+            for i, entry in enumerate(raw.get(group, []))
         )
-    return Guards(int(records) if records is not None else None, percent)
+        groups[group] = tuple(w for w in entries if w is not None)
+    windows = Windows(groups["allow"], groups["deny"])
+    if len(check.errors) == before and windows and not windows.ever_opens():
+        if windows.allow and not Windows(windows.allow).ever_opens():
+            problem = (
+                "no allow window ever opens (no date matches the day of month and month of "
+                "their start), so deletions could never run; fix their start"
+            )
+        elif windows.allow:
+            problem = (
+                "deny covers every moment that allow opens, so deletions could never run; "
+                "narrow deny or widen allow"
+            )
+        else:
+            problem = "deny covers every moment, so deletions could never run; narrow deny"
+        check.fail(("spec", "windows"), problem)
+    return windows
+
+
+def _window(check: _Checker, raw: Mapping[str, Any], path: JsonPath) -> Window | None:
+    """One schema-valid window entry: cron (start, duration) or weekly (days, from, to)."""
+    before = len(check.errors)
+    zone = raw.get("timeZone", "UTC")
+    if problem := check_zone(zone):
+        check.fail((*path, "timeZone"), problem)
+    if "start" in raw:
+        if problem := check_cron(raw["start"]):
+            check.fail((*path, "start"), problem)
+        duration = _window_duration(check, raw["duration"], (*path, "duration"))
+        if len(check.errors) > before or duration is None:
+            return None
+        return CronWindow(raw["start"], duration, zone)
+    start = _clock(check, raw, path, "from", "00:00")
+    end = _clock(check, raw, path, "to", "24:00")
+    if start is not None and start == end:
+        check.fail(
+            (*path, "to"),
+            f"from and to are both {start}, so the window never opens; give different times "
+            "(a to before from runs past midnight)",
+        )
+    if len(check.errors) > before or start is None or end is None:
+        return None
+    days = frozenset(DAY_NAMES.index(d) for d in raw["days"])
+    return WeeklyWindow(days, _time(start) or time(0), _time(end), zone)
+
+
+def _window_duration(check: _Checker, text: str, path: JsonPath) -> timedelta | None:
+    try:
+        duration = parse_duration(text)
+    except ValueError as exc:
+        check.fail(path, str(exc))
+        return None
+    if duration > MAX_WINDOW:
+        check.fail(
+            path,
+            f"a window lasts at most {MAX_WINDOW.days}d, not {text}; split it into several windows",
+        )
+        return None
+    return duration
+
+
+def _clock(
+    check: _Checker, raw: Mapping[str, Any], path: JsonPath, key: str, default: str
+) -> str | None:
+    """A time of day as written (HH:MM, which the schema checked), or None if reported:
+    YAML 1.1 reads unquoted 22:00 as the number 1320 (base 60), and so does our loader."""
+    value = raw.get(key, default)
+    if isinstance(value, str):
+        return value
+    path = (*path, key)
+    plain = check.doc.plain.get(path, str(value))
+    if ":" in plain:
+        check.fail(
+            path, f"unquoted {plain} is read as the number {value} (base 60); quote it: '{plain}'"
+        )
+    else:
+        check.fail(path, f"write the time as HH:MM in quotes (for example '05:00'), got {plain}")
+    return None
+
+
+def _time(text: str) -> time | None:
+    """HH:MM as a time of day; 24:00 (the end of the day) as None."""
+    hours, minutes = (int(part) for part in text.split(":"))
+    return None if hours == 24 else time(hours, minutes)
 
 
 def _filter_values(raw: object, path: JsonPath) -> Iterator[tuple[JsonPath, object, str]]:

@@ -17,6 +17,7 @@ from retention.errors import Location
 from retention.filters import Compare, Filter, and_
 from retention.identifiers import canonical_namespace
 from retention.policy.durations import format_duration
+from retention.policy.windows import Windows
 
 RuleKind = Literal["filter", "ids", "idsFile", "idPrefix", "deleteAll", "deleteNamespace"]
 
@@ -180,8 +181,12 @@ class Rule:
 
 @dataclass(frozen=True)
 class Guards:
+    """Blast-radius guards; None: not set (`trend_factor` None means the default, 10)."""
+
     max_records: int | None = None
     max_percent: float | None = None
+    backup_above: int | None = None
+    trend_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,12 @@ class Policy:
     jitter: timedelta | None = None
     mode: Literal["enforce", "observe"] = "enforce"
     on_invalid_timestamps: Literal["warn", "fail"] = "warn"
+    windows: Windows = field(default_factory=Windows)
+    """When deletions may run; empty: at any time."""
+    suspend: bool = False
+    """Plan and observe, but delete nothing."""
+    canary: int | None = None
+    """Delete at most this many records first and verify them before the rest."""
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
