@@ -7,6 +7,7 @@
     ├── GuardError                  a blast-radius guard refused the deletion
     ├── ApplyError                  an apply could not finish what the plan asked for
     └── PineconeError               Pinecone (or the emulator) said no, or could not be reached
+        ├── BackupFailed            a backup was refused, failed, or was not Ready in time
         ├── PineconeTransportError  connection refused, reset, timed out: no HTTP status
         ├── PineconeClientError     a 4xx: the request itself is wrong; never retried...
         │   ├── BadRequest          400
@@ -98,6 +99,31 @@ class PineconeError(RetentionError):
         self.code = code
         self.request_id = request_id
         self.operation = operation
+
+
+class BackupFailed(PineconeError):
+    """A backup that a deletion waits for was refused, ended other than Ready, or was not
+    Ready in time. `backup_id` is None when none was created; `backup_status` is the last
+    status seen (None when refused)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index_name: str,
+        backup_id: str | None = None,
+        backup_status: str | None = None,
+        status: int | None = None,
+        code: str | int | None = None,
+        request_id: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, code=code, request_id=request_id, operation=operation
+        )
+        self.index_name = index_name
+        self.backup_id = backup_id
+        self.backup_status = backup_status
 
 
 class PineconeTransportError(PineconeError):

@@ -19,6 +19,7 @@ from types import FrameType
 
 from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
 from retention.emulator.filtering import Readings
+from retention.emulator.model import BACKUP_OUTCOMES
 from retention.emulator.server import Emulator
 from retention.errors import RetentionError
 from retention.quotas import PUBLISHED, override
@@ -70,7 +71,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lag-ms", type=float, default=0.0, metavar="MS", help="writes become visible after MS"
     )
     parser.add_argument("--seed", type=int, help="seed for reproducible faults")
+    _backup_arguments(parser)
     _corner_arguments(parser)
+
+
+def _backup_arguments(parser: argparse.ArgumentParser) -> None:
+    backups = parser.add_argument_group("backups")
+    backups.add_argument(
+        "--backup-min-age",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="a backup holds only records at least this old (900: Pinecone's 15 minutes)",
+    )
+    backups.add_argument(
+        "--backup-outcome",
+        choices=BACKUP_OUTCOMES,
+        default="Ready",
+        help="what a backup becomes after Initializing (Ready; InitializationFailed to test)",
+    )
 
 
 def _corner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,6 +151,11 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise RetentionError(
                 f"{option} must be a non-negative number of milliseconds, got: {value:g}"
             )
+    if not (math.isfinite(args.backup_min_age) and args.backup_min_age >= 0):
+        raise RetentionError(
+            f"--backup-min-age must be a non-negative number of seconds, got: "
+            f"{args.backup_min_age:g}"
+        )
     if args.data is not None and args.data.exists() and not args.data.is_dir():
         raise RetentionError(
             f"--data {args.data} is not a directory; name one (created if missing)"
@@ -169,6 +193,8 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         ),
         missing_namespace=args.missing_namespace,
         lsn_headers=args.lsn_headers,
+        backup_min_age_s=args.backup_min_age,
+        backup_outcome=args.backup_outcome,
     )
 
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from retention.emulator.filtering import DEFAULT_READINGS, Readings
+from retention.emulator.model import BACKUP_OUTCOMES, BackupOutcome
 
 Clock = Callable[[], float]
 
@@ -61,7 +62,13 @@ class EmulatorConfig:
     delete_by_filter_cap: int | None = None
     """Records one filtered delete removes at most; None (the default) means no cap."""
     backup_ready_ms: float = 200.0
-    """How long a new backup reports `Initializing` before `Ready`."""
+    """How long a new backup reports `Initializing` before its outcome."""
+    backup_min_age_s: float = 900.0
+    """A backup holds only the records last written at least this long before it was made:
+    Pinecone documents 15 minutes (DOC:guides/manage-data/backups-overview)."""
+    backup_outcome: BackupOutcome = "Ready"
+    """What a backup turns into after `backup_ready_ms`; `InitializationFailed` tests a backup
+    that fails."""
     clock: Clock = time.monotonic
     """Seconds, monotonic: rate limits, lag and backups read time only from here."""
 
@@ -74,6 +81,14 @@ class EmulatorConfig:
             raise ValueError(f"latency_ms must be a non-negative number, got: {self.latency_ms:g}")
         if not (math.isfinite(self.lag_ms) and self.lag_ms >= 0):
             raise ValueError(f"lag_ms must be a non-negative number, got: {self.lag_ms:g}")
+        if not (math.isfinite(self.backup_min_age_s) and self.backup_min_age_s >= 0):
+            raise ValueError(
+                f"backup_min_age_s must be a non-negative number, got: {self.backup_min_age_s:g}"
+            )
+        if self.backup_outcome not in BACKUP_OUTCOMES:
+            raise ValueError(
+                f"backup_outcome must be Ready or InitializationFailed, got: {self.backup_outcome}"
+            )
         if self.fault_rate > 0 and not self.fault_statuses:
             raise ValueError("fault_statuses must name at least one status when fault_rate > 0")
         for status in self.fault_statuses:

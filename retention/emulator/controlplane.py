@@ -186,12 +186,12 @@ def delete_index(call: Call) -> Reply:
 
 
 def backup_model(call: Call, backup: Backup) -> dict[str, Any]:
-    ready = call.store.clock() >= backup.ready_at
+    done = call.store.clock() >= backup.ready_at
     out: dict[str, Any] = {
         "backup_id": backup.backup_id,
         "source_index_name": backup.source_index_name,
         "source_index_id": backup.source_index_id,
-        "status": "Ready" if ready else "Initializing",
+        "status": backup.outcome if done else "Initializing",
         "cloud": backup.cloud,
         "region": backup.region,
         "name": backup.name,
@@ -212,10 +212,20 @@ def backup_model(call: Call, backup: Backup) -> dict[str, Any]:
 
 
 def create_backup(call: Call) -> Reply:
+    """Snapshot the records of every namespace that are old enough, as Pinecone documents.
+
+    A backup holds only records last written at least `backup_min_age_s` (15 minutes) before
+    it was made; younger ones, and writes still inside the lag, are left out. Only serverless
+    indexes exist here, which are the ones Pinecone backs up.
+    """
     state = _lookup(call, "index_name")
     name, description = call.body.get("name"), call.body.get("description")
-    namespaces = state.visible_namespaces()
-    records = sum(len(ns.records) for ns in namespaces)
+    config = call.runtime.config
+    now = call.store.clock()
+    cutoff = now - config.backup_min_age_s
+    snapshot = {ns.name: ns.written_before(cutoff) for ns in state.visible_namespaces()}
+    snapshot = {ns: records for ns, records in snapshot.items() if records}
+    records = sum(len(held) for held in snapshot.values())
     info = state.info
     backup = Backup(
         backup_id=str(uuid.uuid4()),
@@ -226,13 +236,15 @@ def create_backup(call: Call) -> Reply:
         cloud=info.cloud,
         region=info.region,
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        ready_at=call.store.clock() + call.runtime.config.backup_ready_ms / 1000,
+        ready_at=now + config.backup_ready_ms / 1000,
         name=name if isinstance(name, str) else None,
         description=description if isinstance(description, str) else None,
         record_count=records,
-        namespace_count=len(namespaces),
+        namespace_count=len(snapshot),
         size_bytes=records * (info.dimension * 4 + 64),
         tags=info.tags,
+        outcome=config.backup_outcome,
+        snapshot=snapshot,
     )
     call.store.add_backup(backup)
     return Reply(backup_model(call, backup), status=201)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from retention.emulator.records import StoredRecord
+
+BackupOutcome = Literal["Ready", "InitializationFailed"]
+BACKUP_OUTCOMES: tuple[BackupOutcome, ...] = ("Ready", "InitializationFailed")
 
 
 @dataclass
@@ -21,7 +27,13 @@ class IndexInfo:
 
 @dataclass
 class Backup:
-    """A point-in-time copy's description; it turns Ready at `ready_at` on the emulator clock."""
+    """A point-in-time copy: its description and the records it holds.
+
+    It reports `Initializing` until `ready_at` on the emulator clock, then `outcome`.
+    `snapshot` (namespace -> id -> record) is what a restore would bring back: the records that
+    were old enough when the backup was made (`EmulatorConfig.backup_min_age_s`); the counts
+    describe it. A failed backup keeps what it would have held; nothing restores from it.
+    """
 
     backup_id: str
     source_index_name: str
@@ -38,3 +50,5 @@ class Backup:
     namespace_count: int = 0
     size_bytes: int = 0
     tags: dict[str, str] | None = field(default=None)
+    outcome: BackupOutcome = "Ready"
+    snapshot: dict[str, dict[str, StoredRecord]] = field(default_factory=dict)

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from retention.emulator.model import Backup, IndexInfo
 from retention.emulator.records import StoredRecord
@@ -63,7 +64,7 @@ class SqliteBackend:
 
     def backups(self) -> list[Backup]:
         rows = self._db.execute("SELECT body FROM backups").fetchall()
-        return [Backup(**json.loads(body)) for (body,) in rows]
+        return [_backup(json.loads(body)) for (body,) in rows]
 
     # -- mirroring changes
 
@@ -124,6 +125,19 @@ class SqliteBackend:
     def drop_backup(self, backup_id: str) -> None:
         with self._db:
             self._db.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
+
+
+def _backup(body: dict[str, Any]) -> Backup:
+    """A backup from its stored JSON; older files have no outcome or snapshot."""
+    raw = body.pop("snapshot", None) or {}
+    snapshot = {
+        ns: {
+            rid: StoredRecord(r["values"], r.get("sparse"), r["metadata"])
+            for rid, r in held.items()
+        }
+        for ns, held in raw.items()
+    }
+    return Backup(**body, snapshot=snapshot)
 
 
 def restore(store: Store, backend: SqliteBackend) -> None:

@@ -33,6 +33,14 @@ class StoredRecord:
     sparse: dict[str, list[Any]] | None
     metadata: Metadata
 
+    def copy(self) -> StoredRecord:
+        """A copy sharing no list or dict with this record (for backups' snapshots)."""
+        sparse = None if self.sparse is None else {k: list(v) for k, v in self.sparse.items()}
+        metadata: Metadata = {
+            k: list(v) if isinstance(v, list) else v for k, v in self.metadata.items()
+        }
+        return StoredRecord(list(self.values), sparse, metadata)
+
     def to_json(self, rid: str, *, values: bool = True, metadata: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"id": rid}
         if values:

@@ -134,11 +134,19 @@ class Emulator:
             self.store.add_index(IndexInfo(name=name, dimension=dimension, metric=metric, uid=name))
 
     def upsert(
-        self, index: str, namespace: str, records: Iterable[SeedRecord], *, validate: bool = True
+        self,
+        index: str,
+        namespace: str,
+        records: Iterable[SeedRecord],
+        *,
+        validate: bool = True,
+        age_s: float = 0.0,
     ) -> int:
         """Store records at once, skipping limits, faults and lag; return how many.
 
         A record is `(id, values, metadata)` or the wire form `{"id", "values", "metadata"}`.
+        They count as written now, or `age_s` seconds ago on the emulator's clock (a backup
+        holds only records at least `config.backup_min_age_s` old).
         """
         items: dict[str, StoredRecord] = {}
         for item in records:
@@ -156,7 +164,7 @@ class Emulator:
             state = self.store.indexes[index]
             ns = state.namespace(namespace)
             ns.catch_up(everything=True)
-            ns.put(items)
+            ns.put(items, at=self.store.clock() - age_s)
         return len(items)
 
     def records(self, index: str, namespace: str = "") -> dict[str, StoredRecord]:

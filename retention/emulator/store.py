@@ -5,7 +5,9 @@ visible yet. A write gets the next log sequence number (LSN) of its namespace an
 once `lag` seconds have passed on the emulator's clock; filter-based writes are evaluated when
 they are applied, as a log replay would. Reads apply whatever is due first. With no lag every
 write is applied at once. This is how `--lag-ms` makes a deleted record stay listed for a while
-and how `x-pinecone-request-lsn` / `x-pinecone-max-indexed-lsn` stay truthful.
+and how `x-pinecone-request-lsn` / `x-pinecone-max-indexed-lsn` stay truthful. Each record also
+keeps when it was last written (when the write was accepted, on the emulator's clock; an update
+counts as a write): a backup's minimum age is measured from then.
 
 One re-entrant lock guards everything: the server's event loop and a test thread seeding data
 through `Emulator.upsert` may touch the store at the same time.
@@ -14,6 +16,7 @@ through `Emulator.upsert` may touch the store at the same time.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +57,7 @@ class _Pending:
     due: float
     lsn: int
     op: Operation
+    accepted: float
 
 
 class Namespace:
@@ -63,6 +67,10 @@ class Namespace:
         self.index = index
         self.name = name
         self.records: dict[str, StoredRecord] = {}
+        self.written: dict[str, float] = {}
+        """When each record was last written; absent means long ago (loaded from `--data`,
+        whose clock is gone)."""
+        self._accepted: float | None = None  # while a delayed write is applied: when it came
         self.explicit = explicit
         self.schema: dict[str, object] | None = None
         self.lsn = 0
@@ -85,7 +93,8 @@ class Namespace:
             op(self)
             self.indexed_lsn = self.lsn
         else:
-            self._pending.append(_Pending(store.clock() + store.lag, self.lsn, op))
+            now = store.clock()
+            self._pending.append(_Pending(now + store.lag, self.lsn, op, now))
         return self.lsn
 
     def catch_up(self, *, everything: bool = False) -> None:
@@ -93,21 +102,31 @@ class Namespace:
         now = self.index.store.clock()
         while self._pending and (everything or self._pending[0].due <= now):
             item = self._pending.popleft()
-            item.op(self)
+            self._accepted = item.accepted
+            try:
+                item.op(self)
+            finally:
+                self._accepted = None
             self.indexed_lsn = item.lsn
 
     # -- changes, applied by operations; each is mirrored to the backend
 
-    def put(self, items: dict[str, StoredRecord]) -> None:
+    def put(self, items: dict[str, StoredRecord], *, at: float | None = None) -> None:
+        """Store `items`, written `at` (default: when the write was accepted, or now)."""
         if self._sorted is not None and any(rid not in self.records for rid in items):
             self._sorted = None
         self.records.update(items)
+        if at is None:
+            at = self._accepted if self._accepted is not None else self.index.store.clock()
+        self.written.update(dict.fromkeys(items, at))
         backend = self.index.store.backend
         if backend is not None:
             backend.put_records(self.index.info.name, self.name, items.items())
 
     def remove(self, ids: Iterable[str]) -> int:
         gone = [rid for rid in ids if self.records.pop(rid, None) is not None]
+        for rid in gone:
+            self.written.pop(rid, None)
         if gone:
             # Removed IDs stay in the sorted order and are skipped when listed; re-sorting a
             # million IDs after every delete would make `list` the bottleneck.
@@ -129,6 +148,15 @@ class Namespace:
             for rid, r in self.records.items()
             if predicate({k: v for k, v in r.metadata.items() if k in fields})
         )
+
+    def written_before(self, cutoff: float) -> dict[str, StoredRecord]:
+        """Copies of the visible records last written at or before `cutoff`."""
+        written = self.written
+        return {
+            rid: record.copy()
+            for rid, record in self.records.items()
+            if written.get(rid, -math.inf) <= cutoff
+        }
 
     def filterable_fields(self) -> frozenset[str] | None:
         if not self.schema:

@@ -62,6 +62,12 @@ class IndexDescription:
     deletion_protection: str | None = None
     dimension: int | None = None
     metric: str | None = None
+    serverless: bool | None = None
+    """Is it a serverless index (the only kind Pinecone backs up)? None when the description
+    does not say. Up to 2026-04, `spec` holds `serverless` or `pod`. In 2026-07,
+    `deployment.deployment_type` is `managed` for serverless (FACTS §7); FACTS records no
+    2026-07 pod index, and the SDK's own code and tests send and read `"pod"` for one, so `pod`
+    means False, and any other type (`byoc`, whatever comes next) is not read as either."""
 
     @classmethod
     def from_json(cls, data: JSON) -> IndexDescription:
@@ -78,7 +84,21 @@ class IndexDescription:
             deletion_protection=data.get("deletion_protection"),
             dimension=int(dimension) if dimension is not None else None,
             metric=str(metric) if metric is not None else None,
+            serverless=_serverless(data),
         )
+
+
+def _serverless(data: JSON) -> bool | None:
+    """What `IndexDescription.serverless` says, from `spec` (<= 2026-04) or `deployment`."""
+    spec = data.get("spec")
+    if isinstance(spec, dict):
+        if "serverless" in spec:
+            return True
+        if "pod" in spec:
+            return False
+    deployment = data.get("deployment")
+    kind = deployment.get("deployment_type") if isinstance(deployment, dict) else None
+    return {"managed": True, "pod": False}.get(kind) if isinstance(kind, str) else None
 
 
 def with_scheme(host: str) -> str:
@@ -205,3 +225,53 @@ class Count:
 
     matched: int
     info: ResponseInfo
+
+
+def _optional_int(value: object) -> int | None:
+    """A count Pinecone sends as a number or a string (protojson uint64); None if neither."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """A backup as the control plane describes it (`BackupModel`).
+
+    `status` is `Initializing`, then `Ready` or a failure (`InitializationFailed` as SDK 10
+    names it; the spec's example says `Failed`). A backup holds only records at least about 15
+    minutes old, so the counts may be lower than the index's.
+    """
+
+    backup_id: str
+    status: str
+    source_index_name: str
+    record_count: int | None = None
+    namespace_count: int | None = None
+    created_at: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> BackupInfo:
+        return cls(
+            backup_id=str(data["backup_id"]),
+            status=str(data.get("status") or "Unknown"),
+            source_index_name=str(data.get("source_index_name") or ""),
+            record_count=_optional_int(data.get("record_count")),
+            namespace_count=_optional_int(data.get("namespace_count")),
+            created_at=_optional_str(data.get("created_at")),
+            name=_optional_str(data.get("name")),
+        )

@@ -64,7 +64,9 @@ def test_backup_is_initializing_then_ready(
     start_emulator: StartEmulator, clock: ManualClock
 ) -> None:
     """A new backup reports Initializing, then Ready, with the index's record counts."""
-    emulator = start_emulator(indexes=(("idx", 4),), clock=clock, backup_ready_ms=1000)
+    emulator = start_emulator(
+        indexes=(("idx", 4),), clock=clock, backup_ready_ms=1000, backup_min_age_s=0
+    )
     emulator.upsert("idx", "a", ((f"r{i}", vec(i), {}) for i in range(7)))
     emulator.upsert("idx", "b", [("x", vec(1), {})])
     pc = sdk(emulator)
