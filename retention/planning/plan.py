@@ -23,7 +23,7 @@ PLAN_API_VERSION = "retention/v1"
 
 ActionKind = Literal["deleteByFilter", "deleteByIds", "deleteAll", "deleteNamespace"]
 CountMethod = Literal["dryRunCount", "enumeration", "namespaceStats"]
-PolicyStatus = Literal["ready", "blocked", "observe"]
+PolicyStatus = Literal["ready", "blocked", "observe", "suspended"]
 IdSourceType = Literal["inline", "file", "prefix", "filter"]
 
 
@@ -161,12 +161,27 @@ class Guard:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Whether a policy's `spec.windows` were open at the plan's `asOf`, and until or from
+    when (None: not within the week ahead)."""
+
+    open: bool
+    opens: datetime | None
+    closes: datetime | None
+    text: str
+
+
+@dataclass(frozen=True)
 class PolicyResult:
     name: str
     status: PolicyStatus
     records: int
     guards: tuple[Guard, ...] = ()
     reason: str | None = None
+    overdue: int = 0
+    """Records past the cutoff of one of its TTL rules (what those rules select)."""
+    window: Window | None = None
+    """At `asOf`, for a policy with windows."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +334,8 @@ def _policy_doc(p: PolicyResult) -> dict[str, Any]:
         "status": p.status,
         "records": p.records,
         "reason": p.reason,
+        "overdue": p.overdue,
+        "window": _window_doc(p.window),
         "guards": [
             {
                 "name": g.name,
@@ -331,6 +348,31 @@ def _policy_doc(p: PolicyResult) -> dict[str, Any]:
             for g in p.guards
         ],
     }
+
+
+def _window_doc(w: Window | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    return {
+        "open": w.open,
+        "opens": format_time(w.opens) if w.opens else None,
+        "closes": format_time(w.closes) if w.closes else None,
+        "windows": w.text,
+    }
+
+
+def _window_from(raw: Any) -> Window | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("open"), bool):
+        raise PlanError(f"a policy's window is not an object with open: true|false: {_shown(raw)}")
+    opens, closes = raw.get("opens"), raw.get("closes")
+    return Window(
+        raw["open"],
+        parse_time(opens) if isinstance(opens, str) else None,
+        parse_time(closes) if isinstance(closes, str) else None,
+        str(raw.get("windows", "")),
+    )
 
 
 def _action_doc(a: Action) -> dict[str, Any]:
@@ -472,7 +514,18 @@ def _policy_from(p: Mapping[str, Any]) -> PolicyResult:
         )
         for g in p["guards"]
     )
-    return PolicyResult(p["name"], p["status"], p["records"], guards, p.get("reason"))
+    overdue = p.get("overdue", 0)
+    if isinstance(overdue, bool) or not isinstance(overdue, int) or overdue < 0:
+        raise PlanError(f"policy {p['name']!r}: overdue is not a record count: {_shown(overdue)}")
+    return PolicyResult(
+        p["name"],
+        p["status"],
+        p["records"],
+        guards,
+        p.get("reason"),
+        overdue=overdue,
+        window=_window_from(p.get("window")),
+    )
 
 
 def _shape_problem(doc: Mapping[str, Any]) -> str | None:

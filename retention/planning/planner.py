@@ -22,6 +22,7 @@ from datetime import datetime
 from retention.errors import NotFound
 from retention.filters import and_, disjoint, or_, surely
 from retention.planning.inventory import Inventory, NamespaceInfo
+from retention.planning.operations import operations
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
 from retention.planning.strategies import (
     Context,
@@ -115,10 +116,10 @@ async def make_plan(
     await bounded(namespaces, plan_namespace, width)
     invalid = tuple(s.invalid for ns in namespaces for s in ns.selections if s.invalid is not None)
     warnings.extend(invalid_words(t) for t in invalid)
-    results = tallies.results(policies, namespaces)
+    actions = [s.action for ns in namespaces for s in ns.selections]
+    results = operations(policies, tallies.results(policies, namespaces), actions, now, warnings)
     # Totals count what an apply would delete: ready policies, each record once.
     ready = {r.name for r in results if r.status == "ready"}
-    actions = [s.action for ns in namespaces for s in ns.selections]
     union_total = await _ready_union(ctx, namespaces, ready, width)
     by_id = {a.id: a for a in actions}
     return Plan(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
+from retention.planning.operations import window_words
 from retention.planning.plan import Action, Guard, Plan, format_time, to_document
 
 RED, GREEN, YELLOW, DIM, BOLD, RESET = (
@@ -114,8 +115,21 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
                 if a.samples:
                     out.append(paint(DIM, f"      e.g. {', '.join(a.samples)}"))
         out.append("")
+    overdue = overdue_line(plan)
+    if overdue:
+        out.append(overdue)
     out.append(paint(BOLD, totals_line(plan)))
     return "\n".join(out) + "\n"
+
+
+def overdue_line(plan: Plan) -> str | None:
+    """`Overdue: 1,234 records past their TTL (tickets 1,200, scratch 34).`, when any are."""
+    late = [p for p in plan.policies if p.overdue]
+    if not late:
+        return None
+    total = sum(p.overdue for p in late)
+    each = ", ".join(f"{p.name} {p.overdue:,}" for p in late)
+    return f"Overdue: {total:,} record{_s(total)} past their TTL ({each})."
 
 
 def render_markdown(plan: Plan) -> str:
@@ -125,11 +139,16 @@ def render_markdown(plan: Plan) -> str:
     notices = list(_notices(plan))
     if notices:
         out += ["> [!WARNING]"] + [f"> - {_md(n)}" for n in notices] + [""]
-    out += ["| policy | status | records | guards |", "| --- | --- | ---: | --- |"]
+    out += [
+        "| policy | status | records | overdue | guards |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
     for p in plan.policies:
         guards = ", ".join(_guard(g) for g in p.guards)
-        state = "**BLOCKED**" if p.status == "blocked" else p.status
-        out.append(f"| `{p.name}` | {state} | {p.records:,} | {guards or '-'} |")
+        state: str = "**BLOCKED**" if p.status == "blocked" else p.status
+        if p.window is not None and not p.window.open:
+            state += ", outside window"
+        out.append(f"| `{p.name}` | {state} | {p.records:,} | {p.overdue:,} | {guards or '-'} |")
     out.append("")
     for index, actions in _by_index(plan.actions):
         for namespace, group in groupby(actions, key=lambda a: a.namespace):
@@ -172,6 +191,13 @@ def _notices(plan: Plan) -> Iterable[str]:
     for p in plan.policies:
         if p.status == "blocked":
             yield f"policy '{p.name}' is BLOCKED and will not be applied: {p.reason}"
+        elif p.status == "suspended":
+            yield f"policy '{p.name}' is suspended (spec.suspend): planned, nothing deleted"
+        if p.window is not None and not p.window.open and p.status == "ready":
+            yield (
+                f"policy '{p.name}' is {window_words(p.window)} ({p.window.text}): apply "
+                "refuses it until then unless --ignore-windows"
+            )
     yield from plan.warnings
     for o in plan.overlaps:
         yield (

@@ -164,9 +164,12 @@ def _resolved(source: IdFile) -> IdFile:
 def _check_result(policy: Policy, result: PolicyResult, actions: Sequence[Action]) -> None:
     """The guards are the policy's and say what they must; a failed guard blocks its policy."""
     where = f"policy '{policy.name}'"
-    expected_status = "observe" if policy.mode == "observe" else "ready"
+    expected_status = (
+        "suspended" if policy.suspend else "observe" if policy.mode == "observe" else "ready"
+    )
     if result.status not in (expected_status, "blocked"):
-        _refuse(f"{where}: status is '{result.status}', but the policy is in {policy.mode} mode")
+        state = "suspended" if policy.suspend else f"in {policy.mode} mode"
+        _refuse(f"{where}: status is '{result.status}', but the policy is {state}")
     deleting = [a for a in actions if a.records]
     by_namespace: dict[str, list[Action]] = {}
     for action in deleting:

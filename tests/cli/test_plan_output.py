@@ -65,10 +65,10 @@ def test_markdown_totals_heading(
     assert run.code == 0, run.err
     assert run.out.splitlines()[0].startswith("### retention plan: " + TOTALS)
     assert (
-        "| `tickets` | ready | 2,250 | ✅ maxPercent 75% ≤ 100% (tenant-a), "
+        "| `tickets` | ready | 2,250 | 2,250 | ✅ maxPercent 75% ≤ 100% (tenant-a), "
         "✅ maxPercent 75% ≤ 100% (tenant-b) |"
     ) in run.out
-    assert "| `docs` | ready | 300 | ✅ maxPercent 25% ≤ 100% (docs) |" in run.out
+    assert "| `docs` | ready | 300 | 300 | ✅ maxPercent 25% ≤ 100% (docs) |" in run.out
 
 
 def test_plan_file_validates_against_the_schema(

@@ -23,6 +23,7 @@ from retention.planning.plan import (
     PolicyResult,
     Sources,
     Totals,
+    Window,
     from_document,
     to_document,
 )
@@ -103,7 +104,17 @@ def fixed_plan() -> Plan:
         actions=(ttl, erasure, nothing, scratch),
         policies=(
             PolicyResult(
-                "support-tickets", "ready", 45_000, (Guard("maxRecords", 100_000, 45_000, True),)
+                "support-tickets",
+                "ready",
+                45_000,
+                (Guard("maxRecords", 100_000, 45_000, True),),
+                overdue=45_000,
+                window=Window(
+                    False,
+                    opens=datetime(2026, 11, 30, 22, tzinfo=UTC),
+                    closes=None,
+                    text="allow 0 22 * * * for 6h (UTC)",
+                ),
             ),
             PolicyResult("gdpr-erasure", "ready", 6),
             PolicyResult(
