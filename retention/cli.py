@@ -123,6 +123,9 @@ def _apply(args: argparse.Namespace) -> int:
         max_records=args.max_records,
         report=args.report,
         journal=args.journal,
+        ledger=args.ledger,
+        ignore_windows=args.ignore_windows,
+        backup_timeout=args.backup_timeout,
         verify=args.verify,
         retry_for=args.retry_for,
         verify_timeout=args.verify_timeout,
@@ -152,6 +155,24 @@ def _run(args: argparse.Namespace) -> int:
             reload_interval=args.reload_interval,
             grace=args.grace,
             state_dir=args.state_dir,
+            ledger=args.ledger,
+            trend_runs=args.trend_runs,
+        )
+    )
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from retention.commands.audit import AuditRequest, audit
+
+    return audit(
+        AuditRequest(
+            ledger=args.ledger,
+            record_id=args.id,
+            index=args.index,
+            namespace=args.namespace,
+            since=args.since,
+            until=args.until,
+            output=args.format,
         )
     )
 
@@ -187,6 +208,7 @@ def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
     _run_arguments(commands)
     _explain_arguments(commands)
     _test_arguments(commands)
+    _audit_arguments(commands)
     demo = commands.add_parser(
         "demo",
         help="a zero-configuration tour on the embedded emulator",
@@ -357,6 +379,19 @@ def _apply_arguments(commands: Commands) -> None:
     apply.add_argument(
         "--journal", metavar="FILE", help="progress journal (default: PLANFILE.journal)"
     )
+    _ledger_argument(apply)
+    apply.add_argument(
+        "--ignore-windows",
+        action="store_true",
+        help="apply even where a policy's spec.windows are closed (suspended policies stay so)",
+    )
+    apply.add_argument(
+        "--backup-timeout",
+        type=float,
+        default=7200.0,
+        metavar="SECONDS",
+        help="wait this long for a backup taken first (limits.backupAbove) to be Ready (7200)",
+    )
     _verify_arguments(apply)
     _retry_argument(apply)
     apply.set_defaults(dispatch=_apply)
@@ -421,9 +456,51 @@ def _run_arguments(commands: Commands) -> None:
     run.add_argument(
         "--state-dir",
         default=os.environ.get("RETENTION_STATE_DIR"),
-        help="write each policy's last plan and report here (env RETENTION_STATE_DIR)",
+        help=(
+            "each policy's last plan, report and run, and the ledger (env RETENTION_STATE_DIR; "
+            "default $XDG_STATE_HOME/retention or ~/.local/state/retention)"
+        ),
+    )
+    _ledger_argument(run)
+    run.add_argument(
+        "--trend-runs",
+        type=int,
+        default=7,
+        metavar="N",
+        help=(
+            "the trend breaker weighs a firing against the median of the policy's last N "
+            "applies in the ledger (7)"
+        ),
     )
     run.set_defaults(dispatch=_run)
+
+
+def _ledger_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="the erasure ledger (SQLite; default: ledger.sqlite in the state directory)",
+    )
+
+
+def _audit_arguments(commands: Commands) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="answer from the ledger: was a record erased, and what ran when",
+        description=(
+            "Read the erasure ledger: with --id, whether, when and by which policy and plan a "
+            "record was erased (exit 0 erased, 2 no erasure recorded); with --since/--until, "
+            "every apply in that time, as evidence (text, json or csv)."
+        ),
+    )
+    audit.add_argument("--id", metavar="ID", help="the record ID to look for")
+    audit.add_argument("--index", metavar="INDEX", help="only erasures in this index")
+    audit.add_argument("--namespace", metavar="NAMESPACE", help="only erasures in this namespace")
+    audit.add_argument("--since", metavar="TIME", help="runs started at or after (ISO 8601)")
+    audit.add_argument("--until", metavar="TIME", help="runs started before (ISO 8601)")
+    audit.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    _ledger_argument(audit)
+    audit.set_defaults(dispatch=_audit)
 
 
 def _retry_argument(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import socket
 import stat
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -141,3 +143,43 @@ def os_reason(exc: OSError, path: Path) -> str:
     if exc.errno == errno.EISDIR:
         return "it is a directory; name a file in it"
     return (exc.strerror or type(exc).__name__).lower()
+
+
+STATE_DIR_VARIABLE = "RETENTION_STATE_DIR"
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the ledger (and the service's state) lives when no option says: RETENTION_STATE_DIR,
+    else $XDG_STATE_HOME/retention, else ~/.local/state/retention."""
+    env = os.environ if environ is None else environ
+    if env.get(STATE_DIR_VARIABLE):
+        return Path(env[STATE_DIR_VARIABLE])
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "retention"
+
+
+def actor(environ: Mapping[str, str] | None = None) -> str:
+    """Who runs this apply, for the ledger: the CI run when the environment names one (GitHub
+    Actions, GitLab CI, Buildkite, Jenkins, a generic CI_RUN_ID), else the Kubernetes pod
+    (POD_NAME from the downward API, or HOSTNAME inside a pod), else user@host."""
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_RUN_ID"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        attempt = env.get("GITHUB_RUN_ATTEMPT")
+        url = f"{server}/{env.get('GITHUB_REPOSITORY', '?')}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return f"github-actions:{url}" + (f"/attempts/{attempt}" if attempt else "")
+    if env.get("GITLAB_CI") and env.get("CI_JOB_URL"):
+        return f"gitlab-ci:{env['CI_JOB_URL']}"
+    if env.get("BUILDKITE_BUILD_URL"):
+        return f"buildkite:{env['BUILDKITE_BUILD_URL']}"
+    if env.get("BUILD_URL") and env.get("JENKINS_URL"):
+        return f"jenkins:{env['BUILD_URL']}"
+    if env.get("CI_RUN_ID"):
+        return f"ci:{env['CI_RUN_ID']}"
+    if env.get("POD_NAME"):
+        namespace = env.get("POD_NAMESPACE")
+        return f"pod:{namespace}/{env['POD_NAME']}" if namespace else f"pod:{env['POD_NAME']}"
+    if env.get("KUBERNETES_SERVICE_HOST") and env.get("HOSTNAME"):
+        return f"pod:{env['HOSTNAME']}"
+    user = env.get("USER") or env.get("LOGNAME") or "unknown"
+    return f"user:{user}@{socket.gethostname()}"

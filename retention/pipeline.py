@@ -13,9 +13,11 @@ from structlog.typing import FilteringBoundLogger
 from retention import __version__
 from retention.applying.executor import ApplySettings, Executor, Stop
 from retention.applying.journal import Journal
+from retention.applying.ledger import NOT_RECORDED, Ledger, LedgerError, Run, outcome_of
 from retention.applying.progress import Progress
 from retention.applying.report import Report
-from retention.host import utc_now
+from retention.errors import RetentionError
+from retention.host import actor, utc_now
 from retention.pinecone import PineconeClient
 from retention.pinecone.inventory import LiveInventory
 from retention.planning.plan import Plan
@@ -99,6 +101,8 @@ async def apply_live(
     log: FilteringBoundLogger,
     stop: Stop,
     journal: Path | None = None,
+    ledger: Ledger | None = None,
+    command: str = "apply",
     bar: TextIO | None = None,
     only: Sequence[str] | None = None,
     fresh: bool = False,
@@ -106,7 +110,14 @@ async def apply_live(
 ) -> Report:
     """Apply `plan`, answering to `policies` (it must be theirs, action by action); `fresh`
     when this process made it moments ago (its counts stand). `clock` dates the report's
-    end and each action's (its start is `now`)."""
+    end and each action's (its start is `now`). The `ledger`, when given, records the run
+    from its start (a refused plan too) to its outcome."""
+    names = list(only) if only is not None else [p.name for p in plan.policies]
+    run = (
+        ledger.begin(plan, command=command, actor=actor(), started=now, policies=names)
+        if ledger is not None
+        else None
+    )
     executor = Executor(
         client,
         clock=clock,
@@ -115,9 +126,27 @@ async def apply_live(
         log=log,
         progress=Progress(stream=bar, log=log),
         stop=stop,
+        record=run if run is not None else NOT_RECORDED,
     )
     started = time.monotonic()
-    report = await executor.apply(plan, policies, now=now, only=only, fresh=fresh)
+    try:
+        report = await executor.apply(plan, policies, now=now, only=only, fresh=fresh)
+    except RetentionError as exc:
+        outcome = "failed" if run is not None and run.touched else "refused"
+        _end(run, None, outcome, clock(), str(exc), log)
+        raise
+    except BaseException:
+        _end(run, None, "interrupted", clock(), "the apply was cancelled", log)
+        raise
+    report.run = run.run if run is not None else None
+    report.ledger_error = executor.ledger_error or _end(
+        run, report, outcome_of(report), report.finished or clock(), None, log
+    )
+    _finished(report, log, time.monotonic() - started)
+    return report
+
+
+def _finished(report: Report, log: FilteringBoundLogger, seconds: float) -> None:
     log.info(
         "apply_finished",
         deleted=report.deleted,
@@ -126,6 +155,25 @@ async def apply_live(
         pending=len(report.pending),
         failed=len(report.failed),
         interrupted=report.interrupted,
-        seconds=round(time.monotonic() - started, 3),
+        seconds=round(seconds, 3),
+        ledger_run=report.run,
     )
-    return report
+
+
+def _end(
+    run: Run | None,
+    report: Report | None,
+    outcome: str,
+    at: datetime,
+    error: str | None,
+    log: FilteringBoundLogger,
+) -> str | None:
+    """Record the run's end; the reason when the ledger could not take it."""
+    if run is None:
+        return None
+    try:
+        run.end(report, outcome, at, error)
+    except LedgerError as exc:
+        log.error("ledger_failed", error=str(exc))
+        return str(exc)
+    return None

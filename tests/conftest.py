@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -15,6 +16,15 @@ def emulator() -> Iterator[Emulator]:
     """A Pinecone-compatible emulator on a free loopback port, limits off, no indexes yet."""
     with Emulator.start(EmulatorConfig(limits="off")) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every process it starts) keeps its state, the ledger included, in a
+    directory of its own, never in the home directory."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("RETENTION_STATE_DIR", str(state))
+    return state
 
 
 @pytest.fixture(autouse=True)

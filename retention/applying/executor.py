@@ -48,6 +48,7 @@ from typing import Literal
 
 from structlog.typing import FilteringBoundLogger
 
+from retention.applying.backups import take_backups, wanted
 from retention.applying.batches import (
     by_filter,
     changed_id_files,
@@ -65,15 +66,17 @@ from retention.applying.checks import (
     percent_guard,
 )
 from retention.applying.journal import Journal
+from retention.applying.ledger import NOT_RECORDED, Record
 from retention.applying.progress import Progress
 from retention.applying.report import ActionResult, Report
 from retention.applying.spacing import Spacing
 from retention.errors import GuardError, NotFound, RetentionError
 from retention.filters import disjoint, or_, to_json
 from retention.host import utc_now
+from retention.identifiers import MAX_IDS_PER_REQUEST
 from retention.pinecone import IndexClient, PineconeClient
 from retention.pinecone.models import DeleteResult
-from retention.planning.plan import Action, ByFilter, Overlap, Plan, PolicyResult
+from retention.planning.plan import Action, ByFilter, Overlap, Plan, PolicyResult, format_time
 from retention.planning.planner import namespaces_at_once
 from retention.planning.sealing import check_sealed
 from retention.planning.streams import bounded
@@ -114,6 +117,10 @@ class ApplySettings:
     verify: Verify = "lsn"
     """lsn: one read per namespace or ID action shows the deletes applied; recount: enumerate
     every selection again until it is empty."""
+    ignore_windows: bool = False
+    """Apply policies outside their `spec.windows` too (`--ignore-windows`)."""
+    backup_timeout: float = 7200.0
+    """How long a backup taken first (`limits.backupAbove`) may take to become Ready."""
 
 
 class Stop:
@@ -169,8 +176,16 @@ class Executor:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         clock: Callable[[], datetime] = utc_now,
+        record: Record = NOT_RECORDED,
     ) -> None:
         self.client = client
+        self.record = record
+        """The ledger's entries of this apply, written as it goes."""
+        self.ledger_error: str | None = None
+        self._closes: dict[str, datetime | None] = {}
+        """When the window of each policy with windows closes (None: not within a week)."""
+        self._canary_limit: dict[str, int] = {}
+        """ID actions running their canary batch: at most this many IDs."""
         self.settings = settings
         self.journal = journal
         self.log = log
@@ -231,7 +246,47 @@ class Executor:
             report.finished = self.clock()
             return report
         await self._check(plan, policies, now=now, only=only)
+        groups = await self._prepare(plan, policies, actions, report, now=now, fresh=fresh)
+        try:
+            groups = await self._canaries(plan, policies, groups, report)
+            await bounded(groups, lambda ns: self._namespace(plan, ns), self._width())
+        finally:
+            self.progress.finish()
+            self._save_journal(force=True)
+        report.interrupted = self._stopping() and not report.failed
+        if not self._stopping():
+            await self._verify_all(groups)
+            for r in report.results:
+                self._recorded(self.record.verified, r, self.clock())
+        report.finished = self.clock()
+        return report
+
+    async def _prepare(
+        self,
+        plan: Plan,
+        policies: PolicySet,
+        actions: Sequence[Action],
+        report: Report,
+        *,
+        now: datetime,
+        fresh: bool,
+    ) -> list[_Namespace]:
+        """The namespaces' work, once the policies outside their windows are refused and the
+        backups that large deletions ask for are Ready."""
         todo = [a for a in actions if not self.journal.is_done(a.id)]
+        closed = self._windows(policies, now)
+        backups = await take_backups(
+            self.client,
+            plan,
+            wanted(policies, [a for a in todo if a.policy not in closed]),
+            timeout=self.settings.backup_timeout,
+            record=self.record,
+            log=self.log,
+            clock=self.clock,
+            sleep=self.sleep,
+            monotonic=self.monotonic,
+        )
+        report.backups = backups.taken
         for overlap in plan.overlaps:
             self._overlaps.setdefault((overlap.index, overlap.namespace), []).append(overlap)
         sizes = await self._sizes(sorted({(a.index, a.namespace) for a in todo}))
@@ -246,17 +301,50 @@ class Executor:
             ],
         )
         groups = self._groups(actions, report, sizes, fresh=fresh)
-        self.progress.start(sum(a.records for a in todo))
-        try:
-            await bounded(groups, lambda ns: self._namespace(plan, ns), self._width())
-        finally:
-            self.progress.finish()
-            self._save_journal(force=True)
-        report.interrupted = self._stopping() and not report.failed
-        if not self._stopping():
-            await self._verify_all(groups)
-        report.finished = self.clock()
-        return report
+        self._refuse(groups, {**closed, **backups.refused})
+        self.progress.start(sum(r.action.records for ns in groups for r in ns.results))
+        return groups
+
+    def _windows(self, policies: PolicySet, now: datetime) -> dict[str, str]:
+        """The policies whose `spec.windows` are closed at `now` (-> why), unless windows are
+        ignored; for the others, when their window closes (the apply stops them there)."""
+        closed: dict[str, str] = {}
+        if self.settings.ignore_windows:
+            return closed
+        for p in policies.policies:
+            if not p.windows:
+                continue
+            if p.windows.is_open(now):
+                self._closes[p.name] = p.windows.closes_at(now)
+                continue
+            opens = p.windows.opens_at(now)
+            closed[p.name] = (
+                f"policy {p.name} is outside its windows ({p.windows.describe()}) at "
+                f"{format_time(now)}; "
+                + (f"they open {format_time(opens)}; " if opens else "")
+                + "nothing of it was deleted; apply it then, or pass --ignore-windows"
+            )
+        return closed
+
+    def _window_closed(self, policy: str) -> bool:
+        """Whether the window the policy's apply began in has closed since."""
+        closes = self._closes.get(policy)
+        return closes is not None and self.clock() >= closes
+
+    def _halted(self, action: Action) -> bool:
+        """Whether no more of `action` may start: a stop, or its policy's window closed."""
+        return self._stopping() or self._window_closed(action.policy)
+
+    def _close_window(self, result: ActionResult) -> None:
+        a = result.action
+        closes = self._closes.get(a.policy)
+        result.status = "window-closed"
+        result.error = (
+            f"the window of policy {a.policy} closed at "
+            f"{format_time(closes) if closes else 'its end'}; the batches in flight finished "
+            "and the rest waits for its next window (run the same apply then)"
+        )
+        self.log.warning("window_closed", action=a.id, deleted=result.deleted)
 
     async def _check(
         self, plan: Plan, policies: PolicySet, *, now: datetime, only: Sequence[str] | None
@@ -292,6 +380,107 @@ class Executor:
                 groups[key] = _Namespace(a.index, a.namespace, [], sizes.get(key), fresh=fresh)
             groups[key].results.append(result)
         return list(groups.values())
+
+    def _refuse(self, groups: list[_Namespace], refused: Mapping[str, str]) -> None:
+        """Fail the results of the policies in `refused` (policy -> why) and take them out of
+        the namespaces' work; nothing of theirs is sent."""
+        if not refused:
+            return
+        for ns in groups:
+            out = [r for r in ns.results if r.action.policy in refused]
+            for r in out:
+                self._fail([r], refused[r.action.policy], stop_all=False)
+            ns.results = [r for r in ns.results if r.action.policy not in refused]
+        groups[:] = [ns for ns in groups if ns.results]
+
+    # -- canaries
+
+    async def _canaries(
+        self, plan: Plan, policies: PolicySet, groups: list[_Namespace], report: Report
+    ) -> list[_Namespace]:
+        """Run the canary of each policy that asks for one (`rollout.canary`) before anything
+        else of it; a canary that fails or is not verified stops its policy there. The
+        namespaces' work left afterwards."""
+        failed: dict[str, str] = {}
+        for policy in policies.policies:
+            mine = [(ns, r) for ns in groups for r in ns.results if r.action.policy == policy.name]
+            if policy.canary is None or not mine or self._stopping():
+                continue
+            self.log.info("canary_started", policy=policy.name, records=policy.canary)
+            problem = await self._canary(plan, policy.name, policy.canary, mine)
+            report.canaries[policy.name] = problem or "passed"
+            if problem is None:
+                self.log.info("canary_passed", policy=policy.name)
+                continue
+            self.log.error("canary_failed", policy=policy.name, error=problem)
+            failed[policy.name] = problem
+        self._refuse(groups, failed)
+        return [ns for ns in groups if ns.results]
+
+    async def _canary(
+        self, plan: Plan, name: str, limit: int, mine: Sequence[tuple[_Namespace, ActionResult]]
+    ) -> str | None:
+        """Delete at most `limit` records of the policy and verify them: one batch of its
+        first ID action, else its smallest namespace whole. Why it failed, or None."""
+        for ns, r in mine:
+            if r.action.kind == "deleteByIds":
+                return await self._canary_ids(ns, r, limit)
+        sizes: dict[int, int] = {}
+        for ns, r in mine:
+            sizes[id(ns)] = sizes.get(id(ns), 0) + r.action.records
+        ns = min((ns for ns, _ in mine), key=lambda n: (sizes[id(n)], n.index, n.name))
+        if sizes[id(ns)] > limit:
+            return (
+                f"canary of {name}: its smallest namespace {ns.index}/{ns.name} selects "
+                f"{sizes[id(ns)]:,} records, more than rollout.canary {limit:,}; nothing of "
+                "the policy was deleted"
+            )
+        mine_here = [r for r in ns.results if r.action.policy == name]
+        sub = _Namespace(ns.index, ns.name, mine_here, ns.size, fresh=ns.fresh)
+        ns.results = [r for r in ns.results if r.action.policy != name]
+        ns.listed = True  # the canary deleted there since the namespace was counted
+        await self._namespace(plan, sub)
+        trouble = [r for r in sub.results if r.status not in ("done", "namespace-gone")]
+        if trouble:
+            return (
+                f"canary of {name} in {ns.index}/{ns.name}: {trouble[0].error or trouble[0].status}"
+            )
+        await self._verify_namespace(sub, [r for r in sub.results if r.status == "done"])
+        return self._unverified(name, sub.results)
+
+    async def _canary_ids(self, ns: _Namespace, result: ActionResult, limit: int) -> str | None:
+        """The first batch (at most `limit` IDs) of an ID action, verified; the action goes on
+        from there with the rest of the apply."""
+        name = result.action.policy
+        self._canary_limit[result.action.id] = min(limit, MAX_IDS_PER_REQUEST)
+        try:
+            await self._execute(ns, result, touched=False)
+        except RetentionError as exc:
+            self._fail([result], str(exc), stop_all=False)
+            return f"canary of {name}: {exc}"
+        finally:
+            del self._canary_limit[result.action.id]
+        if result.status == "interrupted" or self._stopping():
+            result.status = "interrupted"
+            return None
+        result.status = "skipped"  # not finished: the rest of the apply goes on with it
+        await self._verify_ids(await self.index(ns.index), result)
+        problem = self._unverified(name, [result])
+        result.verification, result.remaining = "not-checked", None
+        return problem
+
+    def _unverified(self, name: str, results: Sequence[ActionResult]) -> str | None:
+        pending = [
+            r for r in results if r.status != "namespace-gone" and r.verification != "verified"
+        ]
+        if not pending:
+            return None
+        r = pending[0]
+        return (
+            f"canary of {name} not verified: {r.remaining or 0:,} of the records it deleted in "
+            f"{r.action.index}/{r.action.namespace} still visible after "
+            f"{self.settings.verify_timeout:g}s; nothing else of the policy was deleted"
+        )
 
     def _earlier(self, action: Action) -> ActionResult:
         entry = self.journal.entry(action.id)
@@ -330,6 +519,7 @@ class Executor:
         """The action's namespace no longer exists: say so, and journal it as finished."""
         a = result.action
         result.status, result.finished = "namespace-gone", self.clock()
+        self._recorded(self.record.action_ended, result, result.finished)
         self.journal.mark_done(
             a.id, result.deleted, finished=result.finished, outcome="namespace-gone", save=False
         )
@@ -355,6 +545,18 @@ class Executor:
             self.log.error("journal_failed", error=str(exc))
             self.stop.request()
             raise
+
+    def _recorded(self, write: Callable[..., None], *args: object) -> None:
+        """Write what happened to the ledger. It happened either way: a ledger that cannot take
+        it stops the apply before its next delete (every delete is written down before it is
+        sent), and the report still says what was deleted."""
+        try:
+            write(*args)
+        except RetentionError as exc:
+            if not self.stop.requested:
+                self.log.error("ledger_failed", error=str(exc))
+            self.ledger_error = str(exc)
+            self.stop.request()
 
     # -- one namespace
 
@@ -388,6 +590,9 @@ class Executor:
                 continue
             if result.action.id not in allowed:
                 continue
+            if self._window_closed(result.action.policy):
+                self._close_window(result)
+                continue
             started = self.monotonic()
             try:
                 await self._execute(ns, result, touched=touched)
@@ -406,7 +611,7 @@ class Executor:
                 continue
             result.seconds = self.monotonic() - started
             touched = touched or result.requests > 0
-            if result.status == "interrupted":
+            if result.status in ("interrupted", "window-closed"):
                 continue
             if result.status == "namespace-gone":
                 self._finish_gone(result)
@@ -420,11 +625,13 @@ class Executor:
             if r.status in ("skipped", "interrupted", "done"):
                 r.status, r.error = "failed", error
                 self.log.error("action_failed", action=r.action.id, error=error)
+                self._recorded(self.record.action_ended, r, self.clock())
         if stop_all:
             self.stop.request()
 
     def _done(self, result: ActionResult) -> None:
         result.status, result.finished = "done", self.clock()
+        self._recorded(self.record.action_ended, result, result.finished)
         self.journal.mark_done(
             result.action.id, result.deleted, finished=result.finished, save=False
         )
@@ -566,6 +773,7 @@ class Executor:
         """
         a = result.action
         index = await self.index(a.index)
+        self.record.action_started(a, self.clock())  # before its first request
         try:
             if a.kind == "deleteByIds":
                 ns.listed = True
@@ -654,28 +862,35 @@ class Executor:
         )
         workers = self.settings.delete_workers
         seen = ns.sent_ids
+        limit = self._canary_limit.get(a.id)
 
         async def enumerate_batches() -> None:
+            left = limit
             try:
                 async for batch in selected(index, a):
-                    if self._stopping():
+                    if self._halted(a):
                         break
                     if seen is not None:
                         batch = [i for i in batch if i not in seen]
                         seen.update(batch)
                         if not batch:
                             continue
+                    if left is not None:
+                        batch = batch[:left]
+                        left -= len(batch)
                     await queue.put(batch)
+                    if left == 0:
+                        break
             finally:
                 for _ in range(workers):
                     await queue.put(None)
 
-        taken = 0  # IDs this action has been allowed to send, in flight or answered
+        taken = result.deleted  # IDs this action was allowed to send (a canary's batch too)
 
         async def delete_batches() -> None:
             nonlocal taken
             while (batch := await queue.get()) is not None:
-                if self._stopping():
+                if self._halted(a):
                     continue  # drain without deleting: only batches already sent finish
                 self._take(a, len(batch), taken)
                 taken += len(batch)
@@ -690,15 +905,21 @@ class Executor:
             raise failed.exceptions[0] from None
         if self._stopping():
             result.status = "interrupted"
+        elif self._window_closed(a.policy):
+            self._close_window(result)
 
     async def _send_batch(self, index: IndexClient, result: ActionResult, batch: list[str]) -> None:
         """One delete of up to 1,000 IDs, clear of the windows earlier answers leave open
         (`spacing`), booked in the result."""
         a = result.action
         async with self.spacing.turn(index.delete_weights(a.namespace, len(batch))):
-            if self._stopping():  # came while this batch waited for its turn
+            if self._halted(a):  # came while this batch waited for its turn
                 return
+            # In the ledger before it is sent: no ID is ever deleted that it does not hold.
+            key = self.record.batch_sending(a, batch, self.clock())
             done = await index.delete_batch(batch, a.namespace)
+        request_id = done.infos[0].request_id if done.infos else None
+        self._recorded(self.record.batch_answered, key, request_id, done.lsn, self.clock())
         for info in done.infos:
             result.note_request(info.request_id)
         if done.lsn is not None:
@@ -712,7 +933,7 @@ class Executor:
             index=a.index,
             namespace=a.namespace,
             ids=len(batch),
-            request_id=done.infos[0].request_id if done.infos else None,
+            request_id=request_id,
         )
 
     def _cap(self, action: Action) -> int:

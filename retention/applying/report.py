@@ -21,7 +21,9 @@ from typing import Any, Literal
 from retention.applying.journal import Entry
 from retention.planning.plan import Action, format_time
 
-Status = Literal["done", "namespace-gone", "applied-earlier", "skipped", "interrupted", "failed"]
+Status = Literal[
+    "done", "namespace-gone", "applied-earlier", "skipped", "interrupted", "window-closed", "failed"
+]
 CountedBy = Literal["ids-sent", "count-before-delete", "plan-moments-before", "namespace-size"]
 Verification = Literal["verified", "pending", "not-checked"]
 
@@ -72,6 +74,17 @@ class ActionResult:
             self.request_ids.append(request_id)
 
 
+@dataclass(frozen=True)
+class BackupTaken:
+    """A backup of an index taken before this apply deleted from it."""
+
+    index: str
+    backup_id: str
+    status: str
+    records: int | None
+    policies: tuple[str, ...]
+
+
 @dataclass
 class Report:
     plan_fingerprint: str
@@ -79,6 +92,14 @@ class Report:
     finished: datetime | None = None
     results: list[ActionResult] = field(default_factory=list)
     interrupted: bool = False
+    run: str | None = None
+    """This apply's run in the ledger."""
+    ledger_error: str | None = None
+    """Why the ledger could not record (part of) this apply, if it could not."""
+    backups: list[BackupTaken] = field(default_factory=list)
+    """Backups taken before the first delete (`limits.backupAbove`)."""
+    canaries: dict[str, str] = field(default_factory=dict)
+    """Policy -> "passed", or why its canary (`rollout.canary`) stopped it."""
 
     @property
     def deleted(self) -> int:
@@ -130,6 +151,12 @@ class Report:
                 f"; earlier runs of this plan deleted {deleted:,} record{_s(deleted)} by "
                 f"{n} action{_s(n)}"
             )
+        closed = sum(1 for r in self.results if r.status == "window-closed")
+        if closed:
+            text += (
+                f"; {closed} action{_s(closed)} stopped when {'its' if closed == 1 else 'their'} "
+                "window closed: run the same apply in the next window"
+            )
         if self.interrupted:
             text += "; INTERRUPTED: run the same apply again to finish"
         if self.failed:
@@ -167,6 +194,19 @@ class Report:
             "appliedEarlier": self.applied_earlier,
             "deleted": self.deleted,
             "deletedEarlier": self.deleted_earlier,
+            "ledgerRun": self.run,
+            "ledgerError": self.ledger_error,
+            "backups": [
+                {
+                    "index": b.index,
+                    "backupId": b.backup_id,
+                    "status": b.status,
+                    "records": b.records,
+                    "policies": list(b.policies),
+                }
+                for b in self.backups
+            ],
+            "canaries": [{"policy": k, "outcome": v} for k, v in sorted(self.canaries.items())],
             "actions": [_result_doc(r) for r in self.results],
         }
 

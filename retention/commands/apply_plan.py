@@ -45,7 +45,7 @@ def apply_plan_file(plan_file: str, policy_paths: Sequence[str], request: ApplyR
         client: PineconeClient, now: datetime, log: FilteringBoundLogger
     ) -> Prepared | int:
         plan = from_document(document)
-        outputs = (("--report", request.report), ("--journal", str(journal)))
+        outputs = (*request.outputs(), ("--journal", str(journal)))
         policies = policies_of(plan, paths, outputs)
         journal_is_not_report(journal, request.report)
         check_writable(str(journal))

@@ -18,6 +18,7 @@ from structlog.typing import FilteringBoundLogger
 
 from retention import eventloop, host, logs
 from retention.applying.executor import ApplySettings, Stop
+from retention.applying.ledger import Ledger, ledger_path
 from retention.applying.report import ActionResult, Report
 from retention.commands.common import (
     DEFAULT_RETRY_FOR,
@@ -49,6 +50,12 @@ class ApplyRequest:
     max_records: int | None = None
     report: str | None = None
     journal: str | None = None
+    ledger: str | None = None
+    """The ledger file; by default `ledger.sqlite` in the state directory."""
+    ignore_windows: bool = False
+    """Apply even where a policy's windows are closed."""
+    backup_timeout: float = 7200.0
+    """Seconds a backup taken first may take to become Ready."""
     verify: Literal["lsn", "recount"] = "lsn"
     retry_for: float = DEFAULT_RETRY_FOR
     verify_timeout: float = 60.0
@@ -68,6 +75,11 @@ class ApplyRequest:
                 "--verify-timeout must be a finite number of seconds >= 0, "
                 f"got: {self.verify_timeout:g}"
             )
+        if not math.isfinite(self.backup_timeout) or self.backup_timeout < 0:
+            raise RetentionError(
+                "--backup-timeout must be a finite number of seconds >= 0, "
+                f"got: {self.backup_timeout:g}"
+            )
         if self.max_records is not None and self.max_records < 0:
             raise RetentionError(
                 f"--max-records must be a number of records >= 0, got: {self.max_records}"
@@ -78,6 +90,8 @@ class ApplyRequest:
             max_records=self.max_records,
             verify_timeout=self.verify_timeout,
             verify=self.verify,
+            ignore_windows=self.ignore_windows,
+            backup_timeout=self.backup_timeout,
         )
 
     def check_outputs(self, inputs: Sequence[str]) -> None:
@@ -85,15 +99,22 @@ class ApplyRequest:
         both writable, before anything is read from Pinecone."""
         refuse_outputs_among(
             inputs,
-            (("--report", self.report), ("--journal", self.journal)),
+            self.outputs(),
             "the file being applied",
         )
-        if self.report and self.journal and same_file(self.report, self.journal):
-            raise RetentionError(
-                f"--report and --journal name the same file {self.report}; give each its own"
-            )
+        named = [(o, v) for o, v in self.outputs() if v]
+        for i, (option, value) in enumerate(named):
+            for other, second in named[i + 1 :]:
+                if same_file(value, second):
+                    raise RetentionError(
+                        f"{option} and {other} name the same file {value}; give each its own"
+                    )
         check_writable(self.report)
         check_writable(self.journal)
+
+    def outputs(self) -> tuple[tuple[str, str | None], ...]:
+        """The files the apply writes, by option."""
+        return (("--report", self.report), ("--journal", self.journal), ("--ledger", self.ledger))
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,8 @@ def apply(request: ApplyRequest, settings: ApplySettings, prepare: Prepare) -> i
     stop = Stop()
     signals: list[int] = []
 
+    ledger = Ledger.open(ledger_path(request.ledger))
+
     async def main() -> int:
         _on_signals(stop, signals, log)
         now = host.utc_now()
@@ -140,12 +163,16 @@ def apply(request: ApplyRequest, settings: ApplySettings, prepare: Prepare) -> i
                 log=log,
                 stop=stop,
                 journal=prepared.journal,
+                ledger=ledger,
                 bar=terminal(sys.stderr),
                 fresh=prepared.fresh,
             )
         return _told(report, request, settings, signals)
 
-    return eventloop.run(main())
+    try:
+        return eventloop.run(main())
+    finally:
+        ledger.close()
 
 
 def _on_signals(stop: Stop, got: list[int], log: FilteringBoundLogger) -> None:
@@ -171,11 +198,13 @@ def _told(report: Report, request: ApplyRequest, settings: ApplySettings, got: l
         )
     troubled = [r for r in report.results if r.error and r.status != "failed"]
     print_errors([*troubled, *report.failed])
+    if report.ledger_error:
+        say_error(f"the ledger did not record all of this apply: {report.ledger_error}")
     if request.report:
         write_output(request.report, report.to_json())
     if report.interrupted:
         return 128 + (got[0] if got else signal.SIGINT)
-    return 1 if report.failed or troubled else 0
+    return 1 if report.failed or troubled or report.ledger_error else 0
 
 
 def print_errors(results: Sequence[ActionResult]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,10 @@ from typing import Any, TextIO
 from structlog.typing import FilteringBoundLogger
 
 from retention import eventloop, host, logs
+from retention.applying.audit import AuditLedger, Place
+from retention.applying.audit import Window as AuditWindow
 from retention.applying.executor import ApplySettings, Stop
+from retention.applying.ledger import LEDGER_FILE, Ledger
 from retention.emulator import Emulator, EmulatorConfig
 from retention.pinecone import PineconeClient, PineconeSettings, connect
 from retention.pipeline import apply_live, plan_live
@@ -134,11 +138,17 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
         )
         settings = PineconeSettings(api_key="demo", controller_url=emulator.controller_url)
 
-        async def tour() -> int:
+        async def tour(ledger: Ledger) -> int:
             async with connect(settings) as client:
-                return await _tour(client, policies, out, log, say)
+                return await _tour(client, policies, out, log, say, ledger)
 
-        code = eventloop.run(tour())
+        with tempfile.TemporaryDirectory(prefix="retention-demo-") as state:
+            ledger = Ledger.open(Path(state) / LEDGER_FILE)
+            try:
+                code = eventloop.run(tour(ledger))
+            finally:
+                ledger.close()
+            _audit(Path(state) / LEDGER_FILE, say)
         left = sum(len(emulator.records(i, ns)) for i, nss in NAMESPACES.items() for ns in nss)
     say(
         f"\nDone in {time.monotonic() - started:.0f}s: {total - left:,} of {total:,} records deleted, "
@@ -161,6 +171,7 @@ async def _tour(
     out: TextIO,
     log: FilteringBoundLogger,
     say: Callable[[str], None],
+    ledger: Ledger,
 ) -> int:
     now = host.utc_now()
     plan = await plan_live(client, policies, now=now, log=log)
@@ -177,6 +188,7 @@ async def _tour(
         stop=Stop(),
         bar=out if out.isatty() else None,
         fresh=True,
+        ledger=ledger,
     )
     say(f"   {report.summary()}")
     again = await plan_live(client, policies, now=host.utc_now(), log=log)
@@ -184,6 +196,26 @@ async def _tour(
         f"5. re-plan   {'nothing left to delete: verified' if not again.totals.records else 'left: ' + str(again.totals.records)}"
     )
     return 0 if not again.totals.records and not report.failed else 1
+
+
+AUDITED = "user-42#msg-1"
+"""An ID the demo's GDPR policy erases, looked up in the ledger afterwards."""
+
+
+def _audit(path: Path, say: Callable[[str], None]) -> None:
+    """Step 6: what the erasure ledger says about one erased ID (it holds only its digest)."""
+    with AuditLedger.open(path) as ledger:
+        runs = ledger.span().runs
+        found = [e for e in ledger.erasures(AUDITED, Place(), AuditWindow()) if e.confirmed]
+    if not found:
+        say(f"6. audit     the ledger holds {runs} run(s); no erasure of {AUDITED} recorded")
+        return
+    e = found[0]
+    say(
+        f"6. audit     `retention audit --id '{AUDITED}'`: erased at {e.answered} by "
+        f"{e.policy}/{e.rule} in {e.index}/{e.namespace}, plan {e.run.plan[:19]}, request "
+        f"{e.request_id}; the ledger holds its SHA-256, never the ID"
+    )
 
 
 def _indent(text: str) -> str:

@@ -28,7 +28,7 @@ def plan_and_apply(paths: Sequence[str], request: ApplyRequest, *, auto_approve:
         client: PineconeClient, now: datetime, log: FilteringBoundLogger
     ) -> Prepared | int:
         policies = load_policies(paths)
-        refuse_overwriting(policies, (("--report", request.report), ("--journal", request.journal)))
+        refuse_overwriting(policies, request.outputs())
         plan = await plan_live(
             client, policies, now=now, git_revision=gitsource.revision(paths[0]), log=log
         )

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retention import eventloop, logs
+from retention.applying.ledger import Ledger, ledger_path
 from retention.commands.common import DEFAULT_RETRY_FOR
 from retention.commands.connecting import client_from_env, retry_policy
 from retention.errors import RetentionError
+from retention.host import default_state_dir
 from retention.pinecone.client import POOL
 from retention.pinecone.transport import Lanes
 from retention.service.metrics import Metrics
@@ -31,6 +33,8 @@ class RunRequest:
     reload_interval: float = 5.0
     grace: float = 50.0
     state_dir: str | None = None
+    ledger: str | None = None
+    trend_runs: int = 7
 
     def check(self) -> None:
         """Refuse, at start, what would otherwise surface later or never (a port out of range
@@ -44,6 +48,8 @@ class RunRequest:
                 "--reload-interval must be a positive number of seconds, got: "
                 f"{self.reload_interval:g}"
             )
+        if not 1 <= self.trend_runs <= 1000:
+            raise RetentionError(f"--trend-runs must be between 1 and 1000, got: {self.trend_runs}")
         if not (math.isfinite(self.grace) and self.grace >= 0):
             raise RetentionError(
                 f"--grace must be a non-negative number of seconds, got: {self.grace:g}"
@@ -54,7 +60,8 @@ def run(request: RunRequest) -> int:
     """Serve until SIGTERM; the exit code of the service."""
     request.check()
     retry = retry_policy(request.retry_for)
-    state = state_dir(request.state_dir) if request.state_dir else None
+    state = state_dir(str(request.state_dir or default_state_dir()))
+    ledger = Ledger.open(ledger_path(request.ledger, state))
     logs.configure()
     log = logs.get_logger(command="run")
     settings = ServiceSettings(
@@ -65,15 +72,20 @@ def run(request: RunRequest) -> int:
         observe=request.observe,
         grace=request.grace,
         state_dir=state,
+        trend_runs=request.trend_runs,
     )
     metrics = Metrics()
 
     async def serve() -> int:
         transport = metrics.transport(Lanes(keepalive_expiry=POOL.keepalive_expiry))
         async with client_from_env(transport=transport, log=log, retry=retry) as client:
-            return await Service(settings, client=client, metrics=metrics, log=log).run()
+            service = Service(settings, client=client, metrics=metrics, log=log, ledger=ledger)
+            return await service.run()
 
-    return eventloop.run(serve())
+    try:
+        return eventloop.run(serve())
+    finally:
+        ledger.close()
 
 
 def state_dir(value: str) -> Path:

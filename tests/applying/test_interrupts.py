@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from retention.emulator import Emulator, EmulatorConfig
+from tests.applying.ledger_rows import check_consistent, check_records_every_erasure, rows
 from tests.applying.world import cli, fresh_index, pointed_at, snapshot
 from tests.builders import policy, seed, write_policies
 
@@ -42,6 +43,8 @@ class Run:
                 "apply",
                 str(self.planfile),
                 str(self.planfile.parent / "policies"),
+                "--ledger",
+                str(self.ledger),
             ],
             cwd=ROOT,
             env=self.env,
@@ -49,6 +52,25 @@ class Run:
             stderr=subprocess.PIPE,
             text=True,
         )
+
+    @property
+    def ledger(self) -> Path:
+        return self.planfile.parent / "ledger.sqlite"
+
+    def gone(self) -> set[str]:
+        now = self.state()
+        return {i for ns in NS for i in self.before[ns] - now[ns]}
+
+    def check_ledger(self) -> None:
+        """Whole, and holding every ID erased so far (sent before it was deleted); every
+        filtered delete that took records recorded before its request."""
+        check_consistent(self.ledger)
+        gone = self.gone()
+        check_records_every_erasure(self.ledger, {i for i in gone if i.startswith("del#")})
+        started = {r["namespace"] for r in rows(self.ledger, "SELECT namespace FROM actions")}
+        for ns in ("ns-b", "scratch-1"):
+            if self.before[ns] - self.state()[ns]:
+                assert ns in started, ns
 
     def state(self) -> dict[str, set[str]]:
         return snapshot(self.emulator, self.index, NS)
@@ -118,6 +140,8 @@ def kill_and_rerun(slow_deletes: tuple[Emulator, dict[str, str]], work: Path, de
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     run.nothing_extra()
+    if run.ledger.exists():  # a kill before the ledger was created leaves none
+        run.check_ledger()
     planned = sum(len(run.before[ns] - run.after[ns]) for ns in NS)
     gone = sum(len(run.before[ns] - run.state()[ns]) for ns in NS)
     print(f"killed after {delay:.2f}s: {gone} of {planned} planned deletions done")
@@ -125,6 +149,10 @@ def kill_and_rerun(slow_deletes: tuple[Emulator, dict[str, str]], work: Path, de
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, out + err
     assert run.state() == run.after
+    run.check_ledger()
+    last = rows(run.ledger, "SELECT outcome FROM run_ends ORDER BY run_id DESC LIMIT 1")
+    # killed while verifying, the journal has every action done: the re-run has nothing to do
+    assert last in ([{"outcome": "applied"}], [{"outcome": "applied-earlier"}])
 
 
 @pytest.mark.parametrize("n", range(2))
@@ -165,6 +193,9 @@ def test_sigterm_finishes_the_batch_in_flight(
     assert f"Applied: {gone:,} records deleted" in out, (gone, out)
     events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
     assert "stop_requested" in events and "apply_finished" in events
+    run.check_ledger()
+    [end] = rows(run.ledger, "SELECT outcome, deleted FROM run_ends")
+    assert end == {"outcome": "interrupted", "deleted": gone}
     again = run.apply()
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, out + err
