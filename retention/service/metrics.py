@@ -11,6 +11,7 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self._work(self.registry)
         self._state(self.registry)
+        self._compliance(self.registry)
         self._config(self.registry)
 
     def _work(self, r: CollectorRegistry) -> None:
@@ -53,6 +54,13 @@ class Metrics:
             ["policy", "outcome"],
             registry=r,
         )
+        self.trend_blocked = Counter(
+            "retention_trend_blocked",
+            "Firings the trend breaker blocked: they would have deleted more than trendFactor "
+            "times the median of the policy's last applies.",
+            ["policy"],
+            registry=r,
+        )
 
     def _state(self, r: CollectorRegistry) -> None:
         """Where each policy stands after its last run."""
@@ -81,6 +89,37 @@ class Metrics:
             "Records a TTL rule would select whose time field holds no epoch number, so that "
             "they never expire under the rule (as last measured).",
             ["policy", "rule", "index", "namespace"],
+            registry=r,
+        )
+
+    def _compliance(self, r: CollectorRegistry) -> None:
+        """Whether retention keeps up: records past their TTL, and when it last caught up."""
+        self.overdue = Gauge(
+            "retention_overdue_records",
+            "Records past their TTL that the last run left in place, per TTL rule and namespace "
+            "(a series is present while its count is above zero).",
+            ["policy", "rule", "index", "namespace"],
+            registry=r,
+        )
+        self.policy_overdue = Gauge(
+            "retention_policy_overdue_records",
+            "Records past their TTL that the policy's last run left in place, over all its TTL "
+            "rules and namespaces.",
+            ["policy"],
+            registry=r,
+        )
+        self.last_verified = Gauge(
+            "retention_last_verified_reconcile_timestamp_seconds",
+            "When each policy last reconciled with every deletion verified and nothing left "
+            "overdue (Unix time).",
+            ["policy"],
+            registry=r,
+        )
+        self.schedule_seconds = Gauge(
+            "retention_policy_schedule_seconds",
+            "Seconds between two firings of the policy (its interval, or the gap between its "
+            "next two cron firings).",
+            ["policy"],
             registry=r,
         )
 

@@ -9,6 +9,7 @@ touches, in sorted order so that two runs cannot deadlock, and re-checks the pla
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,15 +19,24 @@ from pathlib import Path
 from structlog.typing import FilteringBoundLogger
 
 from retention.applying.executor import ApplySettings, Stop
+from retention.applying.ledger import Ledger
+from retention.applying.report import ActionResult, Report
 from retention.errors import RetentionError
 from retention.host import NotWritable, replace_atomically, utc_now
 from retention.pinecone import PineconeClient
 from retention.pipeline import apply_live, plan_live
-from retention.planning.plan import Plan
+from retention.planning.plan import Plan, format_time
 from retention.planning.render import render_json
-from retention.policy import PolicySet
+from retention.policy import Policy, PolicySet
 from retention.service.metrics import Metrics
+from retention.service.state import LAST_SUCCESS_FILE, write_last_success
 
+DEFAULT_TREND_FACTOR = 10.0
+TREND_WARMUP = 3
+"""Applies of a policy in the ledger before the trend breaker weighs its firings."""
+TREND_MEDIAN_FLOOR = 100
+"""The median the breaker weighs against is taken as at least this many records, so that a
+policy that usually finds little is not blocked for finding a few hundred."""
 VERIFY_SHARE = 0.5
 """Of the time left until a policy's next firing, the share its verification may wait."""
 
@@ -39,6 +49,9 @@ class Reconciler:
     settings: ApplySettings = field(default_factory=ApplySettings)
     observe: bool = False
     state_dir: Path | None = None
+    ledger: Ledger | None = None
+    """Where every apply is recorded, and the trend breaker reads each policy's history."""
+    trend_runs: int = 7
     clock: Callable[[], datetime] = utc_now
     policies: PolicySet | None = None
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
@@ -48,6 +61,10 @@ class Reconciler:
     """Holds with a `retention_hold_unmatched` series."""
     _invalid: dict[str, set[tuple[str, str, str, str]]] = field(default_factory=dict)
     """Per policy, the label sets of its `retention_invalid_timestamp_records` series."""
+    _overdue: dict[str, set[tuple[str, str, str, str]]] = field(default_factory=dict)
+    """Per policy, the label sets of its `retention_overdue_records` series."""
+    last_success: dict[str, datetime] = field(default_factory=dict)
+    """When each policy last reconciled successfully (kept in the state directory)."""
 
     def stop_all(self) -> None:
         """Ask every running apply to finish its batches in flight and stop; cancel the runs
@@ -70,6 +87,16 @@ class Reconciler:
             return
         one = replace(policies, policies=tuple(p for p in policies.policies if p.name == name))
         policy = one.policies[0]
+        if policy.windows and not policy.windows.is_open(self.clock()) and not self.observe:
+            opens = policy.windows.opens_at(self.clock())
+            log.info(
+                "reconcile_skipped",
+                reason="outside window",
+                windows=policy.windows.describe(),
+                opens=format_time(opens) if opens else None,
+            )
+            self.metrics.runs.labels(name, "outside_window").inc()
+            return
         outcome = "error"
         stop = Stop()  # asked from the first step: a stop while planning applies nothing
         self._stops.add(stop)
@@ -83,21 +110,10 @@ class Reconciler:
             self.metrics.plan_seconds.labels(name).observe(time.monotonic() - started)
             self._note(name, plan, policies, log)
             self._save(f"{name}.plan.json", render_json(plan))
-            status = plan.policy(name).status
-            if self.observe or policy.mode == "observe" or status != "ready":
-                outcome = "observed" if status != "blocked" else "blocked"
-                self.metrics.pending.labels(name).set(plan.policy(name).records)
-                log.info("reconcile_observed", status=status, records=plan.policy(name).records)
-            elif not plan.totals.records:
-                outcome = "nothing_to_delete"
-                self.metrics.pending.labels(name).set(0)
-            elif stop.requested:
-                outcome = "interrupted"
-                log.info("reconcile_stopped", stage="before_apply")
-            else:
-                outcome = await self._apply(name, plan, policies, log, stop, next_firing)
-            if outcome in ("applied", "nothing_to_delete", "observed"):
-                self.metrics.last_success.labels(name).set(time.time())
+            outcome, report = await self._decide(policy, plan, policies, log, stop, next_firing)
+            self._compliance(policy, plan, report, outcome)
+            if outcome in ("applied", "nothing_to_delete", "observed", "suspended"):
+                self._succeeded(name, log)
         except RetentionError as exc:
             log.error("reconcile_failed", error=str(exc))
         except Exception as exc:  # a bug must not kill the scheduler; it is logged with its trace
@@ -105,6 +121,86 @@ class Reconciler:
         finally:
             self._stops.discard(stop)
             self.metrics.runs.labels(name, outcome).inc()
+
+    async def _decide(
+        self,
+        policy: Policy,
+        plan: Plan,
+        policies: PolicySet,
+        log: FilteringBoundLogger,
+        stop: Stop,
+        next_firing: datetime | None,
+    ) -> tuple[str, Report | None]:
+        """What this firing does with its plan: observe it, apply it, or stop short; the
+        outcome, and the apply's report when there was one."""
+        name = policy.name
+        result = plan.policy(name)
+        if self.observe or policy.mode == "observe" or result.status != "ready":
+            self.metrics.pending.labels(name).set(result.records)
+            log.info("reconcile_observed", status=result.status, records=result.records)
+            if result.status in ("blocked", "suspended"):
+                return result.status, None
+            return "observed", None
+        if not plan.totals.records:
+            self.metrics.pending.labels(name).set(0)
+            return "nothing_to_delete", None
+        if stop.requested:
+            log.info("reconcile_stopped", stage="before_apply")
+            return "interrupted", None
+        problem = self._trend_problem(policy, result.records)
+        if problem is not None:
+            self.metrics.trend_blocked.labels(name).inc()
+            self.metrics.pending.labels(name).set(result.records)
+            log.error("trend_blocked", records=result.records, reason=problem)
+            return "trend_blocked", None
+        return await self._apply(name, plan, policies, log, stop, next_firing)
+
+    def _trend_problem(self, policy: Policy, planned: int) -> str | None:
+        """Why this firing is too large next to the policy's history, if it is: more than
+        trendFactor (10) times the median of its last applies in the ledger (the median taken
+        as at least TREND_MEDIAN_FLOOR), once TREND_WARMUP applies are there."""
+        factor = policy.guards.trend_factor
+        factor = DEFAULT_TREND_FACTOR if factor is None else factor
+        if not factor or self.ledger is None:
+            return None
+        history = self.ledger.recent_deleted(policy.name, self.trend_runs)
+        if len(history) < min(TREND_WARMUP, self.trend_runs):
+            return None
+        median = statistics.median(history)
+        limit = factor * max(median, TREND_MEDIAN_FLOOR)
+        if planned <= limit:
+            return None
+        return (
+            f"this firing would delete {planned:,} records, more than {factor:g} x the median "
+            f"({median:,.0f}) of the policy's last {len(history)} applies; nothing was deleted; "
+            "review the plan and apply it by hand (retention apply), or raise "
+            "spec.limits.trendFactor (0 turns the breaker off)"
+        )
+
+    def _compliance(self, policy: Policy, plan: Plan, report: Report | None, outcome: str) -> None:
+        """Export what the run left overdue (records past a TTL rule's cutoff, from the plan's
+        counts and what the apply did with them) and, when nothing is left, that the policy
+        was verified caught up."""
+        name = policy.name
+        ttl_rules = {r.name for r in policy.rules if r.ttl is not None}
+        results = {r.action.id: r for r in report.results} if report is not None else {}
+        left: dict[tuple[str, str, str, str], int] = {}
+        for a in plan.actions:
+            if a.policy == name and a.rule in ttl_rules and a.records:
+                key = (name, a.rule, a.index, a.namespace)
+                left[key] = left.get(key, 0) + _still_overdue(a.records, results.get(a.id))
+        for key in self._overdue.get(name, set()) - {k for k, n in left.items() if n}:
+            self.metrics.overdue.remove(*key)
+        for key, n in left.items():
+            if n:
+                self.metrics.overdue.labels(*key).set(n)
+        self._overdue[name] = {k for k, n in left.items() if n}
+        self.metrics.policy_overdue.labels(name).set(sum(left.values()))
+        caught_up = outcome == "nothing_to_delete" or (
+            outcome == "applied" and report is not None and not report.pending
+        )
+        if caught_up and not sum(left.values()):
+            self.metrics.last_verified.labels(name).set(self.clock().timestamp())
 
     async def _plan(
         self, policies: PolicySet, stop: Stop, log: FilteringBoundLogger
@@ -139,7 +235,7 @@ class Reconciler:
         log: FilteringBoundLogger,
         stop: Stop,
         next_firing: datetime | None = None,
-    ) -> str:
+    ) -> tuple[str, Report]:
         keys = sorted({(a.index, a.namespace) for a in plan.actions if a.records})
         held: list[asyncio.Lock] = []
         try:
@@ -158,6 +254,8 @@ class Reconciler:
                 stop=stop,
                 fresh=True,
                 clock=self.clock,
+                ledger=self.ledger,
+                command="run",
             )
             self.metrics.apply_seconds.labels(name).observe(time.monotonic() - started)
         finally:
@@ -169,8 +267,12 @@ class Reconciler:
             self.metrics.records_deleted.labels(name, a.index, a.namespace).inc(r.deleted)
         self.metrics.pending.labels(name).set(sum(r.remaining or 0 for r in report.pending))
         if report.failed:
-            return "failed"
-        return "interrupted" if report.interrupted else "applied"
+            return "failed", report
+        if report.interrupted:
+            return "interrupted", report
+        if any(r.status == "window-closed" for r in report.results):
+            return "window_closed", report
+        return "applied", report
 
     def _note(self, name: str, plan: Plan, policies: PolicySet, log: FilteringBoundLogger) -> None:
         """Log the plan's warnings and export what they are about: holds that protect nothing
@@ -190,6 +292,10 @@ class Reconciler:
         for policy in set(self._invalid) - loaded:
             for key in self._invalid.pop(policy):
                 self.metrics.invalid_timestamps.remove(*key)
+        for policy in set(self._overdue) - loaded:
+            for key in self._overdue.pop(policy):
+                self.metrics.overdue.remove(*key)
+            self.metrics.policy_overdue.remove(policy)
         before = self._invalid.get(name, set())
         now: set[tuple[str, str, str, str]] = set()
         for found in plan.invalid_timestamps:
@@ -213,6 +319,15 @@ class Reconciler:
             self.metrics.invalid_timestamps.remove(*key)
         self._invalid[name] = now
 
+    def _succeeded(self, name: str, log: FilteringBoundLogger) -> None:
+        at = self.clock()
+        self.metrics.last_success.labels(name).set(at.timestamp())
+        self.last_success[name] = at
+        if self.state_dir is not None:
+            problem = write_last_success(self.state_dir, self.last_success)
+            if problem:
+                log.error("state_not_saved", file=LAST_SUCCESS_FILE, error=problem)
+
     def _save(self, filename: str, text: str) -> None:
         if self.state_dir is None:
             return
@@ -220,3 +335,14 @@ class Reconciler:
             replace_atomically(self.state_dir / filename, text.encode())
         except NotWritable as exc:
             self.log.error("state_not_saved", file=filename, error=exc.reason)
+
+
+def _still_overdue(planned: int, result: ActionResult | None) -> int:
+    """Of an action's planned records past their TTL, those the run left: all of them when it
+    did not run (observed, blocked, stopped), what a pending verification still sees, or what
+    a failed or interrupted action did not delete."""
+    if result is None or result.status in ("skipped", "interrupted", "window-closed", "failed"):
+        return max(0, planned - (result.deleted if result is not None else 0))
+    if result.verification == "pending":
+        return result.remaining or 0
+    return 0

@@ -20,13 +20,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from structlog.typing import FilteringBoundLogger
 
 from retention.applying.executor import ApplySettings
+from retention.applying.ledger import Ledger
 from retention.errors import PolicyErrors, RetentionError
 from retention.pinecone import PineconeClient
 from retention.policy import PolicySet, load_policies
 from retention.service.http import listen, make_app, make_server
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
-from retention.service.scheduling import MISFIRE_GRACE, trigger_for
+from retention.service.scheduling import MISFIRE_GRACE, period_of, trigger_for
+from retention.service.state import read_last_success
 from retention.service.watching import content_digest
 
 
@@ -45,6 +47,8 @@ class ServiceSettings:
     """Seconds SIGTERM waits for running applies to finish their batches in flight."""
     state_dir: Path | None = None
     """Where the last plan and report of each policy are written, if anywhere."""
+    trend_runs: int = 7
+    """The trend breaker weighs a firing against the median of this many earlier applies."""
     ready_ttl: float = 15.0
     """How long a successful Pinecone check keeps the service ready."""
     apply: ApplySettings = field(default_factory=ApplySettings)
@@ -58,6 +62,7 @@ class Service:
         client: PineconeClient,
         metrics: Metrics,
         log: FilteringBoundLogger,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -70,7 +75,12 @@ class Service:
             settings=settings.apply,
             observe=settings.observe,
             state_dir=settings.state_dir,
+            ledger=ledger,
+            trend_runs=settings.trend_runs,
         )
+        self.reconciler.last_success, problem = read_last_success(settings.state_dir)
+        if problem:
+            log.warning("state_not_read", error=problem)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.shutdown = asyncio.Event()
         self.running: set[asyncio.Task[None]] = set()
@@ -118,16 +128,25 @@ class Service:
         self.reconciler.policies = policies
         for name in old.keys() - {p.name for p in policies.policies}:
             self.scheduler.remove_job(name)
+            self.metrics.schedule_seconds.remove(name)
         for policy in policies.policies:
+            self.metrics.schedule_seconds.labels(policy.name).set(
+                period_of(policy, self.reconciler.clock())
+            )
             before = old.get(policy.name)
             if before is not None and (before.schedule, before.jitter) == (
                 policy.schedule,
                 policy.jitter,
             ):
                 continue  # same timing: the job reads the new rules when it next fires
+            trigger = trigger_for(
+                policy,
+                now=self.reconciler.clock(),
+                last_success=self.reconciler.last_success.get(policy.name),
+            )
             self.scheduler.add_job(
                 self._job,
-                trigger_for(policy),
+                trigger,
                 args=(policy.name,),
                 id=policy.name,
                 name=f"reconcile {policy.name}",

@@ -1,7 +1,9 @@
 """A policy's schedule as an APScheduler 3.x trigger.
 
-Cron schedules are UTC; intervals (`30s`, `15m`, `6h`, `1d`) start one interval after the job is
-added. A policy without a schedule runs hourly. Jobs (see `running.Service`) run at most one
+Cron schedules are UTC. An interval (`30s`, `15m`, `6h`, `1d`) first fires at the policy's last
+successful run plus the interval (from the state directory), or, when that moment is past or
+unknown, within its jitter of start-up: a pod that restarts more often than a policy's interval
+must not put it off for ever. A policy without a schedule runs hourly. Jobs (see `running.Service`) run at most one
 instance, coalesce missed runs into one, and tolerate an hour of delay (a slow apply of another
 policy must not make this one skip its turn).
 """
@@ -9,7 +11,7 @@ policy must not make this one skip its turn).
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -22,7 +24,16 @@ MISFIRE_GRACE = 3600
 DEFAULT_SCHEDULE = "1h"
 
 
-def trigger_for(policy: Policy) -> BaseTrigger:
+START_DELAY = timedelta(seconds=1)
+"""A policy that is due fires this long after start-up (plus its jitter), once the service is
+listening."""
+
+
+def trigger_for(
+    policy: Policy, *, now: datetime, last_success: datetime | None = None
+) -> BaseTrigger:
+    """The policy's trigger, for a service started at `now`; `last_success` is when the policy
+    last reconciled successfully, if the state directory knows."""
     schedule = policy.schedule or DEFAULT_SCHEDULE
     jitter = policy.jitter
     try:
@@ -31,9 +42,29 @@ def trigger_for(policy: Policy) -> BaseTrigger:
         return cron_trigger(schedule, jitter)
     default_jitter = min(every / 10, timedelta(minutes=5))
     spread = jitter if jitter is not None else default_jitter
+    due = last_success + every if last_success is not None else None
+    first = due if due is not None and due > now + START_DELAY else now + START_DELAY
     return IntervalTrigger(
-        seconds=every.total_seconds(), jitter=int(spread.total_seconds()) or None
+        seconds=every.total_seconds(),
+        start_date=first,
+        timezone=UTC,
+        jitter=int(spread.total_seconds()) or None,
     )
+
+
+def period_of(policy: Policy, now: datetime) -> float:
+    """Seconds between two firings of the policy: its interval, or for a cron schedule the gap
+    between its next two firings after `now` (what an alert allows before it calls a policy
+    late)."""
+    schedule = policy.schedule or DEFAULT_SCHEDULE
+    try:
+        return parse_duration(schedule).total_seconds()
+    except ValueError:
+        pass
+    trigger = cron_trigger(schedule)
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    return (second - first).total_seconds() if first and second else 0.0
 
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

@@ -143,8 +143,16 @@ def test_deployment_runs_one_restricted_reconciler() -> None:
     }
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-    for writable in (env["RETENTION_STATE_DIR"]["value"], "/tmp"):
-        assert "emptyDir" in volumes[mounts[writable]["name"]], writable
+    assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+    # The ledger lives in the state directory and must outlive the pod.
+    state = volumes[mounts[env["RETENTION_STATE_DIR"]["value"]]["name"]]
+    claim = base_resource("PersistentVolumeClaim")
+    assert state == {
+        "name": "state",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    }
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     for mount in mounts.values():
         if "configMap" in volumes[mount["name"]]:
             assert "subPath" not in mount and "subPathExpr" not in mount, mount
