@@ -8,6 +8,9 @@ Run:  .venv/bin/python bench/bench_apply.py [--only abc] [--a 100000] [--b 40000
      combined 10,000/s (the 5,000/s records limit is per index; its namespaces share it)
   c  N IDs from an ID file streamed by an apply in a subprocess, the emulator's limits raised;
      peak RSS of that process (VmHWM), sampled from /proc
+  d  a, twice side by side: without the erasure ledger and with it (every ID batch and the
+     SHA-256 of each of its IDs committed before the batch is sent): both rates against the
+     5,000/s limit, their ratio, and the ledger's bytes per deleted ID
 
 The emulator runs in a separate process (this script with `--serve`), seeded in-process with
 `Emulator.upsert(validate=False)`; its limiter is wrapped there to count what it refused with
@@ -186,10 +189,11 @@ def write_policy(directory: Path, index: str, rule: dict[str, Any]) -> Path:
 
 
 async def plan_and_apply(
-    url: str, files: list[Path], raised: bool = False
+    url: str, files: list[Path], raised: bool = False, ledger: Path | None = None
 ) -> tuple[Any, Any, Counting, float]:
     """Plan, then apply as `retention apply PLANFILE` would; the apply's wall time."""
     from retention.applying.executor import ApplySettings, Stop
+    from retention.applying.ledger import Ledger
     from retention.pinecone.client import POOL
     from retention.pipeline import apply_live, plan_live
     from retention.policy import load_policies
@@ -201,6 +205,7 @@ async def plan_and_apply(
         plan = await plan_live(planner, policies, now=now, log=log)
     counting = Counting(httpx.AsyncHTTPTransport(limits=POOL))
     began = time.monotonic()
+    book = Ledger.open(ledger) if ledger is not None else None
     async with client(url, counting, raised=raised) as applier:
         report = await apply_live(
             applier,
@@ -210,7 +215,10 @@ async def plan_and_apply(
             settings=ApplySettings(),
             log=log,
             stop=Stop(),
+            ledger=book,
         )
+    if book is not None:
+        book.close()
     return plan, report, counting, time.monotonic() - began
 
 
@@ -256,6 +264,32 @@ def bench_a(n: int) -> None:
         assert report.deleted == n and plan.totals.records == n
         rate, seconds = deletion_rate(counting.deletes)
         show("a", n, rate, seconds, 5000, wall, server.ask("stats"), counting.throttled)
+    finally:
+        server.close()
+
+
+def bench_d(n: int) -> None:
+    server = Server({})
+    try:
+        rates: dict[str, float] = {}
+        with tempfile.TemporaryDirectory() as work:
+            for name in ("plain", "ledger"):
+                index = f"bench-d-{name}"
+                server.ask("seed", index, "tenant-a", "doc#", n)
+                policy = write_policy(Path(work), index, {"name": "docs", "idPrefix": "doc#"})
+                ledger = Path(work) / "ledger.sqlite" if name == "ledger" else None
+                _, report, counting, wall = asyncio.run(
+                    plan_and_apply(server.url, [policy], ledger=ledger)
+                )
+                assert report.deleted == n
+                rates[name], seconds = deletion_rate(counting.deletes)
+                show(f"d ({name})", n, rates[name], seconds, 5000, wall, server.ask("stats"),
+                     counting.throttled)  # fmt: skip
+            size = sum(p.stat().st_size for p in Path(work).glob("ledger.sqlite*"))
+        print(
+            f"d: with the ledger / without: {rates['ledger'] / rates['plain']:.3f} of the "
+            f"deletion rate; ledger {size:,} bytes = {size / n:.0f} bytes per deleted ID"
+        )
     finally:
         server.close()
 
@@ -401,12 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", default="abc", help="which benchmarks to run (abc)")
+    parser.add_argument("--only", default="abcd", help="which benchmarks to run (abcd)")
     parser.add_argument("--a", type=int, default=100_000, metavar="N", help="records in a")
     parser.add_argument(
         "--b", type=int, default=40_000, metavar="N", help="records per namespace in b"
     )
     parser.add_argument("--c", type=int, default=1_000_000, metavar="N", help="IDs in c")
+    parser.add_argument("--d", type=int, default=100_000, metavar="N", help="records in d")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--apply-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -415,7 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.apply_child is not None:
         return apply_child(*args.apply_child)
     print(f"load before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
-    for name, run, n in (("a", bench_a, args.a), ("b", bench_b, args.b), ("c", bench_c, args.c)):
+    runs = (
+        ("a", bench_a, args.a),
+        ("b", bench_b, args.b),
+        ("c", bench_c, args.c),
+        ("d", bench_d, args.d),
+    )
+    for name, run, n in runs:
         if name in args.only:
             run(n)
             print(f"  load now: {os.getloadavg()[0]:.2f}", flush=True)
