@@ -181,7 +181,13 @@ def write_policy(directory: Path, index: str, rule: dict[str, Any]) -> Path:
         "apiVersion": "retention/v1",
         "kind": "RetentionPolicy",
         "metadata": {"name": f"bench-{index}"},
-        "spec": {"index": index, "namespaces": {"include": ["tenant-*"]}, "rules": [rule]},
+        "spec": {
+            "index": index,
+            "namespaces": {"include": ["tenant-*"]},
+            # Deleting nearly a whole namespace is the point: past the default 50% guard.
+            "limits": {"maxPercent": 100},
+            "rules": [rule],
+        },
     }
     path = directory / f"{index}.yaml"
     path.write_text(yaml.safe_dump(doc))
