@@ -24,7 +24,7 @@ from structlog.typing import FilteringBoundLogger
 
 from retention.applying.ledger import Record
 from retention.applying.report import BackupTaken
-from retention.errors import BackupFailed
+from retention.errors import BackupFailed, RetentionError
 from retention.pinecone import PineconeClient
 from retention.pinecone.backups import back_up
 from retention.planning.plan import Action, Plan
@@ -88,10 +88,12 @@ async def take_backups(
                 sleep=sleep,
                 monotonic=monotonic,
             )
-        except BackupFailed as exc:
-            status = exc.backup_status or "refused"
-            record.backup(index, exc.backup_id or "", status, None, names, clock())
-            log.error("backup_failed", index=index, backup_id=exc.backup_id, error=str(exc))
+        except RetentionError as exc:  # refused, failed, late, or gone while awaited
+            failed = exc if isinstance(exc, BackupFailed) else None
+            backup_id = failed.backup_id if failed is not None else None
+            status = (failed.backup_status if failed is not None else None) or "refused"
+            record.backup(index, backup_id or "", status, None, names, clock())
+            log.error("backup_failed", index=index, backup_id=backup_id, error=str(exc))
             for name in names:
                 done.refused[name] = (
                     f"{exc}; policy {name} asks for a backup first (limits.backupAbove), so "

@@ -301,7 +301,8 @@ class Executor:
             ],
         )
         groups = self._groups(actions, report, sizes, fresh=fresh)
-        self._refuse(groups, {**closed, **backups.refused})
+        self._refuse(groups, backups.refused)
+        self._refuse(groups, closed, status="outside-window")
         self.progress.start(sum(r.action.records for ns in groups for r in ns.results))
         return groups
 
@@ -381,15 +382,26 @@ class Executor:
             groups[key].results.append(result)
         return list(groups.values())
 
-    def _refuse(self, groups: list[_Namespace], refused: Mapping[str, str]) -> None:
-        """Fail the results of the policies in `refused` (policy -> why) and take them out of
-        the namespaces' work; nothing of theirs is sent."""
+    def _refuse(
+        self,
+        groups: list[_Namespace],
+        refused: Mapping[str, str],
+        *,
+        status: Literal["failed", "outside-window"] = "failed",
+    ) -> None:
+        """End the results of the policies in `refused` (policy -> why) with `status` and take
+        them out of the namespaces' work; nothing of theirs is sent."""
         if not refused:
             return
         for ns in groups:
             out = [r for r in ns.results if r.action.policy in refused]
             for r in out:
-                self._fail([r], refused[r.action.policy], stop_all=False)
+                if status == "failed":
+                    self._fail([r], refused[r.action.policy], stop_all=False)
+                    continue
+                r.status, r.error = status, refused[r.action.policy]
+                self.log.warning("action_outside_window", action=r.action.id, error=r.error)
+                self._recorded(self.record.action_ended, r, self.clock())
             ns.results = [r for r in ns.results if r.action.policy not in refused]
         groups[:] = [ns for ns in groups if ns.results]
 
@@ -424,7 +436,7 @@ class Executor:
         first ID action, else its smallest namespace whole. Why it failed, or None."""
         for ns, r in mine:
             if r.action.kind == "deleteByIds":
-                return await self._canary_ids(ns, r, limit)
+                return await self._canary_ids(plan, ns, r, limit)
         sizes: dict[int, int] = {}
         for ns, r in mine:
             sizes[id(ns)] = sizes.get(id(ns), 0) + r.action.records
@@ -448,10 +460,19 @@ class Executor:
         await self._verify_namespace(sub, [r for r in sub.results if r.status == "done"])
         return self._unverified(name, sub.results)
 
-    async def _canary_ids(self, ns: _Namespace, result: ActionResult, limit: int) -> str | None:
-        """The first batch (at most `limit` IDs) of an ID action, verified; the action goes on
-        from there with the rest of the apply."""
+    async def _canary_ids(
+        self, plan: Plan, ns: _Namespace, result: ActionResult, limit: int
+    ) -> str | None:
+        """The first IDs (at most `limit`, at most one batch's worth) of an ID action, after
+        the checks of its namespace, verified; the action goes on from there with the rest of
+        the apply, whose own checks weigh it again."""
         name = result.action.policy
+        mine = [r for r in ns.results if r.action.policy == name]
+        booked = self._policy_sent.get(name, 0)
+        allowed = await self._checked(plan, _Namespace(ns.index, ns.name, mine, ns.size))
+        self._policy_sent[name] = booked  # weighed again, whole, when the namespace runs
+        if result.action.id not in allowed:
+            return f"canary of {name}: {result.error}"
         self._canary_limit[result.action.id] = min(limit, MAX_IDS_PER_REQUEST)
         try:
             await self._execute(ns, result, touched=False)
@@ -863,12 +884,14 @@ class Executor:
         workers = self.settings.delete_workers
         seen = ns.sent_ids
         limit = self._canary_limit.get(a.id)
+        cut: list[bool] = []  # whether a batch was left unsent because the policy halted
 
         async def enumerate_batches() -> None:
             left = limit
             try:
                 async for batch in selected(index, a):
                     if self._halted(a):
+                        cut.append(True)
                         break
                     if seen is not None:
                         batch = [i for i in batch if i not in seen]
@@ -891,10 +914,12 @@ class Executor:
             nonlocal taken
             while (batch := await queue.get()) is not None:
                 if self._halted(a):
+                    cut.append(True)
                     continue  # drain without deleting: only batches already sent finish
                 self._take(a, len(batch), taken)
                 taken += len(batch)
-                await self._send_batch(index, result, batch)
+                if not await self._send_batch(index, result, batch):
+                    cut.append(True)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -905,16 +930,16 @@ class Executor:
             raise failed.exceptions[0] from None
         if self._stopping():
             result.status = "interrupted"
-        elif self._window_closed(a.policy):
+        elif cut:
             self._close_window(result)
 
-    async def _send_batch(self, index: IndexClient, result: ActionResult, batch: list[str]) -> None:
+    async def _send_batch(self, index: IndexClient, result: ActionResult, batch: list[str]) -> bool:
         """One delete of up to 1,000 IDs, clear of the windows earlier answers leave open
         (`spacing`), booked in the result."""
         a = result.action
         async with self.spacing.turn(index.delete_weights(a.namespace, len(batch))):
             if self._halted(a):  # came while this batch waited for its turn
-                return
+                return False
             # In the ledger before it is sent: no ID is ever deleted that it does not hold.
             key = self.record.batch_sending(a, batch, self.clock())
             done = await index.delete_batch(batch, a.namespace)
@@ -935,6 +960,7 @@ class Executor:
             ids=len(batch),
             request_id=request_id,
         )
+        return True
 
     def _cap(self, action: Action) -> int:
         """The most records `action` may select now or send: planned x (1 + tolerance)."""

@@ -22,7 +22,14 @@ from retention.applying.journal import Entry
 from retention.planning.plan import Action, format_time
 
 Status = Literal[
-    "done", "namespace-gone", "applied-earlier", "skipped", "interrupted", "window-closed", "failed"
+    "done",
+    "namespace-gone",
+    "applied-earlier",
+    "skipped",
+    "interrupted",
+    "outside-window",
+    "window-closed",
+    "failed",
 ]
 CountedBy = Literal["ids-sent", "count-before-delete", "plan-moments-before", "namespace-size"]
 Verification = Literal["verified", "pending", "not-checked"]
@@ -150,6 +157,12 @@ class Report:
             text += (
                 f"; earlier runs of this plan deleted {deleted:,} record{_s(deleted)} by "
                 f"{n} action{_s(n)}"
+            )
+        outside = sum(1 for r in self.results if r.status == "outside-window")
+        if outside:
+            text += (
+                f"; {outside} action{_s(outside)} not started: {'its' if outside == 1 else 'their'} "
+                "policy is outside its windows"
             )
         closed = sum(1 for r in self.results if r.status == "window-closed")
         if closed:

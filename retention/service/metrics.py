@@ -103,8 +103,8 @@ class Metrics:
         )
         self.policy_overdue = Gauge(
             "retention_policy_overdue_records",
-            "Records past their TTL that the policy's last run left in place, over all its TTL "
-            "rules and namespaces.",
+            "Records past their TTL that the policy's last run left in place: the sum of its "
+            "retention_overdue_records series (a record two TTL rules select counts under each).",
             ["policy"],
             registry=r,
         )

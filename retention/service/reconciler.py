@@ -87,7 +87,9 @@ class Reconciler:
             return
         one = replace(policies, policies=tuple(p for p in policies.policies if p.name == name))
         policy = one.policies[0]
-        if policy.windows and not policy.windows.is_open(self.clock()) and not self.observe:
+        deletes = not (self.observe or policy.mode == "observe" or policy.suspend)
+        if deletes and policy.windows and not policy.windows.is_open(self.clock()):
+            # Windows limit deleting only: an observing or suspended policy is still planned.
             opens = policy.windows.opens_at(self.clock())
             log.info(
                 "reconcile_skipped",
@@ -272,6 +274,8 @@ class Reconciler:
             return "interrupted", report
         if any(r.status == "window-closed" for r in report.results):
             return "window_closed", report
+        if any(r.status == "outside-window" for r in report.results):
+            return "outside_window", report
         return "applied", report
 
     def _note(self, name: str, plan: Plan, policies: PolicySet, log: FilteringBoundLogger) -> None:
@@ -341,7 +345,13 @@ def _still_overdue(planned: int, result: ActionResult | None) -> int:
     """Of an action's planned records past their TTL, those the run left: all of them when it
     did not run (observed, blocked, stopped), what a pending verification still sees, or what
     a failed or interrupted action did not delete."""
-    if result is None or result.status in ("skipped", "interrupted", "window-closed", "failed"):
+    if result is None or result.status in (
+        "skipped",
+        "interrupted",
+        "outside-window",
+        "window-closed",
+        "failed",
+    ):
         return max(0, planned - (result.deleted if result is not None else 0))
     if result.verification == "pending":
         return result.remaining or 0

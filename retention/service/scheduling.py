@@ -43,6 +43,8 @@ def trigger_for(
     default_jitter = min(every / 10, timedelta(minutes=5))
     spread = jitter if jitter is not None else default_jitter
     due = last_success + every if last_success is not None else None
+    if due is not None and due > now + every:  # a success "in the future": a clock set back
+        due = now + every
     first = due if due is not None and due > now + START_DELAY else now + START_DELAY
     return IntervalTrigger(
         seconds=every.total_seconds(),

@@ -143,7 +143,9 @@ def test_a_refused_plan_is_recorded_with_its_reason(live: Emulator, tmp_path: Pa
     code, out, err = cli("apply", str(planfile), str(policies), "--ledger", str(ledger))
     assert code == 1 and "the plan is stale" in err
     [run] = rows(ledger, "SELECT outcome, deleted, error FROM run_ends")
-    assert run["outcome"] == "refused" and run["deleted"] == 0 and "the plan is stale" in run["error"]
+    assert (
+        run["outcome"] == "refused" and run["deleted"] == 0 and "the plan is stale" in run["error"]
+    )
     assert rows(ledger, "SELECT COUNT(*) AS n FROM actions") == [{"n": 0}]
 
 
