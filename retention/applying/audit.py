@@ -23,11 +23,9 @@ from typing import Any
 
 from retention.applying.ledger import (
     BUSY_TIMEOUT,
-    KIND,
     LEDGER_FILE,
-    TABLES,
-    VERSION,
     LedgerError,
+    check_ledger,
     check_path,
     id_digest,
 )
@@ -248,7 +246,7 @@ class AuditLedger:
         try:
             db.execute("PRAGMA query_only = ON")
             db.execute("BEGIN")
-            _check_ledger(path, db)
+            check_ledger(path, db)
         except sqlite3.OperationalError as exc:
             db.close()
             raise LedgerError(f"cannot read the ledger {path}: {exc}") from None
@@ -388,26 +386,6 @@ _RUN_OF_ACTION = "JOIN runs r ON r.id = a.run_id LEFT JOIN run_ends re ON re.run
 
 def _run_head(row: tuple[Any, ...]) -> RunHead:
     return RunHead(*row[:_HEAD_COLUMNS])
-
-
-def _check_ledger(path: Path, db: sqlite3.Connection) -> None:
-    """That the database is a ledger this release reads (as `Ledger.open` checks, unwritten)."""
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not tables:
-        raise LedgerError(f"{path} is not a retention ledger: it holds no tables")
-    meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-    if meta.get("kind") != KIND:
-        raise LedgerError(
-            f"{path} is a SQLite database but not a retention ledger; name another file"
-        )
-    if meta.get("version") != VERSION:
-        raise LedgerError(
-            f"{path} is a retention ledger of version {meta.get('version')}, which this "
-            f"release (version {VERSION}) does not read"
-        )
-    missing = [t for t in TABLES if t not in tables]
-    if missing:
-        raise LedgerError(f"{path} is a damaged retention ledger: it has no table {missing[0]}")
 
 
 def _json(text: str | None, default: Any) -> Any:

@@ -233,28 +233,15 @@ class Ledger:
         return ledger
 
     def _prepare(self) -> None:
-        tables = {
-            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        if not tables:
-            # One script, one transaction: two processes creating the ledger at once both
-            # end with the same schema (every statement is IF NOT EXISTS / OR IGNORE).
-            self.db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}"
-                f"INSERT OR IGNORE INTO meta VALUES ('kind', '{KIND}');"
-                f"INSERT OR IGNORE INTO meta VALUES ('version', '{VERSION}');COMMIT;"
-            )
+        if check_ledger(self.path, self.db, empty_ok=True):
             return
-        meta = dict(self.db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-        if meta.get("kind") != KIND:
-            raise LedgerError(
-                f"{self.path} is a SQLite database but not a retention ledger; name another file"
-            )
-        if meta.get("version") != VERSION:
-            raise LedgerError(
-                f"{self.path} is a retention ledger of version {meta.get('version')}, which "
-                f"this release (version {VERSION}) does not read"
-            )
+        # A new file. One script, one transaction: two processes creating the ledger at once
+        # both end with the same schema (every statement is IF NOT EXISTS / OR IGNORE).
+        self.db.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}"
+            f"INSERT OR IGNORE INTO meta VALUES ('kind', '{KIND}');"
+            f"INSERT OR IGNORE INTO meta VALUES ('version', '{VERSION}');COMMIT;"
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -311,6 +298,31 @@ class Ledger:
             (policy, runs),
         )
         return [int(n) for _, n in rows]
+
+
+def check_ledger(path: Path, db: sqlite3.Connection, *, empty_ok: bool = False) -> bool:
+    """Refuse, in one line, a database that is not a ledger this release reads (another
+    SQLite file, another version, a damaged ledger); False for one with no tables at all,
+    when `empty_ok` (a new ledger to create)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        if empty_ok:
+            return False
+        raise LedgerError(f"{path} is not a retention ledger: it holds no tables")
+    meta = dict(db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+    if meta.get("kind") != KIND:
+        raise LedgerError(
+            f"{path} is a SQLite database but not a retention ledger; name another file"
+        )
+    if meta.get("version") != VERSION:
+        raise LedgerError(
+            f"{path} is a retention ledger of version {meta.get('version')}, which this "
+            f"release (version {VERSION}) does not read"
+        )
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise LedgerError(f"{path} is a damaged retention ledger: it has no table {missing[0]}")
+    return True
 
 
 def ledger_path(given: str | None, state_dir: Path | None = None) -> Path:
