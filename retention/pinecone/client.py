@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 from structlog.typing import FilteringBoundLogger
 
+from retention.errors import RetentionError
 from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
 from retention.pinecone.models import controller_url, with_scheme
@@ -125,8 +126,18 @@ class PineconeClient:
         return self.pacer.quotas
 
     async def index(self, name: str) -> IndexClient:
-        """The data-plane client of index `name`, its host resolved through the control plane."""
+        """The data-plane client of index `name`, its host resolved through the control plane.
+
+        A pod index is refused here, for every command alike: it counts a filter only through
+        `describe_index_stats`, has no namespaces API and no LSN headers, and deletes by filter
+        differently, so the plans and proofs this tool makes do not hold there."""
         description = await self.control.describe_index(name)
+        if description.serverless is False:
+            raise UnsupportedIndex(
+                f"index {name} is a pod index; retention works on serverless indexes only "
+                "(the counts, the namespaces API and the freshness proofs it relies on differ on "
+                "pods): move the data to a serverless index, or leave this index out"
+            )
         return self.index_at(name, description.host)
 
     def indexes(self) -> Indexes:
@@ -154,6 +165,10 @@ class PineconeClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class UnsupportedIndex(RetentionError):
+    """An index of a kind this tool does not plan or apply against."""
 
 
 class Indexes:
