@@ -46,8 +46,10 @@ def policy(
     }
 
 
-def hold(name: str, index: str, include: Sequence[str], protect: Sequence[Any]) -> Document:
-    """A LegalHold document."""
+def hold(
+    name: str, index: str, include: Sequence[str], protect: Sequence[Any], **spec: Any
+) -> Document:
+    """A LegalHold document (`spec` adds fields, such as `project`)."""
     return {
         "apiVersion": "retention/v1",
         "kind": "LegalHold",
@@ -56,6 +58,7 @@ def hold(name: str, index: str, include: Sequence[str], protect: Sequence[Any]) 
             "index": index,
             "namespaces": {"include": list(include)},
             "protect": list(protect),
+            **spec,
         },
     }
 

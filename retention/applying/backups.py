@@ -73,15 +73,16 @@ async def take_backups(
         started = monotonic()
         log.info("backup_started", index=index, policies=names)
         try:
-            description = await client.control.describe_index(index)
+            control, name = client.control_of(index)
+            description = await control.describe_index(name)
             if description.serverless is False:
                 raise BackupFailed(
                     f"index {index} is a pod index, which Pinecone cannot back up",
                     index_name=index,
                 )
             info = await back_up(
-                client.control,
-                index,
+                control,
+                name,
                 name=f"retention-{plan.fingerprint.removeprefix('sha256:')[:12]}",
                 description=f"before retention apply of {', '.join(names)}",
                 timeout=timeout,

@@ -37,6 +37,7 @@ from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
 from retention.pinecone.models import controller_url, with_scheme
 from retention.pinecone.pacing import Key, Pacer
+from retention.pinecone.projects import project_controller, project_key, split_index
 from retention.pinecone.retrying import Retrying, RetryPolicy
 from retention.pinecone.session import DEFAULT_API_VERSION, Session, check_api_key
 from retention.pinecone.transport import Lanes, NoCookies
@@ -111,6 +112,9 @@ class PineconeClient:
             monotonic=monotonic,
         )
         self.control = ControlPlane(self.session, url=settings.controller_url)
+        self.project_client: Callable[[str], PineconeClient] | None = None
+        """Makes the client of a named project (`connect` sets it from the environment)."""
+        self._projects: dict[str, PineconeClient] = {}
 
     def __repr__(self) -> str:
         return f"PineconeClient({self.settings!r})"
@@ -131,6 +135,9 @@ class PineconeClient:
         A pod index is refused here, for every command alike: it counts a filter only through
         `describe_index_stats`, has no namespaces API and no LSN headers, and deletes by filter
         differently, so the plans and proofs this tool makes do not hold there."""
+        owner, real = self.owner(name)
+        if owner is not self:
+            return await owner.index(real)
         description = await self.control.describe_index(name)
         if description.serverless is False:
             raise UnsupportedIndex(
@@ -139,6 +146,31 @@ class PineconeClient:
                 "pods): move the data to a serverless index, or leave this index out"
             )
         return self.index_at(name, description.host)
+
+    def owner(self, name: str) -> tuple[PineconeClient, str]:
+        """The client of the project an index name (INDEX or PROJECT:INDEX) belongs to, and
+        the index's name in that project."""
+        project, index = split_index(name)
+        if project is None:
+            return self, index
+        if project not in self._projects:
+            if self.project_client is None:
+                raise RetentionError(
+                    f"index {name}: this client was made without the environment that names "
+                    f"project {project}'s key"
+                )
+            self._projects[project] = self.project_client(project)
+        return self._projects[project], index
+
+    def control_of(self, name: str) -> tuple[ControlPlane, str]:
+        """The control plane of the project `name` (INDEX or PROJECT:INDEX) is in, and the
+        index's own name there."""
+        owner, index = self.owner(name)
+        return owner.control, index
+
+    def clients(self) -> list[PineconeClient]:
+        """This client and those of the named projects it has reached."""
+        return [self, *self._projects.values()]
 
     def indexes(self) -> Indexes:
         """A fresh cache of data-plane clients, each index resolved once while it lives: one
@@ -152,7 +184,10 @@ class PineconeClient:
         )
 
     async def aclose(self) -> None:
-        """Close the underlying httpx client and its pooled connections."""
+        """Close the underlying httpx client and its pooled connections, and the clients of
+        the projects it reached."""
+        for other in self._projects.values():
+            await other.aclose()
         await self.http.aclose()
 
     async def __aenter__(self) -> PineconeClient:
@@ -201,12 +236,40 @@ def connect(
     `options` go to `PineconeClient` (limiter, retry, concurrency, ...); `transport` replaces
     the network, as tests and the emulator's in-process mode do.
     """
+    env = os.environ if environ is None else environ
     if settings is None:
-        settings = PineconeSettings.from_env(os.environ if environ is None else environ)
+        settings = PineconeSettings.from_env(env)
     http = httpx.AsyncClient(
         timeout=TIMEOUT,
         follow_redirects=False,
         cookies=NoCookies(),
         transport=transport or Lanes(keepalive_expiry=POOL.keepalive_expiry),
     )
-    return PineconeClient(http, settings, **options)
+    client = PineconeClient(http, settings, **options)
+    default = settings
+
+    def project_client(project: str) -> PineconeClient:
+        named = PineconeSettings(
+            api_key=project_key(project, env),
+            controller_url=project_controller(project, env, default.controller_url),
+            api_version=default.api_version,
+        )
+        shared = _Borrowed(transport) if transport is not None else None
+        return connect(named, environ={}, transport=shared, **options)
+
+    client.project_client = project_client
+    return client
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """A transport the default project's client owns, lent to another project's client (a
+    test's in-process emulator, the service's counting transport): closed once, by its owner."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pass

@@ -126,7 +126,8 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
     if data["kind"] == "LegalHold":
         item = LegalHold(
             name=name,
-            index=spec["index"],
+            index=qualified_index(spec["index"], spec.get("project")),
+            project=spec.get("project"),
             namespaces=namespaces,
             protect=protect,
             location=location,
@@ -135,6 +136,13 @@ def build_document(doc: Document) -> tuple[Policy | LegalHold | None, list[Polic
     else:
         item = _policy(check, data, namespaces, protect)
     return (None if check.errors else item), check.errors, check.ids_digests
+
+
+def qualified_index(index: str, project: str | None) -> str:
+    """How plans, reports, metrics and the ledger name an index: INDEX in the default project,
+    PROJECT:INDEX in a named one (':' is in no Pinecone index name, so neither can be taken
+    for the other)."""
+    return f"{project}:{index}" if project else index
 
 
 def _policy(
@@ -160,7 +168,8 @@ def _policy(
     canary = spec.get("rollout", {}).get("canary")
     return Policy(
         name=data["metadata"]["name"],
-        index=spec["index"],
+        index=qualified_index(spec["index"], spec.get("project")),
+        project=spec.get("project"),
         namespaces=namespaces,
         rules=tuple(rules),
         location=check.doc.at(("metadata", "name")),

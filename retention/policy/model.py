@@ -209,6 +209,8 @@ class Policy:
     canary: int | None = None
     """Delete at most this many records first and verify them before the rest."""
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    project: str | None = None
+    """The Pinecone project of `index` (then written PROJECT:INDEX), None for the default."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,8 @@ class LegalHold:
     protect: tuple[Filter, ...]
     location: Location
     description: str | None = None
+    project: str | None = None
+    """The Pinecone project of `index` (then written PROJECT:INDEX), None for the default."""
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,8 @@ class Service:
         now = time.monotonic()
         if self._pinecone_ok_at is None or now - self._pinecone_ok_at > self.settings.ready_ttl:
             try:
-                await asyncio.wait_for(self.client.control.list_indexes(), timeout=5.0)
+                for client in self.client.clients():  # every project reached so far
+                    await asyncio.wait_for(client.control.list_indexes(), timeout=5.0)
             except (RetentionError, TimeoutError) as exc:
                 return False, {"policies_loaded": loaded, "pinecone": f"unreachable: {exc}"}
             self._pinecone_ok_at = now

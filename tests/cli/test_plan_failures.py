@@ -153,7 +153,8 @@ def test_api_key_unset(
     run = run_cli(capsys, "plan", str(tickets), "--at", AT)
     assert_one_error(
         run,
-        "retention: error: PINECONE_API_KEY is not set; export the API key of the Pinecone "
+        "retention: error: PINECONE_API_KEY is not set (nor PINECONE_API_KEY_FILE); export the API "
+        "key of the Pinecone "
         "project (any value for the emulator)",
     )
 

@@ -209,7 +209,8 @@ def test_run_without_a_key(
     run = run_cli(capsys, "run", str(tickets), "--http-port", "0", "--http-host", "127.0.0.1")
     assert_one_error(
         run,
-        "retention: error: PINECONE_API_KEY is not set; export the API key of the Pinecone "
+        "retention: error: PINECONE_API_KEY is not set (nor PINECONE_API_KEY_FILE); export the API "
+        "key of the Pinecone "
         "project (any value for the emulator)",
     )
 

@@ -153,6 +153,11 @@ def test_deployment_runs_one_restricted_reconciler() -> None:
     }
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    # A second project's key comes from its own Secret, mounted where its _FILE variable says.
+    key_file = Path(env["PINECONE_API_KEY_ANALYTICS_FILE"]["value"])
+    project = volumes[mounts[str(key_file.parent)]["name"]]
+    assert project["secret"]["secretName"] == "pinecone-analytics"
+    assert project["secret"]["optional"] is True
     for mount in mounts.values():
         if "configMap" in volumes[mount["name"]]:
             assert "subPath" not in mount and "subPathExpr" not in mount, mount
