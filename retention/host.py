@@ -100,6 +100,11 @@ def _check_target(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISREG(mode):
+        if _is_sqlite(path):
+            raise NotWritable(
+                "it is a SQLite database (an erasure ledger?), which no output of this tool "
+                "replaces; name another file"
+            )
         return
     if stat.S_ISLNK(mode):
         raise NotWritable("it is a symbolic link; name the file itself")
@@ -109,6 +114,19 @@ def _check_target(path: Path) -> None:
     raise NotWritable(
         f"it is {kind}, not a regular file" if kind.startswith("a ") else "it is not a regular file"
     )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether the regular file at `path` begins as a SQLite database does (read without
+    blocking: it is a regular file)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def _create(tmp: Path) -> int:

@@ -30,6 +30,7 @@ from retention.applying.ledger import (
     id_digest,
 )
 from retention.host import default_state_dir
+from retention.identifiers import canonical_namespace
 
 INCOMPLETE = "incomplete"
 """The outcome of a run, or the status of an action, whose end the ledger does not hold."""
@@ -71,7 +72,7 @@ class Place:
             params.append(self.index)
         if self.namespace is not None:
             terms.append("a.namespace = ?")
-            params.append(self.namespace)
+            params.append(canonical_namespace(self.namespace))  # "" is __default__, as stored
         return " AND ".join(terms), tuple(params)
 
 
@@ -276,6 +277,8 @@ class AuditLedger:
         """The rows of a query, one by one; a failure is one line naming the file."""
         try:
             yield from self.db.execute(sql, params)
+        except sqlite3.ProgrammingError:
+            return  # closed before this reader was done: an error elsewhere ended the audit
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from None
 
@@ -393,7 +396,7 @@ def _json(text: str | None, default: Any) -> Any:
         return default
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return default
 
 

@@ -15,6 +15,7 @@ at least about 15 minutes old, so the newest writes may be missing from it.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,9 +41,12 @@ class Backups:
     """Policy name -> why its actions were not run."""
 
 
-def wanted(policies: PolicySet, actions: Sequence[Action]) -> dict[str, list[str]]:
-    """Index -> the policies whose actions still to run would delete more than their
-    backupAbove (the actions' planned counts, a record two of them select counted twice)."""
+def wanted(
+    policies: PolicySet, actions: Sequence[Action], tolerance: float
+) -> dict[str, list[str]]:
+    """Index -> the policies whose actions still to run may delete more than their
+    backupAbove: their planned counts plus the growth `tolerance` lets an apply delete (a
+    record two of them select counted twice), so no apply deletes more without a backup."""
     limits = {p.name: p.guards.backup_above for p in policies.policies}
     planned: dict[tuple[str, str], int] = {}
     for a in actions:
@@ -50,7 +54,7 @@ def wanted(policies: PolicySet, actions: Sequence[Action]) -> dict[str, list[str
     needs: dict[str, list[str]] = {}
     for (index, policy), records in sorted(planned.items()):
         limit = limits.get(policy)
-        if limit is not None and records > limit:
+        if limit is not None and math.ceil(records * (1 + tolerance)) > limit:
             needs.setdefault(index, []).append(policy)
     return needs
 

@@ -278,7 +278,7 @@ class Executor:
         backups = await take_backups(
             self.client,
             plan,
-            wanted(policies, [a for a in todo if a.policy not in closed]),
+            wanted(policies, [a for a in todo if a.policy not in closed], self.settings.tolerance),
             timeout=self.settings.backup_timeout,
             record=self.record,
             log=self.log,

@@ -17,6 +17,7 @@ it does not record. Rows are only ever added: triggers refuse every UPDATE and D
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -292,8 +293,8 @@ class Ledger:
             "SELECT r.id, COALESCE(SUM(e.deleted), 0) FROM runs r "
             "JOIN run_ends f ON f.run_id = r.id "
             "JOIN actions a ON a.run_id = r.id AND a.policy = ? "
-            "LEFT JOIN action_ends e ON e.action_id = a.id "
-            "WHERE f.outcome IN ('applied', 'failed', 'interrupted') "
+            "JOIN action_ends e ON e.action_id = a.id AND e.status != 'outside-window' "
+            "WHERE f.outcome IN ('applied', 'partial', 'failed', 'interrupted') "
             "GROUP BY r.id ORDER BY r.started DESC, r.id DESC LIMIT ?",
             (policy, runs),
         )
@@ -322,7 +323,34 @@ def check_ledger(path: Path, db: sqlite3.Connection, *, empty_ok: bool = False) 
     missing = [t for t in TABLES if t not in tables]
     if missing:
         raise LedgerError(f"{path} is a damaged retention ledger: it has no table {missing[0]}")
+    found = _objects(db)
+    if found != _expected_objects():
+        odd = sorted(found.keys() ^ _expected_objects().keys()) or sorted(
+            k for k in found if found[k] != _expected_objects()[k]
+        )
+        raise LedgerError(
+            f"{path} is not the retention ledger this release writes: its {odd[0][0]} "
+            f"{odd[0][1]} differs (a changed schema could drop or alter records); name another "
+            "file"
+        )
     return True
+
+
+def _objects(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """The tables, indexes and triggers of a database, by (type, name), with their SQL."""
+    rows = db.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    return {(t, n): " ".join((sql or "").split()) for t, n, sql in rows}
+
+
+@functools.cache
+def _expected_objects() -> dict[tuple[str, str], str]:
+    """What a ledger of this version holds: the schema created in a scratch database."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.executescript(_SCHEMA)
+        return _objects(scratch)
+    finally:
+        scratch.close()
 
 
 def ledger_path(given: str | None, state_dir: Path | None = None) -> Path:
@@ -413,8 +441,8 @@ class Run:
             batch = cursor.lastrowid
             assert batch is not None
             db.executemany(
-                "INSERT OR IGNORE INTO erased_ids (id_sha256, batch_id) VALUES (?, ?)",
-                ((id_digest(i), batch) for i in ids),
+                "INSERT INTO erased_ids (id_sha256, batch_id) VALUES (?, ?)",
+                ((digest, batch) for digest in dict.fromkeys(id_digest(i) for i in ids)),
             )
         return batch
 
@@ -501,4 +529,9 @@ def outcome_of(report: Report) -> str:
         return "failed"
     if report.interrupted:
         return "interrupted"
+    ran = [r for r in report.results if r.status not in ("applied-earlier", "outside-window")]
+    if report.results and not ran:
+        return "refused"  # every policy was outside its windows: nothing was started
+    if any(r.status in ("outside-window", "window-closed") for r in report.results):
+        return "partial"
     return "applied"

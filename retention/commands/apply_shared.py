@@ -18,7 +18,7 @@ from structlog.typing import FilteringBoundLogger
 
 from retention import eventloop, host, logs
 from retention.applying.executor import ApplySettings, Stop
-from retention.applying.ledger import Ledger, ledger_path
+from retention.applying.ledger import LEDGER_FILE, Ledger, ledger_path
 from retention.applying.report import ActionResult, Report
 from retention.commands.common import (
     DEFAULT_RETRY_FOR,
@@ -32,6 +32,7 @@ from retention.commands.common import (
 )
 from retention.commands.connecting import client_from_env, retry_policy
 from retention.errors import RetentionError
+from retention.host import default_state_dir
 from retention.pinecone import PineconeClient
 from retention.pipeline import apply_live
 from retention.planning.plan import Plan
@@ -114,7 +115,8 @@ class ApplyRequest:
 
     def outputs(self) -> tuple[tuple[str, str | None], ...]:
         """The files the apply writes, by option."""
-        return (("--report", self.report), ("--journal", self.journal), ("--ledger", self.ledger))
+        ledger = self.ledger or str(default_state_dir() / LEDGER_FILE)
+        return (("--report", self.report), ("--journal", self.journal), ("--ledger", ledger))
 
 
 @dataclass(frozen=True)

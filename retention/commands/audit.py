@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from retention.applying.audit import (
     Window,
     default_path,
 )
-from retention.applying.ledger import id_digest
+from retention.applying.ledger import LedgerError, id_digest
 from retention.commands.common import plural
 from retention.errors import RetentionError
 from retention.planning.plan import format_time
@@ -63,10 +64,17 @@ def audit(request: AuditRequest, out: TextIO | None = None) -> int:
     window = window_of(request)
     _check(request)
     stream = out if out is not None else sys.stdout
-    with AuditLedger.open(default_path(request.ledger)) as ledger:
-        if request.record_id is not None:
-            return look_up(ledger, request, window, stream)
-        export(ledger, window, request.output, stream)
+    path = default_path(request.ledger)
+    with AuditLedger.open(path) as ledger:
+        try:
+            if request.record_id is not None:
+                return look_up(ledger, request, window, stream)
+            export(ledger, window, request.output, stream)
+        except (ValueError, TypeError, RecursionError, sqlite3.Error) as exc:
+            # Rows no apply writes (a damaged or hand-edited ledger): say so, in one line.
+            raise LedgerError(
+                f"the ledger {path} holds a row this release did not write: {exc}"
+            ) from None
     return 0
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retention import eventloop, logs
-from retention.applying.ledger import Ledger, ledger_path
+from retention.applying.ledger import LEDGER_FILE, Ledger, ledger_path
 from retention.commands.common import DEFAULT_RETRY_FOR
 from retention.commands.connecting import client_from_env, retry_policy
 from retention.errors import RetentionError
@@ -61,7 +61,15 @@ def run(request: RunRequest) -> int:
     request.check()
     retry = retry_policy(request.retry_for)
     state = state_dir(str(request.state_dir or default_state_dir()))
-    ledger = Ledger.open(ledger_path(request.ledger, state))
+    path = ledger_path(request.ledger, state)
+    if Path(os.path.realpath(path)).parent == Path(os.path.realpath(state)) and (
+        path.name != LEDGER_FILE
+    ):
+        raise RetentionError(
+            f"--ledger {path} is in the state directory, whose files the service rewrites; "
+            f"name it {LEDGER_FILE} there, or put it elsewhere"
+        )
+    ledger = Ledger.open(path)
     logs.configure()
     log = logs.get_logger(command="run")
     settings = ServiceSettings(

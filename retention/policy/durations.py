@@ -7,7 +7,7 @@ most MAX_DURATION, so that `now - duration` is always a representable moment.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
@@ -15,6 +15,13 @@ _ZERO = re.compile(r"^0+[smhdw]$")
 DURATION_HELP = "write a duration as a whole number followed by s, m, h, d or w (for example 90d)"
 MAX_DURATION = timedelta(days=36500)
 """100 years: longer TTLs mean "never", and far longer ones reach before year 1."""
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""Times the tool reads (plans' asOf, --at, --since, the service's state) lie in this span: far
+enough from datetime's ends that a TTL, a window or a schedule computed from them cannot
+overflow."""
 
 
 def parse_moment(text: str) -> datetime:
@@ -27,6 +34,12 @@ def parse_moment(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no timezone; add Z for UTC")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"time {text!r} is out of range; give a time between 1970 and 2999 (UTC)")
     return moment
 
 
@@ -102,18 +115,22 @@ def check_schedule(text: str) -> str | None:
     return None
 
 
+_NUMBER = re.compile(r"[0-9]{1,9}")
+"""A cron number: ASCII digits only (`str.isdigit` also takes '²')."""
+
+
 def _check_cron_field(part: str, low: int, high: int, names: dict[str, int]) -> str | None:
     for item in part.split(","):
         body, _, step = item.partition("/")
-        if step and not (step.isdigit() and int(step) > 0):
-            return f"step {step!r} must be a positive number"
+        if step and not (_NUMBER.fullmatch(step) and 0 < int(step) <= high - low):
+            return f"step {step!r} must be a number from 1 to {high - low}"
         if body == "*":
             continue
         bounds = body.split("-")
         if len(bounds) > 2 or not all(bounds):
             return f"{item!r} is not a value, a range a-b, or *"
         for bound in bounds:
-            value = names.get(bound.lower()) if not bound.isdigit() else int(bound)
+            value = int(bound) if _NUMBER.fullmatch(bound) else names.get(bound.lower())
             if value is None:
                 return f"{bound!r} is not a number"
             if not low <= value <= high:

@@ -127,7 +127,7 @@ def _field_values(part: str, low: int, high: int, names: Mapping[str, int]) -> f
 
 
 def _value(text: str, names: Mapping[str, int]) -> int:
-    return int(text) if text.isdigit() else names[text.lower()]
+    return int(text) if text.isascii() and text.isdigit() else names[text.lower()]
 
 
 def check_zone(name: str) -> str | None:
@@ -259,8 +259,16 @@ class Windows:
 
     def ever_opens(self) -> bool:
         """Whether it opens at all: some open instant in four years from 2026-01-05, long
-        enough for a leap day and the DST changes of every zone."""
-        return self.opens_at(_CHECK_FROM, within=_CHECK_SPAN) is not None
+        enough for a leap day and the DST changes of every zone, when a cron window names
+        days of the month or months; else in nine weeks (weekdays repeat every week), so that
+        windows that fire every minute are judged in a moment, not in minutes."""
+        dated = any(
+            isinstance(w, CronWindow)
+            and (not parse_cron(w.start).any_day or len(parse_cron(w.start).months) < 12)
+            for w in (*self.allow, *self.deny)
+        )
+        span = _CHECK_SPAN if dated else timedelta(weeks=9)
+        return self.opens_at(_CHECK_FROM, within=span) is not None
 
     def intervals(self, start: datetime, end: datetime) -> tuple[Interval, ...]:
         """The open intervals within [start, end), in UTC, in order, neither overlapping
@@ -315,7 +323,7 @@ def _day_openings(window: Window, day: date) -> tuple[Interval, ...]:
     return _weekly_day(window, day)
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=64)
 def _cron_day(window: CronWindow, day: date) -> tuple[Interval, ...]:
     """The openings from the firings on one local date. Firings close enough to overlap
     are taken as one run, so that `* * * * *` costs 24 conversions a day, not 1,440."""
@@ -363,7 +371,7 @@ def _fire(local: datetime, zone: tzinfo) -> datetime | None:
     return moment if moment.astimezone(zone).replace(tzinfo=None) == local else None
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=64)
 def _weekly_day(window: WeeklyWindow, day: date) -> tuple[Interval, ...]:
     """The opening that starts on one local date, if the window lists its weekday."""
     if day.weekday() not in window.days:

@@ -23,7 +23,7 @@ from retention.applying.executor import ApplySettings
 from retention.applying.ledger import Ledger
 from retention.errors import PolicyErrors, RetentionError
 from retention.pinecone import PineconeClient
-from retention.policy import PolicySet, load_policies
+from retention.policy import Policy, PolicySet, load_policies
 from retention.service.http import listen, make_app, make_server
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
@@ -130,32 +130,38 @@ class Service:
             self.scheduler.remove_job(name)
             self.metrics.schedule_seconds.remove(name)
         for policy in policies.policies:
-            self.metrics.schedule_seconds.labels(policy.name).set(
-                period_of(policy, self.reconciler.clock())
-            )
-            before = old.get(policy.name)
-            if before is not None and (before.schedule, before.jitter) == (
-                policy.schedule,
-                policy.jitter,
-            ):
-                continue  # same timing: the job reads the new rules when it next fires
+            self._schedule(policy, old.get(policy.name))
+
+    def _schedule(self, policy: Policy, before: Policy | None) -> None:
+        """(Re)schedule the policy's job when its timing changed; a schedule APScheduler
+        refuses is logged and the policy left unscheduled, never a crash of the service."""
+        now = self.reconciler.clock()
+        try:
+            period = period_of(policy, now)
             trigger = trigger_for(
-                policy,
-                now=self.reconciler.clock(),
-                last_success=self.reconciler.last_success.get(policy.name),
+                policy, now=now, last_success=self.reconciler.last_success.get(policy.name)
             )
-            self.scheduler.add_job(
-                self._job,
-                trigger,
-                args=(policy.name,),
-                id=policy.name,
-                name=f"reconcile {policy.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=MISFIRE_GRACE,
-                replace_existing=True,
-            )
-            self.log.info("policy_scheduled", policy=policy.name, schedule=policy.schedule or "1h")
+        except (ValueError, OverflowError) as exc:
+            self.log.error("policy_unschedulable", policy=policy.name, error=str(exc))
+            return
+        self.metrics.schedule_seconds.labels(policy.name).set(period)
+        if before is not None and (before.schedule, before.jitter) == (
+            policy.schedule,
+            policy.jitter,
+        ):
+            return  # same timing: the job reads the new rules when it next fires
+        self.scheduler.add_job(
+            self._job,
+            trigger,
+            args=(policy.name,),
+            id=policy.name,
+            name=f"reconcile {policy.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE,
+            replace_existing=True,
+        )
+        self.log.info("policy_scheduled", policy=policy.name, schedule=policy.schedule or "1h")
 
     async def _job(self, name: str) -> None:
         if self.shutdown.is_set():

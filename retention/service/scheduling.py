@@ -10,7 +10,6 @@ policy must not make this one skip its turn).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
@@ -73,7 +72,8 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 def _day_names(field: str) -> str:
-    """Cron day-of-week numbers (0-7, Sunday first and last) as explicit day names."""
+    """Cron day-of-week numbers or names (0-7 or sun-sat, Sunday first and last) as explicit
+    day names, in which APScheduler (Monday first) cannot misread a number or a range."""
     names: list[str] = []
     for item in field.split(","):
         body, _, step = item.partition("/")
@@ -81,15 +81,17 @@ def _day_names(field: str) -> str:
             return "*"
         if body == "*":
             first, last = 0, 6
-        elif re.fullmatch(r"\d+(-\d+)?", body):
+        else:
             start, _, end = body.partition("-")
-            first = int(start)
-            last = int(end) if end else (6 if step else first)
-        else:  # names such as mon-fri: APScheduler reads them as cron does
-            names.append(item)
-            continue
+            first = _day(start)
+            last = _day(end) if end else (6 if step else first)
         names.extend(_DAYS[d % 7] for d in range(first, last + 1, int(step or 1)))
     return ",".join(dict.fromkeys(names))
+
+
+def _day(text: str) -> int:
+    """A cron day of the week, by number (0 and 7: Sunday) or by name."""
+    return int(text) if text.isascii() and text.isdigit() else _DAYS.index(text.lower()[:3])
 
 
 def cron_trigger(schedule: str, jitter: timedelta | None = None) -> CronTrigger:

@@ -36,6 +36,8 @@ def read_last_success(state_dir: Path | None) -> tuple[dict[str, datetime], str 
         return {}, None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return {}, f"cannot read {path}: {exc}"
+    except RecursionError:
+        return {}, f"cannot read {path}: it nests too deeply"
 
 
 def write_last_success(state_dir: Path, times: Mapping[str, datetime]) -> str | None:

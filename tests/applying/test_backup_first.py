@@ -142,7 +142,9 @@ def test_a_large_apply_backs_the_index_up_first_and_waits_until_ready(
     assert world.now()["tickets"] == world.before["tickets"] - world.expired["tickets"]
 
 
-@pytest.mark.parametrize(("backup_above", "backed_up"), [(29, True), (30, False), (1000, False)])
+@pytest.mark.parametrize(
+    ("backup_above", "backed_up"), [(29, True), (30, True), (33, False), (1000, False)]
+)
 def test_a_backup_is_taken_only_above_backup_above(
     live: Emulator,
     tmp_path: Path,
@@ -150,7 +152,8 @@ def test_a_backup_is_taken_only_above_backup_above(
     backup_above: int,
     backed_up: bool,
 ) -> None:
-    """30 records to delete: a backup above 29, none at 30 (not more than) or 1,000."""
+    """30 records planned, which the default 10% tolerance lets grow to 33: a backup below 33
+    (the apply may delete more than backupAbove), none at 33 (not more than) or 1,000."""
     world = _world(live, tmp_path, backup_above=backup_above)
     run, told, ledger = _apply(capsys, world, tmp_path)
     assert run.code == 0, run.out + run.err

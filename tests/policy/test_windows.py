@@ -249,7 +249,7 @@ def test_cron_day_of_month_and_day_of_week_either_match_when_both_are_restricted
         ("0 25 * * *", "invalid cron '0 25 * * *': hour field '25': 25 is outside 0-23"),
         ("0 5-2 * * *", "hour field '5-2': range '5-2' runs backwards; write the smaller value"),
         ("0 0 * * fri-sun", "range 'fri-sun' runs backwards; write the smaller value first "),
-        ("*/0 * * * *", "minute field '*/0': step '0' must be a positive number"),
+        ("*/0 * * * *", "minute field '*/0': step '0' must be a number from 1 to 59"),
         ("30s", "use 5 fields"),
     ],
 )

@@ -22,7 +22,12 @@ TUESDAY = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
         ("0-2", "sun,mon,tue"),
         ("*/2", "sun,tue,thu,sat"),
         ("5,6,0", "fri,sat,sun"),
-        ("mon-fri", "mon-fri"),
+        ("mon-fri", "mon,tue,wed,thu,fri"),
+        (
+            "sun-sat",
+            "sun,mon,tue,wed,thu,fri,sat",
+        ),  # APScheduler alone would read sun-sat backwards
+        ("SAT,sun", "sat,sun"),
     ],
 )
 def test_cron_day_numbers_mean_what_cron_means(field: str, names: str) -> None:
