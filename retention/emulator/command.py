@@ -17,7 +17,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from retention.emulator.config import DEFAULT_FAULT_STATUSES, DEFAULT_PORT, EmulatorConfig
+from retention.emulator.config import (
+    DEFAULT_FAULT_STATUSES,
+    DEFAULT_PORT,
+    MISSING_NAMESPACE_MODES,
+    EmulatorConfig,
+)
 from retention.emulator.filtering import Readings
 from retention.emulator.model import BACKUP_OUTCOMES
 from retention.emulator.server import Emulator
@@ -127,9 +132,22 @@ def _corner_arguments(parser: argparse.ArgumentParser) -> None:
     )
     corners.add_argument(
         "--missing-namespace",
-        choices=("empty", "not_found"),
+        choices=MISSING_NAMESPACE_MODES,
         default="empty",
-        help="reads and deletes in a namespace that does not exist: empty success or 404 (empty)",
+        help=(
+            "reads and deletes in a namespace without records: empty success (empty); 404 "
+            "for deletes, fetches and queries in one never created, success in one emptied, "
+            "as the official SDK's suite expects (never_created); 404 in both (not_found)"
+        ),
+    )
+    corners.add_argument(
+        "--version-gates",
+        choices=("on", "off"),
+        default="on",
+        help=(
+            "answer features newer than the request's X-Pinecone-Api-Version as that version "
+            "would, e.g. fetch_by_metadata before 2025-10 is 404 (on); off serves them all"
+        ),
     )
 
 
@@ -192,6 +210,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
             negation_on_lists=args.list_negation,
         ),
         missing_namespace=args.missing_namespace,
+        version_gates=args.version_gates == "on",
         lsn_headers=args.lsn_headers,
         backup_min_age_s=args.backup_min_age,
         backup_outcome=args.backup_outcome,

@@ -18,6 +18,8 @@ from retention.emulator.filtering import DEFAULT_READINGS, Readings
 from retention.emulator.model import BACKUP_OUTCOMES, BackupOutcome
 
 Clock = Callable[[], float]
+MissingNamespace = Literal["empty", "never_created", "not_found"]
+MISSING_NAMESPACE_MODES: tuple[MissingNamespace, ...] = ("empty", "never_created", "not_found")
 
 DEFAULT_PORT = 5080
 DEFAULT_FAULT_STATUSES = (429, 500, 503)
@@ -54,9 +56,12 @@ class EmulatorConfig:
     """Which reads carry `x-pinecone-max-indexed-lsn`: Pinecone documents it for queries only
     (DOC:check-data-freshness); every read (fetch, list, fetch by metadata, dry-run counts,
     describe namespace), queries only, or none. Our verification must hold under each."""
-    missing_namespace: Literal["empty", "not_found"] = "empty"
-    """Data-plane reads and deletes on a namespace that does not exist: an empty success, or
-    404 `Namespace not found` as some third-party fixtures record (unconfirmed)."""
+    missing_namespace: MissingNamespace = "empty"
+    """Data-plane reads and deletes in a namespace without records (see `requestparts.existing`
+    for the operations and the evidence): `empty` answers an empty success everywhere;
+    `never_created` answers 404 `Namespace not found` only where the namespace never held a
+    record nor was created (what the official SDK's own integration suite expects), and success
+    in one that was emptied; `not_found` answers 404 in an emptied one too."""
     update_by_filter_cap: int = 100_000
     """Records one update-by-filter changes at most (it reports every match)."""
     delete_by_filter_cap: int | None = None
@@ -66,6 +71,12 @@ class EmulatorConfig:
     backup_min_age_s: float = 900.0
     """A backup holds only the records last written at least this long before it was made:
     Pinecone documents 15 minutes (DOC:guides/manage-data/backups-overview)."""
+    restore_ready_ms: float = 200.0
+    """How long a restore job is `Pending`, and its new index `Initializing`, before both are
+    done (`Completed`, `Ready`)."""
+    version_gates: bool = True
+    """Answer a feature that `X-Pinecone-Api-Version` predates as that version would (404 for a
+    route it lacks, unknown body fields ignored); off serves every feature under any version."""
     backup_outcome: BackupOutcome = "Ready"
     """What a backup turns into after `backup_ready_ms`; `InitializationFailed` tests a backup
     that fails."""
@@ -81,6 +92,15 @@ class EmulatorConfig:
             raise ValueError(f"latency_ms must be a non-negative number, got: {self.latency_ms:g}")
         if not (math.isfinite(self.lag_ms) and self.lag_ms >= 0):
             raise ValueError(f"lag_ms must be a non-negative number, got: {self.lag_ms:g}")
+        if not (math.isfinite(self.restore_ready_ms) and self.restore_ready_ms >= 0):
+            raise ValueError(
+                f"restore_ready_ms must be a non-negative number, got: {self.restore_ready_ms:g}"
+            )
+        if self.missing_namespace not in MISSING_NAMESPACE_MODES:
+            raise ValueError(
+                "missing_namespace must be empty, never_created or not_found, got: "
+                f"{self.missing_namespace}"
+            )
         if not (math.isfinite(self.backup_min_age_s) and self.backup_min_age_s >= 0):
             raise ValueError(
                 f"backup_min_age_s must be a non-negative number, got: {self.backup_min_age_s:g}"

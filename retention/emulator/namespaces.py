@@ -19,6 +19,8 @@ from retention.emulator.requestparts import (
     int_param,
     read_headers,
 )
+from retention.emulator.routing import CREATE_NAMESPACE_FROM, require
+from retention.emulator.schemas import check_metadata_schema
 from retention.emulator.store import Namespace, namespace_key
 from retention.identifiers import DEFAULT_NAMESPACE
 
@@ -39,14 +41,15 @@ def describe_index_stats(call: Call) -> Reply:
         key = default_name if ns.name == DEFAULT_NAMESPACE else ns.name
         namespaces[key] = {"vectorCount": len(ns.records)}
         total += len(ns.records)
-    body: dict[str, Any] = {
-        "namespaces": namespaces,
-        "dimension": state.info.dimension,
-        "indexFullness": 0.0,
-        "totalVectorCount": total,
-        "metric": state.info.metric,
-        "vectorType": "dense",
-    }
+    body: dict[str, Any] = {"namespaces": namespaces}
+    if state.info.dimension is not None:  # a sparse index has none (SDK 10: None then)
+        body["dimension"] = state.info.dimension
+    body.update(
+        indexFullness=0.0,
+        totalVectorCount=total,
+        metric=state.info.metric,
+        vectorType=state.info.vector_type,
+    )
     if call.at_least("2026-07"):
         body["memoryFullness"] = 0.0
         body["storageFullness"] = 0.0
@@ -79,6 +82,7 @@ def list_namespaces(call: Call) -> Reply:
 
 
 def create_namespace(call: Call) -> Reply:
+    require(call, CREATE_NAMESPACE_FROM)
     state = call.index()
     name = call.pick("name")
     if not isinstance(name, str) or not name:
@@ -87,30 +91,15 @@ def create_namespace(call: Call) -> Reply:
         raise bad_request(f"Namespace name {DEFAULT_NAMESPACE} is reserved")
     if len(name) > 512 or "\0" in name or not name.isascii():
         raise bad_request("Namespace name must be at most 512 ASCII characters without NUL")
-    schema = _check_schema(call.pick("schema"))
+    schema = check_metadata_schema(call.pick("schema"))
     ns = state.namespace(name)
     if ns.exists:
         raise ApiError(409, f"Namespace {name} already exists")
-    ns.explicit = True
+    ns.explicit = ns.known = True
     ns.schema = schema
     if call.store.backend is not None:
         call.store.backend.put_namespace(state.info.name, ns.name, schema)
     return Reply(describe(ns))
-
-
-def _check_schema(raw: object) -> dict[str, object] | None:
-    if raw is None:
-        return None
-    fields = raw.get("fields") if isinstance(raw, dict) else None
-    if not isinstance(fields, dict):
-        raise bad_request("schema must be an object with a 'fields' object")
-    for field, config in fields.items():
-        if not isinstance(config, dict) or config.get("filterable") is not True:
-            raise bad_request(
-                f"Field '{field}' is set to filterable: false. Only filterable: true is "
-                f"supported in the namespace schema."
-            )
-    return {"fields": {k: dict(v) for k, v in fields.items()}}
 
 
 def describe_namespace(call: Call) -> Reply:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from retention.emulator.model import Backup, IndexInfo
+from retention.emulator.model import Backup, IndexInfo, RestoreJob
 from retention.emulator.records import StoredRecord
 from retention.emulator.store import IndexState, Namespace, Store
 
@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS records (
     idx TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL,
     vals TEXT NOT NULL, sparse TEXT, meta TEXT NOT NULL, PRIMARY KEY (idx, ns, id));
 CREATE TABLE IF NOT EXISTS backups (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS known_namespaces (idx TEXT NOT NULL, ns TEXT NOT NULL,
+    PRIMARY KEY (idx, ns));
+CREATE TABLE IF NOT EXISTS restore_jobs (id TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 
 FILE_NAME = "emulator.sqlite3"
@@ -66,6 +69,13 @@ class SqliteBackend:
         rows = self._db.execute("SELECT body FROM backups").fetchall()
         return [_backup(json.loads(body)) for (body,) in rows]
 
+    def known_namespaces(self) -> list[tuple[str, str]]:
+        return [(i, n) for i, n in self._db.execute("SELECT idx, ns FROM known_namespaces")]
+
+    def restore_jobs(self) -> list[RestoreJob]:
+        rows = self._db.execute("SELECT body FROM restore_jobs").fetchall()
+        return [RestoreJob(**json.loads(body)) for (body,) in rows]
+
     # -- mirroring changes
 
     def put_index(self, info: IndexInfo) -> None:
@@ -77,7 +87,7 @@ class SqliteBackend:
 
     def drop_index(self, name: str) -> None:
         with self._db:
-            for table in ("records", "namespaces"):
+            for table in ("records", "namespaces", "known_namespaces"):
                 self._db.execute(f"DELETE FROM {table} WHERE idx = ?", (name,))
             self._db.execute("DELETE FROM indexes WHERE name = ?", (name,))
 
@@ -91,7 +101,8 @@ class SqliteBackend:
     def drop_namespace(self, index: str, ns: str) -> None:
         with self._db:
             self._db.execute("DELETE FROM records WHERE idx = ? AND ns = ?", (index, ns))
-            self._db.execute("DELETE FROM namespaces WHERE idx = ? AND ns = ?", (index, ns))
+            for table in ("namespaces", "known_namespaces"):
+                self._db.execute(f"DELETE FROM {table} WHERE idx = ? AND ns = ?", (index, ns))
 
     def put_records(self, index: str, ns: str, items: Iterable[tuple[str, StoredRecord]]) -> None:
         rows = [
@@ -126,6 +137,17 @@ class SqliteBackend:
         with self._db:
             self._db.execute("DELETE FROM backups WHERE id = ?", (backup_id,))
 
+    def put_restore_job(self, job: RestoreJob) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO restore_jobs VALUES (?, ?)",
+                (job.restore_job_id, json.dumps(asdict(job))),
+            )
+
+    def mark_namespace_known(self, index: str, ns: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR IGNORE INTO known_namespaces VALUES (?, ?)", (index, ns))
+
 
 def _backup(body: dict[str, Any]) -> Backup:
     """A backup from its stored JSON; older files have no outcome or snapshot."""
@@ -157,6 +179,14 @@ def restore(store: Store, backend: SqliteBackend) -> None:
             if ns not in state.namespaces:
                 state.namespaces[ns] = Namespace(state, ns)
             state.namespaces[ns].records[rid] = record
+            state.namespaces[ns].known = True
+        for index, ns in backend.known_namespaces():
+            state = store.indexes.get(index)
+            if state is not None:
+                state.namespaces.setdefault(ns, Namespace(state, ns)).known = True
         for backup in backend.backups():
             backup.ready_at = float("-inf")  # the clock it was timed on is gone
             store.backups[backup.backup_id] = backup
+        for job in backend.restore_jobs():
+            job.ready_at = float("-inf")
+            store.restore_jobs[job.restore_job_id] = job

@@ -3,19 +3,22 @@
 Pagination follows Pinecone: `list` walks IDs in bitwise order from a `skip_past` token (the
 documented examples are base64 JSON `{"skip_past": ..., "prefix": ...}`), and
 `pagination.next` appears only when another page exists. `fetch_by_metadata` pages the same
-way through the matching records. Queries are a brute-force scan.
+way through the matching records. Queries are a brute-force scan; on a sparse index they
+take a `sparseVector`, score by dot product over shared indices, drop zero scores and allow
+`topK` up to 1,000, as Pinecone's sparse-index limitations say
+(DOC:guides/index-data/indexing-overview, "Limitations").
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
 from retention.emulator.handling import Call, Reply
-from retention.emulator.records import StoredRecord, check_id, check_values
+from retention.emulator.records import StoredRecord, check_id, check_sparse, check_values
 from retention.emulator.refusals import bad_request
 from retention.emulator.requestparts import (
     decode_token,
@@ -28,10 +31,12 @@ from retention.emulator.requestparts import (
     subject,
     usage,
 )
+from retention.emulator.routing import FETCH_BY_METADATA_FROM, require
 from retention.emulator.store import Namespace, Predicate
 from retention.identifiers import MAX_IDS_PER_REQUEST
 
 MAX_TOP_K = 10_000
+MAX_SPARSE_TOP_K = 1_000
 
 
 def fetch(call: Call) -> Reply:
@@ -55,6 +60,7 @@ def fetch(call: Call) -> Reply:
 
 
 def fetch_by_metadata(call: Call) -> Reply:
+    require(call, FETCH_BY_METADATA_FROM)
     state = call.index()
     name = namespace_name(call)
     match = predicate(
@@ -63,7 +69,7 @@ def fetch_by_metadata(call: Call) -> Reply:
     limit = int_param(call.pick("limit"), "limit", default=100, low=1, high=10_000)
     token = call.pick("paginationToken", "pagination_token")
     call.charge(state.info.name, subject(name), [("fetch_by_metadata", "requests", 1)])
-    ns = existing(call, state, name)
+    ns = existing(call, state, name, evidenced=False)
     start = decode_token(token)["skip_past"] if token else ""
     found = list(islice(_matching_from(ns, match, start), limit + 1))
     page = found[:limit]
@@ -97,7 +103,7 @@ def list_ids(call: Call) -> Reply:
     limit = int_param(call.query("limit"), "limit", default=100, low=1, high=None)
     token = call.query("paginationToken") or call.query("pagination_token")
     call.charge(state.info.name, subject(name), [("list", "requests", 1)])
-    ns = existing(call, state, name)
+    ns = existing(call, state, name, evidenced=False)
     if token:
         payload = decode_token(token)
         ids = ns.ids_from(payload["skip_past"], after=True)
@@ -126,7 +132,9 @@ def list_ids(call: Call) -> Reply:
 def query(call: Call) -> Reply:
     state = call.index()
     name = namespace_name(call)
-    top_k = int_param(call.pick("topK", "top_k"), "topK", default=10, low=1, high=MAX_TOP_K)
+    sparse_index = state.info.dimension is None
+    high = MAX_SPARSE_TOP_K if sparse_index else MAX_TOP_K
+    top_k = int_param(call.pick("topK", "top_k"), "topK", default=10, low=1, high=high)
     raw_filter = call.pick("filter")
     match = predicate(call, raw_filter, "Empty filter is not allowed") if raw_filter else None
     include_values = call.pick("includeValues", "include_values", False) is True
@@ -135,26 +143,66 @@ def query(call: Call) -> Reply:
         state.info.name, subject(name), [("query", "requests", 1), ("query", "read_units", 1)]
     )
     ns = existing(call, state, name)
-    vector, by_id = call.pick("vector"), call.pick("id")
-    if (vector is None) == (by_id is None):
-        raise bad_request("Query request must specify exactly one of vector or id")
-    if by_id is not None:
-        found = ns.records.get(check_id(by_id))
-        target = found.values if found is not None else None
-    else:
-        target = check_values(vector, state.info.dimension)
+    score = _sparse_target(call, ns) if sparse_index else _dense_target(call, ns)
     matches: list[dict[str, Any]] = []
-    if target is not None:
+    if score is not None:
         candidates = ns.matching(match) if match is not None else ns.records.items()
-        score = _scorer(state.info.metric, target)
         sign = -1.0 if state.info.metric == "euclidean" else 1.0  # distances rank ascending
-        best = heapq.nlargest(top_k, ((sign * score(r.values), rid, r) for rid, r in candidates))
-        for rank, rid, record in best:
+        scored = ((sign * score(r), rid, r) for rid, r in candidates)
+        if sparse_index:  # records sharing no index with the query score 0 and are dropped
+            scored = (item for item in scored if item[0] != 0.0)
+        for rank, rid, record in heapq.nlargest(top_k, scored):
             item: dict[str, Any] = {"id": rid, "score": sign * rank, "values": []}
             item.update(record.to_json(rid, values=include_values, metadata=include_metadata))
             matches.append(item)
     body = {"matches": matches, "namespace": name, "usage": usage()}
     return Reply(body, headers=read_headers(call, ns, query=True))
+
+
+Score = Callable[[StoredRecord], float]
+
+
+def _dense_target(call: Call, ns: Namespace) -> Score | None:
+    """How a dense query scores a record: by `vector`, or by the stored vector of `id`."""
+    vector, by_id = call.pick("vector"), call.pick("id")
+    if (vector is None) == (by_id is None):
+        raise bad_request("Query request must specify exactly one of vector or id")
+    info = ns.index.info
+    if by_id is not None:
+        found = ns.records.get(check_id(by_id))
+        if found is None:
+            return None
+        target = found.values
+    else:
+        target = check_values(vector, info.dimension or 0)
+    dense = _scorer(info.metric, target)
+    return lambda record: float(dense(record.values))
+
+
+def _sparse_target(call: Call, ns: Namespace) -> Score | None:
+    """How a sparse query scores a record: the dot product over the indices both share."""
+    raw, by_id = call.pick("sparseVector", "sparse_vector"), call.pick("id")
+    if call.pick("vector") not in (None, []):
+        raise bad_request("This index is sparse: query with sparseVector, not a dense vector")
+    if (raw is None) == (by_id is None):
+        raise bad_request("Query request must specify exactly one of sparseVector or id")
+    if by_id is not None:
+        found = ns.records.get(check_id(by_id))
+        sparse = found.sparse if found is not None else None
+    else:
+        sparse = check_sparse(raw)
+    if not sparse:
+        return None
+    weights: dict[int, float] = {
+        int(i): float(v) for i, v in zip(sparse["indices"], sparse["values"], strict=True)
+    }
+
+    def dot(record: StoredRecord) -> float:
+        held = record.sparse or {"indices": [], "values": []}
+        pairs = zip(held["indices"], held["values"], strict=True)
+        return sum((float(v) * weights.get(int(i), 0.0) for i, v in pairs), 0.0)
+
+    return dot
 
 
 def _scorer(metric: str, target: list[float]) -> Any:

@@ -20,6 +20,10 @@ from retention.identifiers import MAX_ID_LENGTH
 MAX_METADATA_BYTES = 40 * 1024
 MAX_UPSERT_RECORDS = 1000
 MAX_UPSERT_BYTES = 2 * 1024 * 1024
+MAX_SPARSE_VALUES = 1000
+"""Non-zero values per sparse vector (DOC:guides/index-data/upsert-data, "Upsert limits")."""
+MAX_SPARSE_INDEX = 2**32 - 1
+"""Sparse dimensionality is "4.2 billion" (same page): indices are unsigned 32-bit."""
 
 MetaValue = str | int | float | bool | list[str]
 Metadata = dict[str, MetaValue]
@@ -73,6 +77,8 @@ def check_values(raw: object, dimension: int) -> list[float]:
 
 
 def check_sparse(raw: object) -> dict[str, list[Any]] | None:
+    """Sparse values as Pinecone takes them: `indices` and `values` of one length, at most
+    1,000 pairs, indices unique, non-negative and below 2^32. None when absent."""
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -81,9 +87,24 @@ def check_sparse(raw: object) -> dict[str, list[Any]] | None:
     if not isinstance(indices, list) or not isinstance(values, list):
         raise bad_request("sparseValues needs the lists indices and values")
     if len(indices) != len(values):
-        raise bad_request("sparseValues indices and values must have the same length")
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices):
-        raise bad_request("sparseValues indices must be non-negative integers")
+        raise bad_request(
+            f"Sparse vector indices and values must have the same length, got {len(indices)} "
+            f"indices and {len(values)} values"
+        )
+    if len(indices) > MAX_SPARSE_VALUES:
+        raise bad_request(
+            f"Sparse vector has {len(indices)} non-zero values, more than the maximum of "
+            f"{MAX_SPARSE_VALUES}"
+        )
+    if not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_SPARSE_INDEX
+        for i in indices
+    ):
+        raise bad_request(
+            f"Sparse vector indices must be integers between 0 and {MAX_SPARSE_INDEX}"
+        )
+    if len(set(indices)) != len(indices):
+        raise bad_request("Sparse vector indices must be unique")
     if not all(is_number(v) for v in values):
         raise bad_request("sparseValues values must be numbers")
     return {"indices": list(indices), "values": [float(v) for v in values]}
@@ -130,8 +151,12 @@ def check_metadata(raw: object) -> Metadata:
     return out
 
 
-def parse_vectors(raw: object, dimension: int) -> dict[str, StoredRecord]:
-    """The `vectors` of an upsert request, validated; later duplicates win, as in Pinecone."""
+def parse_vectors(raw: object, dimension: int | None) -> dict[str, StoredRecord]:
+    """The `vectors` of an upsert request, validated; later duplicates win, as in Pinecone.
+
+    `dimension` None means a sparse index: each record carries non-empty `sparseValues` and no
+    dense values (`values` absent or `[]`, which is what clients send for a sparse record).
+    """
     if not isinstance(raw, list) or not raw:
         raise bad_request("Upsert needs a non-empty list of vectors")
     if len(raw) > MAX_UPSERT_RECORDS:
@@ -146,13 +171,29 @@ def parse_vectors(raw: object, dimension: int) -> dict[str, StoredRecord]:
         rid = check_id(item.get("id"), "Vector ID")
         sparse = check_sparse(_pick(item, "sparseValues", "sparse_values"))
         raw_values = item.get("values")
-        if raw_values is None or (raw_values == [] and sparse is not None):
+        if dimension is None:
+            values = sparse_record_values(rid, raw_values, sparse)
+        elif raw_values is None or (raw_values == [] and sparse is not None):
             if sparse is None:
                 raise bad_request(f"Vector {rid} has no values")
             raise bad_request("Sparse-only vectors need a sparse index, this index is dense")
-        values = check_values(raw_values, dimension)
+        else:
+            values = check_values(raw_values, dimension)
         out[rid] = StoredRecord(values, sparse, check_metadata(item.get("metadata")))
     return out
+
+
+def sparse_record_values(
+    rid: str, raw_values: object, sparse: dict[str, list[Any]] | None
+) -> list[float]:
+    """The (empty) dense values of a record for a sparse index, or Pinecone's 400."""
+    if raw_values not in (None, []):
+        raise bad_request(
+            f"Vector {rid} has dense values, but this index is sparse: send sparseValues only"
+        )
+    if sparse is None or not sparse["indices"]:
+        raise bad_request(f"Vector {rid} needs non-empty sparseValues in a sparse index")
+    return []
 
 
 def _pick(body: Mapping[str, Any], camel: str, snake: str) -> Any:

@@ -20,6 +20,7 @@ _CODES: dict[int, tuple[int, str]] = {
     401: (16, "UNAUTHENTICATED"),
     403: (7, "FORBIDDEN"),
     404: (5, "NOT_FOUND"),
+    405: (12, "UNIMPLEMENTED"),
     409: (6, "ALREADY_EXISTS"),
     412: (9, "FAILED_PRECONDITION"),
     413: (3, "INVALID_ARGUMENT"),

@@ -33,10 +33,29 @@ def subject(name: str) -> str:
     return name or DEFAULT_NAMESPACE
 
 
-def existing(call: Call, state: IndexState, name: str) -> Namespace:
-    """The namespace, or 404 when it does not exist and the emulator is set to say so."""
+def existing(call: Call, state: IndexState, name: str, *, evidenced: bool = True) -> Namespace:
+    """The namespace, or 404 `Namespace not found` where `--missing-namespace` says so.
+
+    `empty` (the default): never 404. `not_found`: 404 whenever the namespace holds no record
+    and was not created with `POST /namespaces`, on every read and delete that calls this.
+    `never_created` follows the evidence: 404 only for a namespace that never held a record
+    nor was created (or was dropped by `DELETE /namespaces/{ns}`); one that was emptied by
+    deletes answers success. The official SDK's own integration suite (pinecone-io/
+    pinecone-python-client, `tests/integration/test_data_plane.py`,
+    `test_delete_nonexistent_ids_returns_none_rest`, 2026-04) says a delete in a "fresh
+    namespace raises 404", upserts a record first to establish it, and deletes the last
+    record twice without error; its fetch test establishes the namespace the same way.
+    Third-party fixtures record `404 {"code":5,"message":"Namespace not found"}` for delete,
+    fetch and query (FACTS §3). So in `never_created` the evidenced operations are deletes
+    (by IDs, filter or deleteAll), fetch and query; `list` and `fetch_by_metadata`, for which
+    there is none, pass `evidenced=False` and answer empty. Updates never 404 (a missing ID is
+    a 200 that changes nothing, FACTS §4).
+    """
     ns = state.namespace(name)
-    if not ns.exists and call.runtime.config.missing_namespace == "not_found":
+    mode = call.runtime.config.missing_namespace
+    if ns.exists or mode == "empty":
+        return ns
+    if mode == "not_found" or (evidenced and not ns.known):
         raise ApiError(404, NAMESPACE_NOT_FOUND)
     return ns
 
@@ -45,9 +64,8 @@ def predicate(call: Call, raw: object, empty_message: str) -> Predicate:
     """A request's filter as a predicate; Pinecone's 400 for an empty or invalid one."""
     if isinstance(raw, dict) and not raw:
         raise bad_request(empty_message)
-    return compile_request_filter(
-        raw, call.runtime.config.readings, with_not=call.at_least("2026-07")
-    )
+    with_not = call.at_least("2026-07") or not call.runtime.config.version_gates
+    return compile_request_filter(raw, call.runtime.config.readings, with_not=with_not)
 
 
 def encode_token(payload: dict[str, Any]) -> str:
@@ -62,6 +80,16 @@ def decode_token(token: str) -> dict[str, Any]:
     if not isinstance(payload, dict) or not isinstance(payload.get("skip_past"), str):
         raise bad_request("Invalid pagination token")
     return payload
+
+
+def offset_token(token: str | None) -> int:
+    """Where a page of a numbered listing (backups, restore jobs) starts: 0, or the token's."""
+    if not token:
+        return 0
+    skip = decode_token(token)["skip_past"]
+    if not skip.isdigit():
+        raise bad_request("Invalid pagination token")
+    return int(skip)
 
 
 def int_param(raw: object, name: str, *, default: int, low: int, high: int | None) -> int:

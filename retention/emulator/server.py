@@ -27,7 +27,7 @@ from retention.emulator.controlplane import data_url
 from retention.emulator.handling import Runtime
 from retention.emulator.model import IndexInfo
 from retention.emulator.persistence import FILE_NAME, SqliteBackend, restore
-from retention.emulator.records import StoredRecord, check_id, check_metadata
+from retention.emulator.records import StoredRecord, check_id, check_metadata, check_sparse
 from retention.emulator.store import Store, namespace_key
 from retention.errors import RetentionError
 
@@ -127,11 +127,25 @@ class Emulator:
 
     # -- seeding and inspecting without HTTP (tests, benchmarks, the demo)
 
-    def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
+    def create_index(
+        self, name: str, dimension: int | None, metric: str = "cosine", *, sparse: bool = False
+    ) -> None:
+        """A serverless index, dense of `dimension`, or `sparse` (no dimension, dotproduct)."""
+        if sparse and (dimension is not None or metric not in ("cosine", "dotproduct")):
+            raise ValueError("a sparse index has no dimension and the metric dotproduct")
+        if not sparse and dimension is None:
+            raise ValueError("a dense index needs a dimension")
+        info = IndexInfo(
+            name=name,
+            dimension=dimension,
+            metric="dotproduct" if sparse else metric,
+            uid=name,
+            vector_type="sparse" if sparse else "dense",
+        )
         with self.store.lock:
             if name in self.store.indexes:
                 raise ValueError(f"index {name!r} already exists")
-            self.store.add_index(IndexInfo(name=name, dimension=dimension, metric=metric, uid=name))
+            self.store.add_index(info)
 
     def upsert(
         self,
@@ -144,14 +158,19 @@ class Emulator:
     ) -> int:
         """Store records at once, skipping limits, faults and lag; return how many.
 
-        A record is `(id, values, metadata)` or the wire form `{"id", "values", "metadata"}`.
+        A record is `(id, values, metadata)` or the wire form `{"id", "values", "metadata"}`,
+        which may carry `sparse_values` (`{"indices", "values"}`; a sparse index's records have
+        those and empty `values`).
         They count as written now, or `age_s` seconds ago on the emulator's clock (a backup
         holds only records at least `config.backup_min_age_s` old).
         """
         items: dict[str, StoredRecord] = {}
         for item in records:
+            sparse = None
             if isinstance(item, Mapping):
-                rid, values, meta = item["id"], item["values"], item.get("metadata") or {}
+                rid, values, meta = item["id"], item.get("values") or [], item.get("metadata") or {}
+                raw_sparse = item.get("sparse_values", item.get("sparseValues"))
+                sparse = check_sparse(raw_sparse) if validate else raw_sparse
             else:
                 rid, values, meta = item
             if validate:
@@ -159,7 +178,7 @@ class Emulator:
                 metadata = check_metadata(meta)
             else:
                 metadata = dict(meta)
-            items[rid] = StoredRecord([float(v) for v in values], None, metadata)
+            items[rid] = StoredRecord([float(v) for v in values], sparse, metadata)
         with self.store.lock:
             state = self.store.indexes[index]
             ns = state.namespace(namespace)

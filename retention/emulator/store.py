@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from retention.emulator.config import Clock
-from retention.emulator.model import Backup, IndexInfo
+from retention.emulator.model import Backup, IndexInfo, RestoreJob
 from retention.emulator.records import Metadata, StoredRecord
+from retention.emulator.schemas import filterable
 from retention.identifiers import DEFAULT_NAMESPACE
 
 Predicate = Callable[[Metadata], bool]
@@ -50,6 +51,8 @@ class Backend(Protocol):
     def remove_records(self, index: str, ns: str, ids: Iterable[str]) -> None: ...
     def put_backup(self, backup: Backup) -> None: ...
     def drop_backup(self, backup_id: str) -> None: ...
+    def put_restore_job(self, job: RestoreJob) -> None: ...
+    def mark_namespace_known(self, index: str, ns: str) -> None: ...
 
 
 @dataclass
@@ -72,6 +75,9 @@ class Namespace:
         whose clock is gone)."""
         self._accepted: float | None = None  # while a delayed write is applied: when it came
         self.explicit = explicit
+        self.known = explicit
+        """Has this namespace ever held a record or been created? A namespace that was emptied
+        stays known; one dropped by `DELETE /namespaces/{ns}` is gone with its object."""
         self.schema: dict[str, object] | None = None
         self.lsn = 0
         self.indexed_lsn = 0
@@ -122,6 +128,10 @@ class Namespace:
         backend = self.index.store.backend
         if backend is not None:
             backend.put_records(self.index.info.name, self.name, items.items())
+        if items and not self.known:
+            self.known = True
+            if backend is not None:
+                backend.mark_namespace_known(self.index.info.name, self.name)
 
     def remove(self, ids: Iterable[str]) -> int:
         gone = [rid for rid in ids if self.records.pop(rid, None) is not None]
@@ -159,12 +169,10 @@ class Namespace:
         }
 
     def filterable_fields(self) -> frozenset[str] | None:
-        if not self.schema:
-            return None
-        raw = self.schema.get("fields")
-        if not isinstance(raw, dict):
-            return None
-        return frozenset(k for k, v in raw.items() if isinstance(v, dict) and v.get("filterable"))
+        """The fields filters see: the namespace's schema, else the index's, else all (None)."""
+        if self.schema:
+            return filterable(self.schema)
+        return filterable(self.index.info.metadata_schema)
 
     def sorted_ids(self) -> list[str]:
         """IDs in bitwise order (code-point order equals byte order for ASCII IDs)."""
@@ -189,6 +197,12 @@ class IndexState:
         self.store = store
         self.info = info
         self.namespaces: dict[str, Namespace] = {}
+        self.ready_at = -math.inf
+        """It describes itself `Initializing` until then (a restore), on the store's clock."""
+
+    @property
+    def ready(self) -> bool:
+        return self.store.clock() >= self.ready_at
 
     def namespace(self, name: str | None) -> Namespace:
         """The namespace, caught up with its due writes, created (invisibly) if new."""
@@ -226,6 +240,7 @@ class Store:
         self.lock = threading.RLock()
         self.indexes: dict[str, IndexState] = {}
         self.backups: dict[str, Backup] = {}
+        self.restore_jobs: dict[str, RestoreJob] = {}
 
     def add_index(self, info: IndexInfo) -> IndexState:
         state = self.indexes[info.name] = IndexState(self, info)
@@ -251,6 +266,11 @@ class Store:
         del self.backups[backup_id]
         if self.backend is not None:
             self.backend.drop_backup(backup_id)
+
+    def add_restore_job(self, job: RestoreJob) -> None:
+        self.restore_jobs[job.restore_job_id] = job
+        if self.backend is not None:
+            self.backend.put_restore_job(job)
 
     def flush(self) -> None:
         """Apply every pending write, lag or not (before a clean shutdown)."""

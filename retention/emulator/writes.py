@@ -6,6 +6,10 @@ Pinecone's limits table: a delete by IDs costs one delete request and one delete
 ID; a filtered delete costs a delete request and a delete-by-metadata request; `deleteAll`
 costs a delete request; an update by filter, dry run included, costs an update request and an
 update-by-metadata request.
+
+Under an API version before 2025-10, `filter` and `dryRun` are no fields of `UpdateRequest`
+(FACTS §4), so they are ignored as unknown fields and the update needs an `id` (`routing`).
+A sparse index takes `sparseValues` and no dense `values`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from retention.emulator.requestparts import (
     subject,
     write_headers,
 )
+from retention.emulator.routing import UPDATE_BY_FILTER_FROM, gated
 from retention.emulator.store import Namespace, Predicate
 from retention.identifiers import MAX_IDS_PER_REQUEST
 
@@ -100,36 +105,55 @@ def update(call: Call) -> Reply:
     state = call.index()
     name = namespace_name(call)
     rid = call.pick("id")
-    raw_filter = call.pick("filter")
+    by_filter = not gated(call, UPDATE_BY_FILTER_FROM)
+    raw_filter = call.pick("filter") if by_filter else None
     values = call.pick("values")
     sparse = check_sparse(call.pick("sparseValues", "sparse_values"))
     set_metadata = check_metadata(call.pick("setMetadata", "set_metadata"))
     if rid is not None and raw_filter is not None:
         raise bad_request("Update request must specify either id or filter, not both")
-    if rid is None and raw_filter is None:
-        raise bad_request("Update request must specify either id or filter")
-    index, who = state.info.name, subject(name)
+    if rid is None:
+        if not by_filter:
+            raise bad_request(f"Update request must specify an id (API version {call.version})")
+        if raw_filter is None:
+            raise bad_request("Update request must specify either id or filter")
     if raw_filter is not None:
         if values is not None or sparse is not None:
             raise bad_request("Update by metadata request does not support updating vector values.")
         match = predicate(call, raw_filter, "Update with empty metadata filter is not allowed")
-        dry_run = call.pick("dryRun", "dry_run", False) is True
-        call.charge(index, who, [("update", "requests", 1), ("update_by_metadata", "requests", 1)])
-        ns = state.namespace(name)
-        matched = sum(1 for _ in ns.matching(match))
-        headers: dict[str, str] = {}
-        if dry_run:
-            headers.update(read_headers(call, ns))
-        else:
-            cap = call.runtime.config.update_by_filter_cap
-            lsn = ns.write(lambda n: _update_matching(n, match, set_metadata, cap))
-            headers.update(write_headers(lsn))
-        return Reply({"matchedRecords": matched}, headers=headers)
+        return _update_by_filter(call, name, match, set_metadata)
     rid = check_id(rid)
-    dense = check_values(values, state.info.dimension) if values is not None else None
+    dense = _update_values(state.info.dimension, values)
+    index, who = state.info.name, subject(name)
     call.charge(index, who, [("update", "requests", 1), ("update", "records", 1)])
     lsn = state.namespace(name).write(lambda n: _update_one(n, rid, dense, sparse, set_metadata))
     return Reply({}, headers=write_headers(lsn))
+
+
+def _update_values(dimension: int | None, values: object) -> list[float] | None:
+    """New dense values of an update by ID, checked against the index (none for a sparse one)."""
+    if values is None or (dimension is None and values == []):
+        return None
+    if dimension is None:
+        raise bad_request("This index is sparse: update sparseValues, not dense values")
+    return check_values(values, dimension)
+
+
+def _update_by_filter(call: Call, name: str, match: Predicate, set_metadata: Metadata) -> Reply:
+    state = call.index()
+    index, who = state.info.name, subject(name)
+    dry_run = call.pick("dryRun", "dry_run", False) is True
+    call.charge(index, who, [("update", "requests", 1), ("update_by_metadata", "requests", 1)])
+    ns = state.namespace(name)
+    matched = sum(1 for _ in ns.matching(match))
+    headers: dict[str, str] = {}
+    if dry_run:
+        headers.update(read_headers(call, ns))
+    else:
+        cap = call.runtime.config.update_by_filter_cap
+        lsn = ns.write(lambda n: _update_matching(n, match, set_metadata, cap))
+        headers.update(write_headers(lsn))
+    return Reply({"matchedRecords": matched}, headers=headers)
 
 
 def _update_one(
