@@ -47,8 +47,8 @@ from retention.service.reconciler import (
 from tests.applying.world import fresh_index
 from tests.builders import Document, policy, seed, ttl_rule, where_rule, write_policies
 from tests.logged import Event
+from tests.service.clocks import NOW, Clock, epoch
 
-NOW = datetime(2040, 1, 1, 12, 0, tzinfo=UTC)
 """A Sunday. In January Europe/Berlin is UTC+1."""
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -56,23 +56,6 @@ MINUTE = timedelta(minutes=1)
 AT_MOST = 60.0
 """Seconds after which a firing that never ends fails its test instead of hanging it."""
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def epoch(moment: datetime) -> float:
-    return moment.timestamp()
-
-
-class Clock:
-    """UTC time that moves only when a test moves it."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
 
 
 class Wire(httpx.AsyncBaseTransport):

@@ -18,7 +18,7 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,8 +41,8 @@ from retention.service.reconciler import VERIFY_SHARE, Reconciler
 from tests.applying.world import fresh_index
 from tests.builders import Document, policy, seed, ttl_rule, where_rule, write_policies
 from tests.logged import Event
+from tests.service.clocks import NOW, Clock, epoch
 
-NOW = datetime(2040, 1, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 SETTLE = 0.5
@@ -50,23 +50,6 @@ SETTLE = 0.5
 not (the namespace's lock is held): long enough for a firing without that lock to get there."""
 AT_MOST = 30.0
 """Seconds after which a firing that never ends fails its test instead of hanging it."""
-
-
-def epoch(moment: datetime) -> float:
-    return moment.timestamp()
-
-
-class Clock:
-    """UTC time that moves only when a test moves it."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
 
 
 class Wire(httpx.AsyncBaseTransport):
