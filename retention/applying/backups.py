@@ -97,7 +97,7 @@ async def take_backups(
             failed = exc if isinstance(exc, BackupFailed) else None
             backup_id = failed.backup_id if failed is not None else None
             status = (failed.backup_status if failed is not None else None) or "refused"
-            record.backup(index, backup_id or "", status, None, names, clock())
+            record.backup(BackupTaken(index, backup_id or "", status, None, tuple(names)), clock())
             log.error("backup_failed", index=index, backup_id=backup_id, error=str(exc))
             for name in names:
                 done.refused[name] = (
@@ -105,10 +105,9 @@ async def take_backups(
                     "nothing of it was deleted"
                 )
             continue
-        record.backup(index, info.backup_id, info.status, info.record_count, names, clock())
-        done.taken.append(
-            BackupTaken(index, info.backup_id, info.status, info.record_count, tuple(names))
-        )
+        taken = BackupTaken(index, info.backup_id, info.status, info.record_count, tuple(names))
+        record.backup(taken, clock())
+        done.taken.append(taken)
         log.info(
             "backup_ready",
             index=index,

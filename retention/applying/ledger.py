@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from retention.applying.report import ActionResult, Report
+from retention.applying.report import ActionResult, BackupTaken, Report
 from retention.errors import RetentionError
 from retention.filters import to_json
 from retention.host import default_state_dir, kind_of
@@ -157,15 +157,7 @@ class Record(Protocol):
     ) -> None: ...
     def action_ended(self, result: ActionResult, at: datetime) -> None: ...
     def verified(self, result: ActionResult, at: datetime) -> None: ...
-    def backup(
-        self,
-        index: str,
-        backup_id: str,
-        status: str,
-        records: int | None,
-        policies: Sequence[str],
-        at: datetime,
-    ) -> None: ...
+    def backup(self, backup: BackupTaken, at: datetime) -> None: ...
 
 
 class _NotRecorded:
@@ -188,15 +180,7 @@ class _NotRecorded:
     def verified(self, result: ActionResult, at: datetime) -> None:
         pass
 
-    def backup(
-        self,
-        index: str,
-        backup_id: str,
-        status: str,
-        records: int | None,
-        policies: Sequence[str],
-        at: datetime,
-    ) -> None:
+    def backup(self, backup: BackupTaken, at: datetime) -> None:
         pass
 
 
@@ -491,21 +475,13 @@ class Run:
                 (key, result.verification, verified, result.remaining, format_time(at)),
             )
 
-    def backup(
-        self,
-        index: str,
-        backup_id: str,
-        status: str,
-        records: int | None,
-        policies: Sequence[str],
-        at: datetime,
-    ) -> None:
+    def backup(self, backup: BackupTaken, at: datetime) -> None:
         with self.ledger.transaction() as db:
             db.execute(
                 "INSERT INTO backups (run_id, index_name, backup_id, status, records, policies, "
                 "at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.key, index, backup_id, status, records, json.dumps(list(policies)),
-                 format_time(at)),
+                (self.key, backup.index, backup.backup_id, backup.status, backup.records,
+                 json.dumps(list(backup.policies)), format_time(at)),
             )  # fmt: skip
 
     def end(self, report: Report | None, outcome: str, at: datetime, error: str | None) -> None:
