@@ -176,8 +176,8 @@ def test_the_key_appears_in_no_output_file_log_or_metric(
         out, _ = run.communicate(timeout=60)
     assert run.returncode == 0
     texts |= {"run stdout": out, "run stderr": run_log.read_text()}
-    for path in sorted(state.iterdir()):
-        texts[f"state {path.name}"] = path.read_text()
+    for path in sorted(state.iterdir()):  # the ledger (SQLite) too, read as bytes
+        texts[f"state {path.name}"] = path.read_bytes().decode("utf-8", "replace")
 
     emulator.send_signal(signal.SIGTERM)
     emu_out, emu_err = emulator.communicate(timeout=30)
