@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from retention.emulator import controlplane, namespaces, reads, restores, writes
+from retention.emulator import controlplane, documents, namespaces, reads, restores, writes
 from retention.emulator.config import EmulatorConfig
 from retention.emulator.controlplane import DATA_PREFIX
 from retention.emulator.enforcement import QuotaEnforcer
@@ -62,6 +62,15 @@ _DATA: list[tuple[str, str, Handler]] = [
 ]
 
 
+_DOCUMENTS: list[tuple[str, str, Handler]] = [
+    ("/namespaces/{namespace:path}/documents/upsert", "POST", documents.upsert),
+    ("/namespaces/{namespace:path}/documents/list", "POST", documents.list_documents),
+    ("/namespaces/{namespace:path}/documents/fetch", "POST", documents.fetch),
+    ("/namespaces/{namespace:path}/documents/delete", "POST", documents.delete),
+]
+"""The documents API (2026-07) of a document index; its errors are `ErrorResponse`s."""
+
+
 def build_runtime(config: EmulatorConfig, store: Store) -> Runtime:
     limits = override(PUBLISHED, config.limit_overrides) if config.limits == "pinecone" else ()
     return Runtime(
@@ -77,6 +86,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def build_app(runtime: Runtime) -> Starlette:
     routes = _routes(runtime, "control", "", _CONTROL)
+    routes += _routes(runtime, "documents", f"{DATA_PREFIX}/{{index}}", _DOCUMENTS)
     routes += _routes(runtime, "data", f"{DATA_PREFIX}/{{index}}", _DATA)
     app = Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
     # Pinecone answers a path with a trailing slash as an unknown path, not with a redirect

@@ -20,6 +20,7 @@ from types import FrameType
 from retention.emulator.config import (
     DEFAULT_FAULT_STATUSES,
     DEFAULT_PORT,
+    DOCUMENTS_ON_VECTOR_STATUSES,
     MISSING_NAMESPACE_MODES,
     EmulatorConfig,
 )
@@ -78,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed for reproducible faults")
     _backup_arguments(parser)
     _corner_arguments(parser)
+    _document_arguments(parser)
 
 
 def _backup_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +153,49 @@ def _corner_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _document_arguments(parser: argparse.ArgumentParser) -> None:
+    documents = parser.add_argument_group(
+        "documents API (2026-07)", "Corners of document indexes that no source settles."
+    )
+    documents.add_argument(
+        "--old-version-documents",
+        choices=("describe", "hide"),
+        default="describe",
+        help="how API versions before 2026-07 see a document index (describe)",
+    )
+    documents.add_argument(
+        "--wrong-plane-body",
+        choices=("rpc", "error"),
+        default="rpc",
+        help="body of the 400 refusing the vectors API on a document index (rpc)",
+    )
+    documents.add_argument(
+        "--documents-on-vector-status",
+        type=int,
+        choices=DOCUMENTS_ON_VECTOR_STATUSES,
+        default=400,
+        help="status refusing the documents API on a vector index (400)",
+    )
+    documents.add_argument(
+        "--text-match-in-fetch",
+        choices=("allow", "refuse"),
+        default="allow",
+        help="does a filtered fetch take $match_* operators? (allow)",
+    )
+    documents.add_argument(
+        "--documents-edge-errors",
+        choices=("text", "json"),
+        default="text",
+        help="401 and 429 on documents routes: plain text (text) or JSON",
+    )
+    documents.add_argument(
+        "--documents-request-id",
+        choices=("off", "on"),
+        default="off",
+        help="send x-pinecone-request-id on documents responses (off)",
+    )
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """Refuse, naming the option, what would otherwise fail later or serve nonsense."""
     if not 0 <= args.port <= 65535:
@@ -214,6 +259,12 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         lsn_headers=args.lsn_headers,
         backup_min_age_s=args.backup_min_age,
         backup_outcome=args.backup_outcome,
+        old_version_documents=args.old_version_documents,
+        wrong_plane_body=args.wrong_plane_body,
+        documents_on_vector_status=args.documents_on_vector_status,
+        text_match_in_fetch=args.text_match_in_fetch == "allow",
+        documents_edge_errors=args.documents_edge_errors,
+        documents_request_id=args.documents_request_id == "on",
     )
 
 

@@ -23,6 +23,7 @@ MISSING_NAMESPACE_MODES: tuple[MissingNamespace, ...] = ("empty", "never_created
 
 DEFAULT_PORT = 5080
 DEFAULT_FAULT_STATUSES = (429, 500, 503)
+DOCUMENTS_ON_VECTOR_STATUSES = (400, 404, 412)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,25 @@ class EmulatorConfig:
     backup_outcome: BackupOutcome = "Ready"
     """What a backup turns into after `backup_ready_ms`; `InitializationFailed` tests a backup
     that fails."""
+    old_version_documents: Literal["describe", "hide"] = "describe"
+    """How an API version before 2026-07 sees a document index (undocumented): in its own
+    `spec` shape, with the dense field's `dimension`/`metric` (describe), or not at all: 404
+    on describe, left out of the list (hide)."""
+    wrong_plane_body: Literal["rpc", "error"] = "rpc"
+    """The body of the 400 refusing a vectors-API call on a document index (its message is
+    Pinecone's, its shape unconfirmed): the data plane's `rpcStatus` (rpc) or the documents
+    API's `{"error": ..., "status": 400}` (error)."""
+    documents_on_vector_status: int = 400
+    """The status refusing a documents-API call on a vector index (no source; 400, 404 or 412),
+    in the documents API's error body."""
+    text_match_in_fetch: bool = True
+    """Whether a filtered fetch takes `$match_*` operators (Pinecone's sources conflict: the
+    SDK and Go guide say yes, the fetch reference says search only)."""
+    documents_edge_errors: Literal["text", "json"] = "text"
+    """401 and 429 on documents routes: plain text from the auth/rate-limit layer (what the
+    2026-07 OAS describes) or the documents API's JSON error body."""
+    documents_request_id: bool = False
+    """Send `x-pinecone-request-id` on documents-API responses (absent "today", per SDK 10)."""
     clock: Clock = time.monotonic
     """Seconds, monotonic: rate limits, lag and backups read time only from here."""
 
@@ -111,6 +131,11 @@ class EmulatorConfig:
             )
         if self.fault_rate > 0 and not self.fault_statuses:
             raise ValueError("fault_statuses must name at least one status when fault_rate > 0")
+        if self.documents_on_vector_status not in DOCUMENTS_ON_VECTOR_STATUSES:
+            raise ValueError(
+                "documents_on_vector_status must be 400, 404 or 412, got: "
+                f"{self.documents_on_vector_status}"
+            )
         for status in self.fault_statuses:
             if not 400 <= status <= 599:
                 raise ValueError(f"fault statuses must be 4xx or 5xx, got: {status}")

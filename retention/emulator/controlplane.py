@@ -14,11 +14,17 @@ from typing import Any
 from urllib.parse import quote
 
 from retention.emulator.handling import Call, Reply
-from retention.emulator.indexshapes import check_protection, check_tags, parse_create, schema_fields
+from retention.emulator.indexshapes import (
+    SCHEMA_SHAPE_FROM,
+    check_protection,
+    check_tags,
+    parse_create,
+    schema_fields,
+)
 from retention.emulator.indexshapes import index_model as shaped_model
 from retention.emulator.model import Backup, IndexInfo
 from retention.emulator.records import StoredRecord
-from retention.emulator.refusals import ApiError
+from retention.emulator.refusals import ApiError, bad_request
 from retention.emulator.requestparts import encode_token, int_param, offset_token
 from retention.emulator.store import IndexState
 
@@ -50,13 +56,26 @@ def _lookup(call: Call, param: str = "name") -> IndexState:
     return state
 
 
+def _hidden(call: Call, state: IndexState) -> bool:
+    """Is this a document index that the request's (pre-2026-07) version does not see?"""
+    return (
+        state.info.document_schema is not None
+        and call.runtime.config.old_version_documents == "hide"
+        and not call.at_least(SCHEMA_SHAPE_FROM)
+    )
+
+
 def list_indexes(call: Call) -> Reply:
     states = sorted(call.store.indexes.values(), key=lambda s: s.info.name)
-    return Reply({"indexes": [index_model(call, state) for state in states]})
+    shown = [index_model(call, state) for state in states if not _hidden(call, state)]
+    return Reply({"indexes": shown})
 
 
 def describe_index(call: Call) -> Reply:
-    return Reply(index_model(call, _lookup(call)))
+    state = _lookup(call)
+    if _hidden(call, state):
+        raise ApiError(404, f"Index {state.info.name} not found.")
+    return Reply(index_model(call, state))
 
 
 def create_index(call: Call) -> Reply:
@@ -132,6 +151,8 @@ def create_backup(call: Call) -> Reply:
     indexes exist here, which are the ones Pinecone backs up.
     """
     state = _lookup(call, "index_name")
+    if state.info.document_schema is not None:
+        raise bad_request("Backups are not supported for indexes with a document schema")
     name, description = call.body.get("name"), call.body.get("description")
     config = call.runtime.config
     now = call.store.clock()

@@ -14,6 +14,9 @@ What Pinecone documents, and this module does:
 - A list field (of strings) matches `$eq`/`$in` when any element does.
 - `$ne` does not match a record without the field.
 - `$not` under a field from API version 2026-07 on (older versions refuse it).
+- On a document index (`DocumentFields`): `$match_phrase`, `$match_all`, `$match_any` on
+  full-text search fields only, comparison operators on metadata fields only (the schema's
+  fields refuse them), and no text match where the route refuses it (delete, update).
 
 Rejections are 400s worded as Pinecone's own where they are known (`illegal condition for
 field …`); they carry no advice, because Pinecone's do not.
@@ -22,6 +25,7 @@ field …`); they carry no advice, because Pinecone's do not.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -61,18 +65,35 @@ EVERY_READING = tuple(
 )
 
 
-def compile_request_filter(raw: object, readings: Readings, *, with_not: bool) -> Match:
+@dataclass(frozen=True)
+class DocumentFields:
+    """What a filter on a document index must know of its schema (API 2026-07).
+
+    `data` are the schema's fields (vectors and searchable strings): comparison operators on
+    them are refused. `text` are the searchable (`full_text_search`) strings: the only fields
+    `$match_*` takes. `text_refusal`, when set, is the 400 for any `$match_*` (a delete or an
+    update takes none)."""
+
+    data: frozenset[str]
+    text: frozenset[str]
+    text_refusal: str | None = None
+
+
+def compile_request_filter(
+    raw: object, readings: Readings, *, with_not: bool, document: DocumentFields | None = None
+) -> Match:
     """A request's `filter` as a predicate over a record's metadata; a 400 when Pinecone would
     refuse it. The caller refuses an empty filter with the route's own wording first."""
     if isinstance(raw, list):
         raise bad_request("Proto field is not repeating, cannot start list")
-    return _Compiler(readings, with_not).filter(raw)
+    return _Compiler(readings, with_not, document).filter(raw)
 
 
 @dataclass(frozen=True)
 class _Compiler:
     readings: Readings
     with_not: bool
+    document: DocumentFields | None = None
 
     def filter(self, raw: object) -> Match:
         if not isinstance(raw, dict) or not raw:
@@ -101,12 +122,55 @@ class _Compiler:
                 raise bad_request(f"illegal condition for field {name}, got {_shown(arg)}")
             inner = self.entry(name, arg)
             return lambda m: not inner(m)
+        if op in TEXT_MATCH and self.document is not None:
+            return self.text_match(name, op, arg, self.document)
         if build is None:
             raise bad_request(f"illegal condition for field {name}: unsupported operator")
+        if self.document is not None and name in self.document.data:
+            raise bad_request(
+                f"illegal condition for field {name}: {op} is not supported on a schema field "
+                "(vector or full-text search field); filter on metadata fields"
+            )
         made = build(name, arg, self.readings)
         if made is None:
             raise bad_request(f"illegal condition for field {name}, got {_shown({op: arg})}")
         return made
+
+    def text_match(self, name: str, op: str, arg: object, document: DocumentFields) -> Match:
+        if document.text_refusal is not None:
+            raise bad_request(document.text_refusal)
+        if name not in document.text:
+            raise bad_request(
+                f"illegal condition for field {name}: {op} needs a string field with "
+                "full_text_search"
+            )
+        if not isinstance(arg, str) or not tokens(arg):
+            raise bad_request(f"illegal condition for field {name}, got {_shown({op: arg})}")
+        wanted = tokens(arg)
+        test = _TEXT_TESTS[op]
+        return lambda m: isinstance(m.get(name), str) and test(tokens(str(m[name])), wanted)
+
+
+TEXT_MATCH = ("$match_phrase", "$match_all", "$match_any")
+"""Text-match operators (API 2026-07, document indexes, full-text search fields only)."""
+
+
+def tokens(text: str) -> list[str]:
+    """Words as the emulator tokenizes text: lower-cased runs of letters and digits (no stemming,
+    stop words or n-grams, whatever the field's configuration says)."""
+    return re.findall(r"\w+", text.lower())
+
+
+def _phrase(have: list[str], wanted: list[str]) -> bool:
+    n = len(wanted)
+    return any(have[i : i + n] == wanted for i in range(len(have) - n + 1))
+
+
+_TEXT_TESTS: dict[str, Callable[[list[str], list[str]], bool]] = {
+    "$match_phrase": _phrase,
+    "$match_all": lambda have, wanted: set(wanted) <= set(have),
+    "$match_any": lambda have, wanted: bool(set(wanted) & set(have)),
+}
 
 
 # -- one builder per operator; None means the argument is not one Pinecone takes

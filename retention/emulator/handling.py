@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from retention.emulator.config import EmulatorConfig
 from retention.emulator.enforcement import QuotaEnforcer
@@ -25,6 +25,20 @@ from retention.emulator.refusals import ApiError, Plane, bad_request, error_resp
 from retention.emulator.store import IndexState, Store
 
 OLDEST_VERSION = "2024-04"
+WRONG_PLANE_WRITE = (
+    "This index has a document schema, so writes must go through the documents API. Use POST "
+    "/namespaces/{namespace}/documents/upsert, /update or /delete with the "
+    "X-Pinecone-API-Version header set to 2026-07 or later. The vectors and records write "
+    "endpoints do not support document schemas."
+)
+"""Pinecone's words (server `pc-validation/src/error.rs`, quoted by SDK 10's migration guide)."""
+WRONG_PLANE_READ = (
+    "This index has a document schema, so reads must go through the documents API. Use POST "
+    "/namespaces/{namespace}/documents/fetch, /list or /search with the "
+    "X-Pinecone-API-Version header set to 2026-07 or later. The vectors and records read "
+    "endpoints do not support document schemas."
+)
+"""Modelled on the write message: the read refusal's wording is unpublished."""
 
 
 @dataclass
@@ -90,6 +104,14 @@ class Call:
             raise ApiError(404, f"Index {name} not found.")
         return state
 
+    def vector_index(self, *, write: bool) -> IndexState:
+        """The index of a vectors-API call; 400 on a document index, which refuses that API."""
+        state = self.index()
+        if state.info.document_schema is None:
+            return state
+        plane: Plane = "documents" if self.runtime.config.wrong_plane_body == "error" else "data"
+        raise ApiError(400, WRONG_PLANE_WRITE if write else WRONG_PLANE_READ, plane=plane)
+
     def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> None:
         """Count the request against the published limits; raise 429 if one is reached."""
         denial = self.runtime.enforcer.charge(index, namespace, costs)
@@ -125,17 +147,27 @@ def endpoint(
             with runtime.store.lock:
                 reply = route(call)
         except ApiError as error:
-            response: Response = error_response(plane, error)
+            response: Response = _refusal(config, plane, error)
         else:
             response = (
                 Response(status_code=reply.status, headers=reply.headers)
                 if reply.body is None
                 else JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
             )
-        response.headers["x-pinecone-request-id"] = request_id
+        if plane != "documents" or config.documents_request_id:
+            response.headers["x-pinecone-request-id"] = request_id
         return response
 
     return handle
+
+
+def _refusal(config: EmulatorConfig, plane: Plane, error: ApiError) -> Response:
+    """The error's body; on documents routes 401 and 429 come from the edge, in plain text."""
+    edge = plane == "documents" and config.documents_edge_errors == "text"
+    if edge and error.status in (401, 429):
+        text = "Unauthorized" if error.status == 401 else error.message
+        return PlainTextResponse(text, status_code=error.status, headers=error.headers)
+    return error_response(plane, error)
 
 
 def _json_body(raw: bytes, plane: Plane) -> Mapping[str, Any]:

@@ -5,7 +5,10 @@ only field is a reserved one, `_values` (`dense_vector`, with `dimension` and `m
 `_sparse_values` (`sparse_vector`), plus a `deployment`; SDK 10 translates the older
 arguments into exactly that (SDK10:`_internal/legacy_index_translation.py`, which notes that
 such a schema persists no document schema: the index is an ordinary vector index). A schema
-with any other field is a document index, which the emulator does not serve. API 2025-04 to
+with any other field is a document index (`documentschema`), served by the documents API
+(`documents`); an older version describes one per `EmulatorConfig.old_version_documents`: in
+its own shape, `dimension`/`metric` those of the dense field (none if it has none), or not at
+all (404, left out of the list). API 2025-04 to
 2026-04 use `dimension`, `metric`, `vector_type` and `spec.serverless`, whose optional
 `schema` (2025-10, `MetadataSchema`) names the filterable metadata fields.
 
@@ -29,6 +32,12 @@ import re
 import uuid
 from typing import Any
 
+from retention.emulator.documentschema import (
+    DENSE_TYPE,
+    check_document_schema,
+    field_of_type,
+    is_document_schema,
+)
 from retention.emulator.handling import Call
 from retention.emulator.model import IndexInfo, VectorType
 from retention.emulator.refusals import ApiError, bad_request
@@ -98,19 +107,17 @@ def _from_schema(body: Any) -> IndexInfo:
     fields = schema.get("fields") if isinstance(schema, dict) else None
     if not isinstance(fields, dict):
         raise bad_request("schema must be an object with a 'fields' object")
-    others = sorted(set(fields) - {DENSE_FIELD, SPARSE_FIELD})
-    if others or len(fields) != 1:
+    where = _deployment(body.get("deployment"))
+    if is_document_schema(fields):
+        return _document_index(check_document_schema(fields), where)
+    if len(fields) != 1:
         raise bad_request(
-            "The emulator serves vector indexes only: schema.fields must hold exactly one of "
-            f"{DENSE_FIELD} (dense_vector) or {SPARSE_FIELD} (sparse_vector); document "
-            "indexes are not served"
+            "The emulator serves one vector field per vector index: schema.fields must hold "
+            f"exactly one of {DENSE_FIELD} (dense_vector) or {SPARSE_FIELD} (sparse_vector)"
         )
     key, field = next(iter(fields.items()))
     if not isinstance(field, dict):
         raise bad_request(f"schema.fields.{key} must be an object")
-    where = body.get("deployment") or {}
-    if not isinstance(where, dict) or where.get("deployment_type", "managed") != "managed":
-        raise bad_request("The emulator serves serverless (managed) indexes only")
     wanted = "dense_vector" if key == DENSE_FIELD else "sparse_vector"
     if field.get("type") != wanted:
         raise bad_request(f"schema.fields.{key} must have type {wanted}")
@@ -130,6 +137,33 @@ def _from_schema(body: Any) -> IndexInfo:
         region=str(where.get("region") or "us-east-1"),
         vector_type=kind,
         description=description,
+    )
+
+
+def _deployment(raw: object) -> dict[str, Any]:
+    """A 2026-07 `deployment`: managed (the default); `pod` is refused as Pinecone words it."""
+    where = raw or {}
+    if not isinstance(where, dict):
+        raise bad_request("deployment must be an object")
+    kind = where.get("deployment_type", "managed")
+    if kind == "pod":
+        raise bad_request("deployment_type 'pod' is not supported on this API version")
+    if kind != "managed":
+        raise bad_request("The emulator serves serverless (managed) indexes only")
+    return where
+
+
+def _document_index(fields: dict[str, dict[str, Any]], where: dict[str, Any]) -> IndexInfo:
+    """A document index: its schema kept as echoed; `dimension`/`metric` its dense field's."""
+    dense = field_of_type(fields, DENSE_TYPE)
+    return IndexInfo(
+        name="",
+        dimension=None if dense is None else int(fields[dense]["dimension"]),
+        metric="cosine" if dense is None else str(fields[dense]["metric"]),
+        cloud=str(where.get("cloud") or "aws"),
+        region=str(where.get("region") or "us-east-1"),
+        vector_type="dense" if dense is not None or field_of_type(fields, "string") else "sparse",
+        document_schema=fields,
     )
 
 
@@ -219,15 +253,20 @@ def index_model(call: Call, info: IndexInfo, *, ready: bool, host: str) -> dict[
         "tags": info.tags,
     }
     if call.at_least(SCHEMA_SHAPE_FROM):
-        out = {
-            **common,
-            "schema": schema_fields(
+        schema = (
+            {"fields": {k: dict(v) for k, v in info.document_schema.items()}}
+            if info.document_schema is not None
+            else schema_fields(
                 info.vector_type,
                 info.dimension,
                 info.metric,
                 info.metadata_schema,
                 info.description,
-            ),
+            )
+        )
+        out = {
+            **common,
+            "schema": schema,
             "deployment": {
                 "deployment_type": "managed",
                 "cloud": info.cloud,

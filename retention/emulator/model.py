@@ -1,7 +1,8 @@
 """Indexes, backups and restore jobs as the emulator keeps them; wire shapes live elsewhere.
 
 An index is a serverless vector index, dense (`dimension` set) or sparse (`dimension` None,
-metric `dotproduct`); pod and document indexes are refused at creation.
+metric `dotproduct`), or a document index (API 2026-07: `document_schema` set, served by the
+documents API only); pod indexes are refused at creation.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class IndexInfo:
     metadata_schema: dict[str, Any] | None = None
     description: str | None = None
     source_backup_id: str | None = None
+    document_schema: dict[str, dict[str, Any]] | None = None
+    """The fields of a document index's schema as describe echoes them; None: a vector index."""
 
 
 @dataclass

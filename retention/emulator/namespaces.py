@@ -4,6 +4,10 @@ The default namespace is `__default__` in the namespace API and, in statistics, 
 versions 2025-04 and later (`""` before: Pinecone's documents disagree, so this follows the
 version). `record_count` goes out as a string, as protojson writes a uint64 and as Pinecone's
 own responses show, although the OpenAPI file declares an integer.
+
+A document index is served here too (SDK 10: stats "work on every kind of index"); its stats
+take the vector shape, `dimension`/`metric` those of its dense field (the document-index
+shape is unconfirmed), and `__default__` is an ordinary namespace name in it.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ def describe_index_stats(call: Call) -> Reply:
     namespaces: dict[str, Any] = {}
     total = 0
     for ns in state.visible_namespaces():
-        key = default_name if ns.name == DEFAULT_NAMESPACE else ns.name
+        plain = state.info.document_schema is not None  # `__default__` is just a name there
+        key = default_name if ns.name == DEFAULT_NAMESPACE and not plain else ns.name
         namespaces[key] = {"vectorCount": len(ns.records)}
         total += len(ns.records)
     body: dict[str, Any] = {"namespaces": namespaces}

@@ -40,7 +40,7 @@ MAX_SPARSE_TOP_K = 1_000
 
 
 def fetch(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=False)
     name = namespace_name(call)
     ids = call.query_list("ids")
     if not ids:
@@ -61,7 +61,7 @@ def fetch(call: Call) -> Reply:
 
 def fetch_by_metadata(call: Call) -> Reply:
     require(call, FETCH_BY_METADATA_FROM)
-    state = call.index()
+    state = call.vector_index(write=False)
     name = namespace_name(call)
     match = predicate(
         call, call.pick("filter", default={}), "Empty filter provided for fetch by metadata request"
@@ -97,7 +97,7 @@ def _matching_from(
 
 
 def list_ids(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=False)
     name = namespace_name(call)
     prefix = call.query("prefix") or ""
     limit = int_param(call.query("limit"), "limit", default=100, low=1, high=None)
@@ -130,7 +130,7 @@ def list_ids(call: Call) -> Reply:
 
 
 def query(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=False)
     name = namespace_name(call)
     sparse_index = state.info.dimension is None
     high = MAX_SPARSE_TOP_K if sparse_index else MAX_TOP_K

@@ -12,7 +12,9 @@ from typing import Literal
 
 from starlette.responses import JSONResponse
 
-Plane = Literal["data", "control"]
+Plane = Literal["data", "control", "documents"]
+"""`documents` (the 2026-07 documents routes) answers in the control plane's `ErrorResponse`
+shape: "returned by the records and documents operations" (the 2026-07 OAS, via the Go SDK)."""
 
 # HTTP status -> (gRPC code for the data plane, string code for the control plane)
 _CODES: dict[int, tuple[int, str]] = {
@@ -23,7 +25,7 @@ _CODES: dict[int, tuple[int, str]] = {
     405: (12, "UNIMPLEMENTED"),
     409: (6, "ALREADY_EXISTS"),
     412: (9, "FAILED_PRECONDITION"),
-    413: (3, "INVALID_ARGUMENT"),
+    413: (3, "PAYLOAD_TOO_LARGE"),
     422: (3, "UNPROCESSABLE_ENTITY"),
     429: (8, "RESOURCE_EXHAUSTED"),
     500: (13, "INTERNAL"),
@@ -43,12 +45,15 @@ class ApiError(Exception):
         *,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        plane: Plane | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.headers = headers or {}
+        self.plane = plane
+        """The plane whose body shape this error takes, when not the serving route's."""
 
 
 def bad_request(message: str) -> ApiError:
@@ -63,5 +68,5 @@ def error_body(plane: Plane, status: int, message: str, code: str | None = None)
 
 
 def error_response(plane: Plane, error: ApiError) -> JSONResponse:
-    body = error_body(plane, error.status, error.message, error.code)
+    body = error_body(error.plane or plane, error.status, error.message, error.code)
     return JSONResponse(body, status_code=error.status, headers=error.headers)

@@ -40,7 +40,7 @@ from retention.identifiers import MAX_IDS_PER_REQUEST
 
 
 def upsert(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=True)
     name = namespace_name(call)
     if call.size > MAX_UPSERT_BYTES:
         raise bad_request(
@@ -58,7 +58,7 @@ def upsert(call: Call) -> Reply:
 
 
 def delete(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=True)
     name = namespace_name(call)
     ids = call.pick("ids")
     delete_all = call.pick("deleteAll", "delete_all", False) is True
@@ -102,7 +102,7 @@ def _delete_matching(ns: Namespace, match: Predicate, cap: int | None) -> None:
 
 
 def update(call: Call) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=True)
     name = namespace_name(call)
     rid = call.pick("id")
     by_filter = not gated(call, UPDATE_BY_FILTER_FROM)
@@ -140,7 +140,7 @@ def _update_values(dimension: int | None, values: object) -> list[float] | None:
 
 
 def _update_by_filter(call: Call, name: str, match: Predicate, set_metadata: Metadata) -> Reply:
-    state = call.index()
+    state = call.vector_index(write=True)
     index, who = state.info.name, subject(name)
     dry_run = call.pick("dryRun", "dry_run", False) is True
     call.charge(index, who, [("update", "requests", 1), ("update_by_metadata", "requests", 1)])

@@ -92,7 +92,6 @@ def test_a_2026_07_schema_is_echoed_with_its_description(start_emulator: StartEm
     "fields",
     [
         {"_values": {"type": "dense_vector", "dimension": 2}, "title": {"type": "string"}},
-        {"title": {"type": "string", "full_text_search": {}}},
         {
             "_values": {"type": "dense_vector", "dimension": 2},
             "_sparse_values": {"type": "sparse_vector"},
@@ -100,7 +99,7 @@ def test_a_2026_07_schema_is_echoed_with_its_description(start_emulator: StartEm
         {"_values": {"type": "sparse_vector"}},
     ],
 )
-def test_document_and_hybrid_schemas_are_refused_in_one_line(
+def test_schemas_pinecone_refuses_at_create_are_refused_in_one_line(
     emu: Emulator, fields: dict[str, Any]
 ) -> None:
     with http(emu, "2026-07", name=None) as c:
