@@ -13,17 +13,14 @@ ledger's history is made by real applies through the reconciler, never written b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import httpx
 import pytest
 import structlog
 from structlog.testing import capture_logs
@@ -34,10 +31,8 @@ from retention.applying.executor import ApplySettings, Stop
 from retention.applying.ledger import Ledger
 from retention.emulator import Emulator, EmulatorConfig, ManualClock
 from retention.pinecone import Pacer, PineconeSettings, connect
-from retention.pinecone.transport import Lanes
 from retention.planning.plan import Plan, format_time, from_document
-from retention.policy import PolicySet, load_policies
-from retention.service.metrics import Metrics
+from retention.policy import PolicySet
 from retention.service.reconciler import (
     DEFAULT_TREND_FACTOR,
     TREND_MEDIAN_FLOOR,
@@ -45,9 +40,10 @@ from retention.service.reconciler import (
     Reconciler,
 )
 from tests.applying.world import fresh_index
-from tests.builders import Document, policy, seed, ttl_rule, where_rule, write_policies
+from tests.builders import Document, policy, seed, ttl_rule, where_rule
 from tests.logged import Event
-from tests.service.clocks import NOW, Clock, epoch
+from tests.service import harness
+from tests.service.harness import NOW, epoch, named, problems
 
 """A Sunday. In January Europe/Berlin is UTC+1."""
 DAY = timedelta(days=1)
@@ -58,69 +54,20 @@ AT_MOST = 60.0
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
-class Wire(httpx.AsyncBaseTransport):
-    """The client's production HTTP stack, with every delete request noted by namespace and
-    a hook run before each is sent; it outlives the clients it is given (one per firing)."""
-
-    def __init__(self) -> None:
-        self.inner = Lanes()
-        self.deletes: list[str] = []
-        self.before_delete: Callable[[str], Awaitable[None]] | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/vectors/delete"):
-            namespace = json.loads(request.content)["namespace"]
-            self.deletes.append(namespace)
-            if self.before_delete is not None:
-                await self.before_delete(namespace)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """Close the connections; the next client given this wire gets new ones."""
-        inner, self.inner = self.inner, Lanes()
-        await inner.aclose()
-
-
 @dataclass
-class World:
-    """One emulator index, a policy directory, a state directory, a ledger, and the
-    reconciler's clock, metrics and wire."""
+class World(harness.World):
+    """The reconcilers' world, with a ledger their applies are recorded in."""
 
-    emulator: Emulator
-    root: Path
-    index: str
-    ledger: Ledger
-    clock: Clock = field(default_factory=Clock)
-    metrics: Metrics = field(default_factory=Metrics)
-    wire: Wire = field(default_factory=Wire)
+    ledger: Ledger | None = None
     _ids: Iterator[int] = field(default_factory=itertools.count)
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def load(self, *docs: Document) -> PolicySet:
-        return load_policies([str(write_policies(self.root / "policies", docs))])
+    at_most: ClassVar[float] = AT_MOST
 
     def records(self, namespace: str = "t-a") -> set[str]:
-        return set(self.emulator.records(self.index, namespace))
+        return super().records(namespace)
 
-    def saved(self, filename: str) -> dict[str, Any] | None:
-        path = self.state / filename
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def sample(self, name: str, **labels: str) -> float | None:
-        return self.metrics.registry.get_sample_value(name, labels)
-
-    def runs(self, policy: str) -> dict[str, float]:
-        """The policy's runs counted so far, by outcome."""
-        return {
-            s.labels["outcome"]: s.value
-            for metric in self.metrics.registry.collect()
-            if metric.name == "retention_reconcile_runs"
-            for s in metric.samples
-            if s.name.endswith("_total") and s.labels["policy"] == policy
-        }
+    def reconciler_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        options.setdefault("ledger", self.ledger)
+        return options
 
     def overdue_series(self, policy: str) -> dict[tuple[str, str, str], float]:
         """The policy's `retention_overdue_records` series: (rule, index, namespace) -> value."""
@@ -138,12 +85,6 @@ class World:
     def last_verified(self, policy: str) -> float | None:
         return self.sample("retention_last_verified_reconcile_timestamp_seconds", policy=policy)
 
-    def last_success(self, policy: str) -> float | None:
-        return self.sample("retention_last_success_timestamp_seconds", policy=policy)
-
-    def pending(self, policy: str) -> float | None:
-        return self.sample("retention_records_pending", policy=policy)
-
     def trend_blocked(self, policy: str) -> float | None:
         return self.sample("retention_trend_blocked_total", policy=policy)
 
@@ -154,39 +95,12 @@ class World:
         seed(self.emulator, self.index, {namespace: {i: {"created_at": created} for i in ids}})
         return ids
 
-    @contextlib.asynccontextmanager
-    async def reconciler(self, policies: PolicySet, **options: Any) -> AsyncIterator[Reconciler]:
-        """A reconciler on this world's clock and ledger, connected through the wire."""
-        options.setdefault("ledger", self.ledger)
-        settings = PineconeSettings(api_key="test-key", controller_url=self.emulator.controller_url)
-        async with connect(settings, transport=self.wire, pacer=Pacer(())) as client:
-            yield Reconciler(
-                client,
-                self.metrics,
-                structlog.get_logger(),
-                clock=self.clock,
-                state_dir=self.state,
-                policies=policies,
-                **options,
-            )
-
-    def fire(self, policies: PolicySet, name: str, **options: Any) -> list[Event]:
-        """One firing of `name` on a new reconciler; the events it logged."""
-
-        async def firing() -> None:
-            async with self.reconciler(policies, **options) as reconciler:
-                await asyncio.wait_for(reconciler.reconcile(name), AT_MOST)
-
-        with capture_logs() as events:
-            asyncio.run(firing())
-        return events
-
 
 def make_world(emulator: Emulator, root: Path) -> Iterator[World]:
     (root / "state").mkdir()
     ledger = Ledger.open(root / "ledger.sqlite")
     try:
-        yield World(emulator, root, fresh_index(emulator), ledger)
+        yield World(emulator, root, fresh_index(emulator), ledger=ledger)
     finally:
         ledger.close()
 
@@ -194,14 +108,6 @@ def make_world(emulator: Emulator, root: Path) -> Iterator[World]:
 @pytest.fixture
 def world(emulator: Emulator, tmp_path: Path) -> Iterator[World]:
     yield from make_world(emulator, tmp_path)
-
-
-def named(events: list[Event], *names: str) -> list[Event]:
-    return [e for e in events if e["event"] in names]
-
-
-def problems(events: list[Event]) -> list[Event]:
-    return [e for e in events if e["log_level"] in ("error", "critical")]
 
 
 # -- the trend breaker
