@@ -17,6 +17,7 @@ from retention.policy.model import Guards
 from retention.policy.schema import load_schema
 from retention.policy.windows import CronWindow, WeeklyWindow, Windows
 from tests.builders import policy, where_rule, write_policies
+from tests.policy import bad_input
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,16 +54,8 @@ spec:
       where: {a: 1}
 """
 
-HEADER = """\
-apiVersion: retention/v1
-kind: RetentionPolicy
-metadata:
-  name: p
-spec:
-  index: idx
-  namespaces:
-    include: ["ns-*"]
-"""
+HEADER = bad_input.HEADER.removesuffix("  rules:\n")
+"""A policy up to its spec's other keys; RULES follows them."""
 RULES = "  rules:\n    - name: r\n      where: {a: 1}\n"
 
 
