@@ -9,8 +9,9 @@ prepend `https://` to a bare host.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from retention.emulator.handling import Call, Reply
@@ -201,14 +202,24 @@ def list_backups(call: Call) -> Reply:
         (b for b in call.store.backups.values() if only in (None, b.source_index_name)),
         key=lambda b: (b.created_at, b.backup_id),
     )
+    return Reply(page_of(call, backups, backup_model))
+
+
+T = TypeVar("T")
+
+
+def page_of(
+    call: Call, items: Sequence[T], model: Callable[[Call, T], dict[str, Any]]
+) -> dict[str, Any]:
+    """One page of a control-plane listing (`limit` 1-100, default 10; `paginationToken`):
+    `{"data": [...], "pagination": {"next": ...}}`, the pagination only when more remain;
+    only the page's items are described."""
     limit = int_param(call.query("limit"), "limit", default=10, low=1, high=100)
-    token = call.query("paginationToken")
-    start = offset_token(token)
-    page = backups[start : start + limit]
-    body: dict[str, Any] = {"data": [backup_model(call, b) for b in page]}
-    if start + limit < len(backups):
+    start = offset_token(call.query("paginationToken"))
+    body: dict[str, Any] = {"data": [model(call, item) for item in items[start : start + limit]]}
+    if start + limit < len(items):
         body["pagination"] = {"next": encode_token({"skip_past": str(start + limit)})}
-    return Reply(body)
+    return body
 
 
 def backup_of(call: Call) -> Backup:

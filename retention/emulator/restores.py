@@ -30,12 +30,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from retention.emulator.controlplane import backup_of, iso
+from retention.emulator.controlplane import backup_of, iso, page_of
 from retention.emulator.handling import Call, Reply
 from retention.emulator.indexshapes import check_name, check_protection, check_tags, missing_field
 from retention.emulator.model import Backup, IndexInfo, RestoreJob
 from retention.emulator.refusals import ApiError, bad_request
-from retention.emulator.requestparts import encode_token, int_param, offset_token
 
 
 def create_index_from_backup(call: Call) -> Reply:
@@ -120,15 +119,7 @@ def _visible(call: Call) -> list[RestoreJob]:
 
 
 def list_restore_jobs(call: Call) -> Reply:
-    jobs = _visible(call)
-    limit = int_param(call.query("limit"), "limit", default=10, low=1, high=100)
-    token = call.query("paginationToken")
-    start = offset_token(token)
-    page = jobs[start : start + limit]
-    body: dict[str, Any] = {"data": [job_model(call, job) for job in page]}
-    if start + limit < len(jobs):
-        body["pagination"] = {"next": encode_token({"skip_past": str(start + limit)})}
-    return Reply(body)
+    return Reply(page_of(call, _visible(call), job_model))
 
 
 def describe_restore_job(call: Call) -> Reply:
