@@ -45,7 +45,13 @@ class _Window:
         return self.used + cost <= self.limit + _EPSILON
 
     def take(self, now: float, cost: float) -> None:
-        self.events.append((now, cost))
+        """Admit `cost` at `now`; events stay in time order, though requests handled side by
+        side may be charged a little out of their arrival order."""
+        if self.events and self.events[-1][0] > now:
+            events = sorted([*self.events, (now, cost)], key=lambda e: e[0])
+            self.events = deque(events)
+        else:
+            self.events.append((now, cost))
         self.used += cost
 
     def wait_for(self, now: float, cost: float) -> float:
@@ -87,10 +93,16 @@ class QuotaEnforcer:
         self._windows: dict[tuple[str, str, str], _Window] = {}
 
     def charge(
-        self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]
+        self,
+        index: str,
+        namespace: str,
+        costs: Sequence[tuple[str, str, float]],
+        *,
+        at: float | None = None,
     ) -> Denial | None:
-        """Charge `(operation, unit, amount)` items; return the first limit hit, if any."""
-        now = self._clock()
+        """Charge `(operation, unit, amount)` items at moment `at` (the request's arrival;
+        now when not given); return the first limit hit, if any."""
+        now = self._clock() if at is None else at
         planned: list[tuple[_Window, float]] = []
         for operation, unit, amount in costs:
             for limit in self._by_key.get((operation, unit), ()):

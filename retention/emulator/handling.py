@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -69,6 +70,8 @@ class Call:
         self.body = body
         self.size = size
         self.version = request.headers.get("x-pinecone-api-version", OLDEST_VERSION)
+        self.arrived: float | None = None
+        """When the request reached the edge, on the emulator's clock: its rate-limit stamp."""
 
     @property
     def store(self) -> Store:
@@ -114,7 +117,7 @@ class Call:
 
     def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> None:
         """Count the request against the published limits; raise 429 if one is reached."""
-        denial = self.runtime.enforcer.charge(index, namespace, costs)
+        denial = self.runtime.enforcer.charge(index, namespace, costs, at=self.arrived)
         if denial is None:
             return
         headers = {}
@@ -137,6 +140,7 @@ def endpoint(
         try:
             if config.latency_ms > 0:
                 await asyncio.sleep(config.latency_ms / 1000)
+            arrived = runtime.store.clock()
             if config.api_key is not None and request.headers.get("api-key") != config.api_key:
                 raise ApiError(401, "Invalid API key.")
             status = runtime.faults.draw()
@@ -144,8 +148,11 @@ def endpoint(
                 raise ApiError(status, fault_message(status))
             raw = await request.body() if request.method not in ("GET", "DELETE") else b""
             call = Call(request, runtime, _json_body(raw, plane), len(raw))
-            with runtime.store.lock:
-                reply = route(call)
+            call.arrived = arrived
+            # Off the event loop: a 10,000-document page takes tens of milliseconds to build,
+            # and requests arriving meanwhile must be stamped when they arrive, as Pinecone's
+            # edge would, not when the page is done (which would bunch them into a 429).
+            reply = await run_in_threadpool(_locked, runtime, route, call)
         except ApiError as error:
             response: Response = _refusal(config, plane, error)
         else:
@@ -159,6 +166,11 @@ def endpoint(
         return response
 
     return handle
+
+
+def _locked(runtime: Runtime, route: Route, call: Call) -> Reply:
+    with runtime.store.lock:
+        return route(call)
 
 
 def _refusal(config: EmulatorConfig, plane: Plane, error: ApiError) -> Response:

@@ -48,10 +48,12 @@ class DeleteSpy:
         self.real = self.enforcer.charge
         self.deletes: Counter[str] = Counter()
 
-    def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> Any:
+    def charge(
+        self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]], **when: Any
+    ) -> Any:
         if ("delete", "requests", 1) in costs:
             self.deletes[namespace] += 1
-        return self.real(index, namespace, costs)
+        return self.real(index, namespace, costs, **when)
 
 
 @dataclass

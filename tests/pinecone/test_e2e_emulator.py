@@ -25,8 +25,10 @@ class Counting:
         self.inner = inner
         self.events: list[tuple[float, bool, float]] = []
 
-    def charge(self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]]) -> Any:
-        denial = self.inner.charge(index, namespace, costs)
+    def charge(
+        self, index: str, namespace: str, costs: Sequence[tuple[str, str, float]], **when: Any
+    ) -> Any:
+        denial = self.inner.charge(index, namespace, costs, **when)
         records = sum(n for op, unit, n in costs if (op, unit) == ("delete", "records"))
         if records:
             self.events.append((time.monotonic(), denial is None, records))
