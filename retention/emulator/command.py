@@ -189,6 +189,12 @@ def _document_arguments(parser: argparse.ArgumentParser) -> None:
         help="401 and 429 on documents routes: plain text (text) or JSON",
     )
     documents.add_argument(
+        "--matched-records",
+        choices=("counted", "omitted"),
+        default="counted",
+        help="does a filtered delete answer matched_records, or {} (counted)",
+    )
+    documents.add_argument(
         "--documents-request-id",
         choices=("off", "on"),
         default="off",
@@ -264,6 +270,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         documents_on_vector_status=args.documents_on_vector_status,
         text_match_in_fetch=args.text_match_in_fetch == "allow",
         documents_edge_errors=args.documents_edge_errors,
+        matched_records=args.matched_records,
         documents_request_id=args.documents_request_id == "on",
     )
 

@@ -98,6 +98,9 @@ class EmulatorConfig:
     documents_edge_errors: Literal["text", "json"] = "text"
     """401 and 429 on documents routes: plain text from the auth/rate-limit layer (what the
     2026-07 OAS describes) or the documents API's JSON error body."""
+    matched_records: Literal["counted", "omitted"] = "counted"
+    """Does a filtered documents delete answer `matched_records` (counted), or `{}` as it may
+    when the count is not made in time (omitted; the 2026-07 OAS makes the field optional)?"""
     documents_request_id: bool = False
     """Send `x-pinecone-request-id` on documents-API responses (absent "today", per SDK 10)."""
     clock: Clock = time.monotonic

@@ -109,7 +109,7 @@ def _from_schema(body: Any) -> IndexInfo:
         raise bad_request("schema must be an object with a 'fields' object")
     where = _deployment(body.get("deployment"))
     if is_document_schema(fields):
-        return _document_index(check_document_schema(fields), where)
+        return document_index_info(check_document_schema(fields), where)
     if len(fields) != 1:
         raise bad_request(
             "The emulator serves one vector field per vector index: schema.fields must hold "
@@ -153,7 +153,7 @@ def _deployment(raw: object) -> dict[str, Any]:
     return where
 
 
-def _document_index(fields: dict[str, dict[str, Any]], where: dict[str, Any]) -> IndexInfo:
+def document_index_info(fields: dict[str, dict[str, Any]], where: dict[str, Any]) -> IndexInfo:
     """A document index: its schema kept as echoed; `dimension`/`metric` its dense field's."""
     dense = field_of_type(fields, DENSE_TYPE)
     return IndexInfo(
