@@ -292,6 +292,13 @@ def to_json(f: Filter) -> dict[str, object]:
     return {"$and" if isinstance(f, And) else "$or": [to_json(c) for c in f.clauses]}
 
 
+def fields_of(f: Filter) -> frozenset[str]:
+    """Every field the filter compares."""
+    if isinstance(f, Compare):
+        return frozenset({f.field})
+    return frozenset().union(*(fields_of(c) for c in f.clauses))
+
+
 def identity(f: Filter | None) -> str:
     """A filter as Pinecone tells filters apart: its JSON text. Trees compare as Python values,
     where `True == 1 == 1.0`; to Pinecone a boolean, an integer and a float differ, so compare

@@ -842,14 +842,18 @@ class Executor:
 
     def _booked(self, ns: _Namespace, result: ActionResult, done: DeleteResult, n: int) -> None:
         a = result.action
-        result.deleted = n
-        result.counted_by = (
-            "namespace-size"
-            if a.kind != "deleteByFilter"
-            else "plan-moments-before"
-            if ns.fresh and a.id not in ns.recounted
-            else "count-before-delete"
-        )
+        if done.matched is not None:  # Pinecone's own count, as the delete ran
+            result.deleted, result.counted_by = done.matched, "matched-records"
+        else:
+            result.deleted = n
+            result.counted_by = (
+                "namespace-size"
+                if a.kind != "deleteByFilter"
+                else "plan-moments-before"
+                if ns.fresh and a.id not in ns.recounted
+                else "count-before-delete"
+            )
+        n = result.deleted
         for info in done.infos:
             result.note_request(info.request_id)
         result.lsn = done.lsn

@@ -1,9 +1,10 @@
 """What an apply did, action by action: the `--report` file and the final summary.
 
 Every figure in it is something this run saw, never the plan's expectation restated: `deleted`
-is what this run removed (the IDs it sent after fetching them, or for a filtered delete, what a
-count taken just before the request matched, or the count of the plan this process made moments
-before), `countedBy` says which, `planned` is the plan's count beside it, and the verification
+is what this run removed (the IDs it sent after fetching them, or for a filtered delete the
+`matched_records` Pinecone answered with (documents API), else what a count taken just before
+the request matched, or the count of the plan this process made moments before), `countedBy`
+says which, `planned` is the plan's count beside it, and the verification
 after the delete says whether Pinecone shows it done (`verifiedRecords`). A record two actions
 select is counted under the first of them only. Work finished by
 an earlier run of the same plan (from its journal) is reported as such, apart from this run's,
@@ -31,7 +32,9 @@ Status = Literal[
     "window-closed",
     "failed",
 ]
-CountedBy = Literal["ids-sent", "count-before-delete", "plan-moments-before", "namespace-size"]
+CountedBy = Literal[
+    "ids-sent", "matched-records", "count-before-delete", "plan-moments-before", "namespace-size"
+]
 Verification = Literal["verified", "pending", "not-checked"]
 
 MAX_REQUEST_IDS = 50
@@ -46,8 +49,9 @@ class ActionResult:
     deleted: int = 0
     """Records this run deleted (never the planned count restated)."""
     counted_by: CountedBy | None = None
-    """How `deleted` is known: the IDs sent, a dry-run count just before the filtered delete,
-    the count of the plan this process made moments before, or the namespace's size."""
+    """How `deleted` is known: the IDs sent, the `matched_records` of a filtered documents
+    delete, a count just before the filtered delete, the count of the plan this process made
+    moments before, or the namespace's size."""
     requests: int = 0
     seconds: float = 0.0
     verification: Verification = "not-checked"

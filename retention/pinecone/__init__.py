@@ -3,6 +3,7 @@
 connect() / PineconeClient(http, settings)
     .control                ControlPlane: describe_index, list_indexes
     .index(name)            IndexClient: list_ids, fetch, count, delete_ids, delete_weights, ...
+                            (DocumentIndexClient, the same methods, for a document index)
     .indexes()              Indexes: one run's IndexClients, each host resolved once
     .quota(key), .quotas    the published quotas the client paces by
     .pacer                  Pacer shared by every index of this client
@@ -15,6 +16,7 @@ from __future__ import annotations
 from retention.pinecone.client import Indexes, PineconeClient, PineconeSettings, connect
 from retention.pinecone.control import ControlPlane
 from retention.pinecone.dataplane import IndexClient
+from retention.pinecone.documents import DocumentIndexClient
 from retention.pinecone.models import (
     Count,
     DeleteResult,
@@ -34,6 +36,7 @@ __all__ = [
     "ControlPlane",
     "Count",
     "DeleteResult",
+    "DocumentIndexClient",
     "FetchResult",
     "IdPage",
     "IndexClient",

@@ -35,6 +35,7 @@ from structlog.typing import FilteringBoundLogger
 from retention.errors import RetentionError
 from retention.pinecone.control import DEFAULT_CONTROLLER_URL, ControlPlane
 from retention.pinecone.dataplane import IndexClient
+from retention.pinecone.documents import DocumentIndexClient
 from retention.pinecone.models import controller_url, with_scheme
 from retention.pinecone.pacing import Key, Pacer
 from retention.pinecone.projects import project_controller, project_key, split_index
@@ -130,7 +131,8 @@ class PineconeClient:
         return self.pacer.quotas
 
     async def index(self, name: str) -> IndexClient:
-        """The data-plane client of index `name`, its host resolved through the control plane.
+        """The data-plane client of index `name`, its host and kind resolved through the
+        control plane: a `DocumentIndexClient` for a document index.
 
         A pod index is refused here, for every command alike: it counts a filter only through
         `describe_index_stats`, has no namespaces API and no LSN headers, and deletes by filter
@@ -144,6 +146,14 @@ class PineconeClient:
                 f"index {name} is a pod index; retention works on serverless indexes only "
                 "(the counts, the namespaces API and the freshness proofs it relies on differ on "
                 "pods): move the data to a serverless index, or leave this index out"
+            )
+        if description.documents:
+            return DocumentIndexClient(
+                self.session,
+                name=name,
+                host=description.host,
+                schema=description.schema,
+                concurrency=self.concurrency,
             )
         return self.index_at(name, description.host)
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from retention.pinecone.models import BackupInfo, IndexDescription
-from retention.pinecone.session import Session
+from retention.pinecone.session import DOCUMENTS_API_VERSION, Session
 
 DEFAULT_CONTROLLER_URL = "https://api.pinecone.io"
 
@@ -32,9 +32,16 @@ class ControlPlane:
         return f"ControlPlane(url={self.url!r})"
 
     async def describe_index(self, name: str) -> IndexDescription:
-        """The index `name`, including its data-plane host; `NotFound` if there is none."""
+        """The index `name`, including its data-plane host; `NotFound` if there is none.
+
+        Asked in API 2026-07, whatever the session's version: its `schema` is what tells a
+        document index from a vector index, and older versions may describe a document index
+        as a vector index of its dense field, or not at all."""
         data, _ = await self.session.send_json(
-            "GET", f"{self.url}/indexes/{quote(name, safe='')}", operation="describe_index"
+            "GET",
+            f"{self.url}/indexes/{quote(name, safe='')}",
+            operation="describe_index",
+            api_version=DOCUMENTS_API_VERSION,
         )
         return IndexDescription.from_json(data)
 

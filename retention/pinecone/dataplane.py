@@ -64,7 +64,7 @@ class _Page(Protocol):
 P = TypeVar("P", bound=_Page)
 
 
-async def _pages(start: str | None, page: Callable[[str | None], Awaitable[P]]) -> AsyncIterator[P]:
+async def pages(start: str | None, page: Callable[[str | None], Awaitable[P]]) -> AsyncIterator[P]:
     """Every page from token `start`, each asked for once the one before it was taken."""
     token = start
     while True:
@@ -75,7 +75,7 @@ async def _pages(start: str | None, page: Callable[[str | None], Awaitable[P]]) 
         token = got.next
 
 
-def _chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunks(ids: Iterable[str], size: int) -> Iterator[list[str]]:
     it = iter(ids)
     while batch := list(islice(it, size)):
         yield batch
@@ -95,18 +95,23 @@ def _fetch_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _next(data: Mapping[str, Any]) -> str | None:
+def next_token(data: Mapping[str, Any]) -> str | None:
     token = (data.get("pagination") or {}).get("next")
     return str(token) if token else None
 
 
-def _require_filter(filter: Filter) -> None:
+def require_filter(filter: Filter) -> None:
     if not filter:
         raise ValueError("filter must not be empty: Pinecone rejects it, and it would mean 'all'")
 
 
 class IndexClient:
-    """Data-plane operations of the index `name` served at `host` (a URL with scheme)."""
+    """Data-plane operations of the vector index `name` served at `host` (a URL with scheme);
+    `DocumentIndexClient` (`retention.pinecone.documents`) serves a document index through the
+    same methods."""
+
+    api_version: str | None = None
+    """The `X-Pinecone-Api-Version` of every request to this index; None: the session's."""
 
     def __init__(self, session: Session, *, name: str, host: str, concurrency: int = 4) -> None:
         if concurrency < 1:
@@ -151,6 +156,7 @@ class IndexClient:
                 "GET",
                 self._url("/namespaces"),
                 operation="list_namespaces",
+                api_version=self.api_version,
                 params={k: v for k, v in params.items() if v is not None},
             )
             info = ResponseInfo.from_response(response)
@@ -159,17 +165,20 @@ class IndexClient:
                 namespaces=tuple(
                     NamespaceDescription.from_json(ns) for ns in data.get("namespaces") or ()
                 ),
-                next=_next(data),
+                next=next_token(data),
                 total_count=int(total) if total is not None else None,
                 info=info,
             )
 
-        return _pages(start, page)
+        return pages(start, page)
 
     async def describe_namespace(self, namespace: str) -> NamespaceDescription:
         """The namespace's record count; `NotFound` if it does not exist."""
         data, response = await self.session.send_json(
-            "GET", self._ns_path(namespace), operation="describe_namespace"
+            "GET",
+            self._ns_path(namespace),
+            operation="describe_namespace",
+            api_version=self.api_version,
         )
         data.setdefault("name", namespace)
         return NamespaceDescription.from_json(data, ResponseInfo.from_response(response))
@@ -182,7 +191,10 @@ class IndexClient:
         """
         try:
             response = await self.session.send(
-                "DELETE", self._ns_path(namespace), operation="delete_namespace"
+                "DELETE",
+                self._ns_path(namespace),
+                operation="delete_namespace",
+                api_version=self.api_version,
             )
         except NotFound:
             if not missing_ok:
@@ -216,11 +228,11 @@ class IndexClient:
             )
             return IdPage(
                 ids=tuple(str(v["id"]) for v in data.get("vectors") or ()),
-                next=_next(data),
+                next=next_token(data),
                 info=ResponseInfo.from_response(response),
             )
 
-        return _pages(start, page)
+        return pages(start, page)
 
     async def fetch(self, ids: Iterable[str], namespace: str) -> FetchResult:
         """Fetch records by id, at most 1,000 per request; missing ids are left out."""
@@ -247,7 +259,7 @@ class IndexClient:
         self, filter: Filter, namespace: str, *, limit: int | None = None, start: str | None = None
     ) -> AsyncIterator[RecordPage]:
         """Pages of records matching `filter`, following `pagination.next`."""
-        _require_filter(filter)
+        require_filter(filter)
 
         async def page(token: str | None) -> RecordPage:
             body: dict[str, Any] = {"filter": filter, "namespace": canonical_namespace(namespace)}
@@ -264,15 +276,15 @@ class IndexClient:
             )
             return RecordPage(
                 records=tuple(_vectors(data)),
-                next=_next(data),
+                next=next_token(data),
                 info=ResponseInfo.from_response(response),
             )
 
-        return _pages(start, page)
+        return pages(start, page)
 
     async def count(self, filter: Filter, namespace: str) -> Count:
         """How many records match `filter` now: an update by metadata with `dryRun: true`."""
-        _require_filter(filter)
+        require_filter(filter)
         body = {
             "namespace": canonical_namespace(namespace),
             "filter": filter,
@@ -321,7 +333,7 @@ class IndexClient:
                 f"batch_size must be between 1 and {MAX_IDS_PER_REQUEST}, got: {batch_size}"
             )
         ns = canonical_namespace(namespace)
-        batches = _chunks(ids, batch_size)
+        batches = chunks(ids, batch_size)
         infos: list[ResponseInfo] = []
         sizes: list[int] = []
 
@@ -343,7 +355,7 @@ class IndexClient:
 
     async def delete_by_filter(self, filter: Filter, namespace: str) -> DeleteResult:
         """Delete every record in `namespace` matching `filter`, in one request."""
-        _require_filter(filter)
+        require_filter(filter)
         ns = canonical_namespace(namespace)
         info = await self._delete(
             {"namespace": ns, "filter": filter},

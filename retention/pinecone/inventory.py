@@ -13,8 +13,8 @@ from typing import TextIO
 
 from retention.filters import Filter, Metadata, to_json
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
-from retention.pinecone import IndexClient, PineconeClient
-from retention.planning.inventory import NamespaceInfo
+from retention.pinecone import DocumentIndexClient, IndexClient, PineconeClient
+from retention.planning.inventory import VECTOR_INDEX, IndexKind, NamespaceInfo
 from retention.policy.idfile import id_batches
 
 MATCH_PAGE = 1000
@@ -34,6 +34,12 @@ class LiveInventory:
 
     async def index_host(self, index: str) -> str:
         return (await self.index(index)).host
+
+    async def index_kind(self, index: str) -> IndexKind:
+        client = await self.index(index)
+        if isinstance(client, DocumentIndexClient):
+            return IndexKind(documents=True, data_fields=dict(client.schema))
+        return VECTOR_INDEX
 
     async def namespaces(self, index: str) -> Sequence[NamespaceInfo]:
         client = await self.index(index)

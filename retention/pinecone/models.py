@@ -68,6 +68,29 @@ class IndexDescription:
     `deployment.deployment_type` is `managed` for serverless (FACTS §7); FACTS records no
     2026-07 pod index, and the SDK's own code and tests send and read `"pod"` for one, so `pod`
     means False, and any other type (`byoc`, whatever comes next) is not read as either."""
+    schema: Mapping[str, str] = field(default_factory=dict)
+    """The typed fields of a 2026-07 `schema`, name -> type (`dense_vector`, `string`, ...);
+    empty in the older shape. Untyped entries (a vector index's legacy `{"filterable": true}`
+    metadata fields) are left out."""
+
+    @property
+    def documents(self) -> bool:
+        """Is it a document index, served by the documents API only?
+
+        The schema decides, and nothing else does (docs/pinecone-documents-api.md §1): one made
+        only of the reserved vector fields `_values` / `_sparse_values` is a vector index, as
+        is one whose fields are `semantic_text` (integrated embedding, the records API); any
+        other typed field makes a document index."""
+        return any(
+            name not in VECTOR_INDEX_FIELDS and kind not in VECTOR_INDEX_TYPES
+            for name, kind in self.schema.items()
+        )
+
+    @property
+    def data_fields(self) -> Mapping[str, str]:
+        """The fields of a document index's schema (vectors and searchable text), which a
+        metadata filter cannot compare; empty for a vector index."""
+        return dict(self.schema) if self.documents else {}
 
     @classmethod
     def from_json(cls, data: JSON) -> IndexDescription:
@@ -85,7 +108,25 @@ class IndexDescription:
             dimension=int(dimension) if dimension is not None else None,
             metric=str(metric) if metric is not None else None,
             serverless=_serverless(data),
+            schema=_schema_fields(data),
         )
+
+
+VECTOR_INDEX_FIELDS = frozenset({"_values", "_sparse_values"})
+VECTOR_INDEX_TYPES = frozenset({"semantic_text"})
+
+
+def _schema_fields(data: JSON) -> dict[str, str]:
+    """The typed fields of a description's `schema` (2026-07), name -> type."""
+    schema = data.get("schema")
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, dict):
+        return {}
+    return {
+        str(name): spec["type"]
+        for name, spec in fields.items()
+        if isinstance(spec, dict) and isinstance(spec.get("type"), str)
+    }
 
 
 def _serverless(data: JSON) -> bool | None:
@@ -206,11 +247,16 @@ class RecordPage:
 
 @dataclass(frozen=True)
 class DeleteResult:
-    """What a delete sent: Pinecone answers `{}`, so this is no proof that anything was removed."""
+    """What a delete sent. The vectors API answers `{}`, so that is no proof that anything was
+    removed; a filtered delete of the documents API says how many records it matched."""
 
     requests: int
     ids_sent: int
     infos: tuple[ResponseInfo, ...]
+    matched: int | None = None
+    """`matched_records` of a filtered documents delete: Pinecone's own count of what the
+    filter selected as it ran; None when the answer has none (the vectors API, ID and
+    delete-all deletes, or a count not made in time)."""
 
     @property
     def lsn(self) -> int | None:

@@ -46,6 +46,9 @@ from retention.pinecone.transport import LANE
 from retention.secrets import scrub
 
 DEFAULT_API_VERSION = "2026-04"
+DOCUMENTS_API_VERSION = "2026-07"
+"""The version that serves document indexes (`/namespaces/{ns}/documents/*`) and describes
+every kind of index; sent for those calls whatever the client's default."""
 LATE = 0.05
 """Seconds after its turn beyond which a request that waited for a connection queues again."""
 USER_AGENT = f"retention/{__version__}"
@@ -131,8 +134,15 @@ class Session:
         weights: Mapping[Key, float] | None = None,
         params: Any = None,
         json: Any = None,
+        api_version: str | None = None,
     ) -> httpx.Response:
-        """Send one request (retried per policy) and return its 2xx response."""
+        """Send one request (retried per policy) and return its 2xx response; `api_version`
+        replaces the session's `X-Pinecone-Api-Version` for this request."""
+        headers = (
+            self._headers
+            if api_version is None
+            else {**self._headers, "X-Pinecone-Api-Version": api_version}
+        )
 
         async def attempt() -> httpx.Response:
             reservation, lane = await self._turn(weights)
@@ -145,7 +155,7 @@ class Session:
                         url,
                         params=params,
                         json=json,
-                        headers=self._headers,
+                        headers=headers,
                         extensions={LANE: lane},
                     )
                 except httpx.TransportError as exc:
@@ -195,10 +205,17 @@ class Session:
         weights: Mapping[Key, float] | None = None,
         params: Any = None,
         json: Any = None,
+        api_version: str | None = None,
     ) -> tuple[dict[str, Any], httpx.Response]:
         """Like `send`, and also decode the body as a JSON object (`{}` when empty)."""
         response = await self.send(
-            method, url, operation=operation, weights=weights, params=params, json=json
+            method,
+            url,
+            operation=operation,
+            weights=weights,
+            params=params,
+            json=json,
+            api_version=api_version,
         )
         if not response.content:
             return {}, response

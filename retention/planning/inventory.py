@@ -9,7 +9,7 @@ smaller plan.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from retention.filters import Filter, Metadata
@@ -21,9 +21,26 @@ class NamespaceInfo:
     records: int
 
 
+@dataclass(frozen=True)
+class IndexKind:
+    """What kind of index a policy targets: a vector index, or a document index (API 2026-07)
+    whose schema declares `data_fields` (name -> type: vectors and searchable text), which
+    metadata filters cannot compare."""
+
+    documents: bool = False
+    data_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+VECTOR_INDEX = IndexKind()
+
+
 class Inventory(Protocol):
     async def index_host(self, index: str) -> str:
         """The data-plane host of the index (raises NotFound when there is no such index)."""
+        ...
+
+    async def index_kind(self, index: str) -> IndexKind:
+        """Whether the index is a vector or a document index, and its schema's fields."""
         ...
 
     async def namespaces(self, index: str) -> Sequence[NamespaceInfo]:
@@ -31,7 +48,8 @@ class Inventory(Protocol):
         ...
 
     async def count(self, index: str, namespace: str, where: Filter) -> int:
-        """The exact number of records matching `where` (a dry-run update)."""
+        """The exact number of records matching `where` (a dry-run update on a vector index,
+        a filtered fetch on a document index)."""
         ...
 
     async def sample(self, index: str, namespace: str, where: Filter, limit: int) -> Sequence[str]:

@@ -22,7 +22,7 @@ from retention.policy.durations import parse_moment
 PLAN_API_VERSION = "retention/v1"
 
 ActionKind = Literal["deleteByFilter", "deleteByIds", "deleteAll", "deleteNamespace"]
-CountMethod = Literal["dryRunCount", "enumeration", "namespaceStats"]
+CountMethod = Literal["dryRunCount", "filteredFetch", "enumeration", "namespaceStats"]
 PolicyStatus = Literal["ready", "blocked", "observe", "suspended"]
 IdSourceType = Literal["inline", "file", "prefix", "filter"]
 

@@ -4,7 +4,8 @@ The planner fails closed: any read that fails raises, and no partial plan is eve
 Namespaces run as a bounded stream (the client's rate limiter keeps that within Pinecone's
 limits, and the stream keeps memory and scheduling flat however many namespaces there are).
 
-A plan costs what it must: one dry-run count per (rule, namespace); one more per namespace for
+A plan costs what it must: one count per (rule, namespace) (a dry-run update on a vector
+index, a filtered fetch of one field per 10,000 matches on a document index); one more per namespace for
 the union when two of its actions select records; a TTL field check per (namespace, field),
 one count where every record of the namespace holds a number there; overlaps derived from the
 counts already made where they can be (a + b - union for two actions), counted only for pairs
@@ -21,7 +22,8 @@ from datetime import datetime
 
 from retention.errors import NotFound
 from retention.filters import and_, disjoint, or_, surely
-from retention.planning.inventory import Inventory, NamespaceInfo
+from retention.planning.inventory import IndexKind, Inventory, NamespaceInfo
+from retention.planning.kinds import check_fields
 from retention.planning.operations import operations
 from retention.planning.plan import Action, Guard, Overlap, Plan, PolicyResult, Sources, Totals
 from retention.planning.strategies import (
@@ -96,10 +98,10 @@ async def make_plan(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     quotas = {q.name: q for q in options.quotas}
-    ctx = Context(
-        inventory, now, options.sample_size, quotas, samples=SampleBudget(options.samples)
-    )
-    hosts, listings = await _indexes(inventory, policies)
+    hosts, kinds, listings = await _indexes(inventory, policies)
+    check_fields(policies, kinds)
+    samples = SampleBudget(options.samples)
+    ctx = Context(inventory, now, options.sample_size, quotas, samples=samples, kinds=kinds)
     namespaces, unmatched, warnings = _covered(policies, listings)
     unmatched_holds = await _unmatched_holds(ctx, policies, listings)
     warnings.extend(_hold_warning(hold, reason) for hold, reason in unmatched_holds)
@@ -145,12 +147,17 @@ async def make_plan(
 
 async def _indexes(
     inventory: Inventory, policies: PolicySet
-) -> tuple[dict[str, str], dict[str, Sequence[NamespaceInfo]]]:
-    """Each index the policies name: its host, and its namespaces."""
+) -> tuple[dict[str, str], dict[str, IndexKind], dict[str, Sequence[NamespaceInfo]]]:
+    """Each index the policies name: its host, its kind, and its namespaces."""
     names = sorted({p.index for p in policies.policies})
     hosts = await asyncio.gather(*(inventory.index_host(i) for i in names))
+    kinds = await asyncio.gather(*(inventory.index_kind(i) for i in names))
     listings = await asyncio.gather(*(inventory.namespaces(i) for i in names))
-    return dict(zip(names, hosts, strict=True)), dict(zip(names, listings, strict=True))
+    return (
+        dict(zip(names, hosts, strict=True)),
+        dict(zip(names, kinds, strict=True)),
+        dict(zip(names, listings, strict=True)),
+    )
 
 
 def _covered(

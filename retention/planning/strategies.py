@@ -41,7 +41,7 @@ from retention.filters import (
 )
 from retention.identifiers import LIST_PAGE, MAX_IDS_PER_REQUEST
 from retention.planning.forms import Form, Forms, forms
-from retention.planning.inventory import Inventory, NamespaceInfo
+from retention.planning.inventory import VECTOR_INDEX, IndexKind, Inventory, NamespaceInfo
 from retention.planning.plan import (
     Action,
     ByFilter,
@@ -97,6 +97,8 @@ class Context:
     rules that use the field, so a namespace whose records all hold a number there costs one
     count."""
     samples: SampleBudget = field(default_factory=lambda: SampleBudget(1_000_000))
+    kinds: Mapping[str, IndexKind] = field(default_factory=dict)
+    """The kind of each index the policies target (a vector index when absent)."""
 
 
 async def plan_rule(
@@ -176,7 +178,7 @@ async def _by_filter(
         ns,
         options.preferred,
         records=records,
-        method="dryRunCount",
+        method="filteredFetch" if ctx.kinds.get(index, VECTOR_INDEX).documents else "dryRunCount",
         samples=tuple(samples)[: ctx.sample_size],
         requests=1,
         seconds=1 / _rate(ctx, "delete_by_metadata_requests_per_s_namespace"),

@@ -147,6 +147,9 @@ _OPERATIONS = {
     "/vectors/fetch_by_metadata": "fetch_by_metadata",
     "/vectors/list": "list",
     "/describe_index_stats": "describe_index_stats",
+    "/documents/delete": "documents_delete",
+    "/documents/fetch": "documents_fetch",
+    "/documents/list": "documents_list",
 }
 
 

@@ -52,13 +52,11 @@ def test_a_bare_host_from_pinecone_means_https() -> None:
     )
 
 
-async def test_describe_index_spec_shape(
-    wire: Recorder, client: PineconeClient, emu: Emulator
-) -> None:
+async def test_listing_spec_shape(wire: Recorder, client: PineconeClient, emu: Emulator) -> None:
     """The 2026-04 shape gives dimension and metric at the top; the host keeps its scheme."""
     name = fresh_index(emu, 1536, "euclidean")
-    index = await client.control.describe_index(name)
-    assert "spec" in wire.answer() and "schema" not in wire.answer()
+    index = {i.name: i for i in await client.control.list_indexes()}[name]
+    assert all("spec" in i and "schema" not in i for i in wire.answer()["indexes"])
     assert index.host == emu.index_host(name)
     assert (index.dimension, index.metric, index.ready, index.state) == (
         1536,
@@ -67,7 +65,20 @@ async def test_describe_index_spec_shape(
         "Ready",
     )
     assert index.deletion_protection == "disabled"
+    assert index.schema == {} and not index.documents
+
+
+async def test_describe_asks_in_2026_07_whatever_the_client_speaks(
+    wire: Recorder, client: PineconeClient, emu: Emulator
+) -> None:
+    """Describe reads the schema shape even from a 2026-04 client: only it tells a document
+    index from a vector index."""
+    name = fresh_index(emu, 4, "euclidean")
+    index = await client.control.describe_index(name)
+    assert wire.seen[0].headers["X-Pinecone-Api-Version"] == "2026-07"
     assert str(wire.seen[0].url) == f"{emu.controller_url}/indexes/{name}"
+    assert "schema" in wire.answer()
+    assert (index.dimension, index.metric, index.documents) == (4, "euclidean", False)
 
 
 async def test_describe_index_schema_shape(wire: Recorder, clock: FakeClock, emu: Emulator) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from retention.emulator.filtering import compile_request_filter
 from retention.errors import NotFound
 from retention.filters import DEFAULT_SEMANTICS, Filter, Metadata, Semantics, to_json
-from retention.planning.inventory import NamespaceInfo
+from retention.planning.inventory import VECTOR_INDEX, IndexKind, NamespaceInfo
 from tests.readings import readings_of
 
 Records = dict[str, dict[str, dict[str, Metadata]]]  # index -> namespace -> id -> metadata
@@ -26,6 +26,8 @@ class MemoryInventory:
     semantics: Semantics = DEFAULT_SEMANTICS
     ids_files: Mapping[str, Sequence[str]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
+    kinds: Mapping[str, IndexKind] = field(default_factory=dict)
+    """Indexes that are not vector indexes, by name."""
 
     def _ns(self, index: str, namespace: str) -> dict[str, Metadata]:
         if index not in self.data:
@@ -41,6 +43,10 @@ class MemoryInventory:
         if index not in self.data:
             raise NotFound(f"Index {index} not found.", status=404)
         return f"https://{index}-abc123.svc.example.pinecone.io"
+
+    async def index_kind(self, index: str) -> IndexKind:
+        self.calls["index_kind"] += 1
+        return self.kinds.get(index, VECTOR_INDEX)
 
     async def namespaces(self, index: str) -> Sequence[NamespaceInfo]:
         self.calls["namespaces"] += 1
