@@ -101,3 +101,24 @@ def seed(emulator: Emulator, index: str, data: Data) -> None:
         emulator.upsert(
             index, ns, [(rid, values, meta) for rid, meta in records.items()], validate=False
         )
+
+
+DOCUMENT_SCHEMA = {
+    "emb": {"type": "dense_vector", "dimension": 2, "metric": "cosine"},
+    "body": {"type": "string", "full_text_search": {}},
+}
+"""The schema of the document indexes tests make: a dense vector and a searchable text."""
+
+
+def seed_documents(emulator: Emulator, index: str, data: Data) -> None:
+    """Store the records of `data` as documents of the existing document `index` (schema
+    `DOCUMENT_SCHEMA`): their metadata as the documents' fields, beside a vector and a text."""
+    for ns, records in data.items():
+        emulator.upsert_documents(
+            index,
+            ns,
+            (
+                {"_id": rid, "emb": [0.1, 0.2], "body": f"about {rid}", **meta}
+                for rid, meta in records.items()
+            ),
+        )

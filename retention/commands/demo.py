@@ -1,9 +1,10 @@
 """`retention demo`: the whole loop on the embedded emulator, with no configuration.
 
-It starts the emulator on a free loopback port with Pinecone's rate limits on, seeds two indexes
-shaped like the example policies expect (support tickets spread over a year, legal holds, GDPR
-erasure targets, document chunks, scratch namespaces), then runs validate, plan, apply with
-progress, and a verifying re-plan on the policies, exactly as the CLI would.
+It starts the emulator on a free loopback port with Pinecone's rate limits on, seeds three
+indexes shaped like the example policies expect (support tickets spread over a year, legal holds,
+GDPR erasure targets, document chunks, scratch namespaces, and a document index of API 2026-07
+holding assistant transcripts), then runs validate, plan, apply with progress, and a verifying
+re-plan on the policies, exactly as the CLI would.
 """
 
 from __future__ import annotations
@@ -38,10 +39,17 @@ TENANTS = {
     "tenant-initech": 5_000,
     "tenant-legal-eu": 2_000,
 }
+REGIONS = {"conv-eu": 4_000, "conv-us": 3_000}
 NAMESPACES = {
     "support-prod": [*TENANTS, ""],
     "kb-prod": ["", "scratch-exp-17", "scratch-exp-18"],
+    "assistant-docs": list(REGIONS),
 }
+TRANSCRIPT_SCHEMA: dict[str, dict[str, Any]] = {
+    "embedding": {"type": "dense_vector", "dimension": DIMENSION, "metric": "cosine"},
+    "text": {"type": "string", "full_text_search": {}},
+}
+"""The document index's schema: its embedding and searchable text; the rest is metadata."""
 
 
 def _vector(rng: random.Random) -> list[float]:
@@ -108,7 +116,27 @@ def seed(emulator: Emulator, policies_dir: Path, now: float) -> dict[str, int]:
         [(f"exp18-{i}", _vector(rng), {"run": 18}) for i in range(2_000)],
     )
     counts["kb-prod"] = len(chunks) + 5_000
+    counts["assistant-docs"] = _seed_transcripts(emulator, rng, now)
     return counts
+
+
+def _seed_transcripts(emulator: Emulator, rng: random.Random, now: float) -> int:
+    """A document index of assistant conversations that ended over the last 60 days."""
+    emulator.create_document_index("assistant-docs", TRANSCRIPT_SCHEMA)
+    for ns, n in REGIONS.items():
+        documents = []
+        for i in range(n):
+            doc: dict[str, Any] = {
+                "_id": f"{ns}-{i:05d}",
+                "embedding": _vector(rng),
+                "text": f"conversation {i} about {SOURCES[rng.randrange(len(SOURCES))]}",
+                "ended_at": int(now - rng.uniform(0, 60) * DAY),
+            }
+            if rng.random() < 0.03:
+                doc["review"] = True
+            documents.append(doc)
+        emulator.upsert_documents("assistant-docs", ns, documents)
+    return sum(REGIONS.values())
 
 
 def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:

@@ -15,15 +15,18 @@ from hypothesis import HealthCheck, given, settings
 from retention.emulator import Emulator
 from retention.planning.plan import parse_time
 from tests.applying import model
-from tests.applying.world import cli, fresh_index, plan_and_apply, pointed_at, snapshot
-from tests.builders import seed, write_policies
+from tests.applying.world import cli, fill, fresh_index, plan_and_apply, pointed_at, snapshot
+from tests.builders import write_policies
 
 
-def check_world_live(emulator: Emulator, world: model.World, work: Path) -> None:
-    """`plan_live`/`apply_live` on `world`: exactly the unplanned records remain; re-plan empty."""
-    index = fresh_index(emulator, "prop")
+def check_world_live(
+    emulator: Emulator, world: model.World, work: Path, *, documents: bool = False
+) -> None:
+    """`plan_live`/`apply_live` on `world`: exactly the unplanned records remain; re-plan empty.
+    On a vector index, or a document index (`documents`) holding the same records."""
+    index = fresh_index(emulator, "prop", documents=documents)
     data = model.build(world, time.time())
-    seed(emulator, index, data)
+    fill(emulator, index, data, documents=documents)
     policies = write_policies(work / "policies", model.documents(world, index))
     before = snapshot(emulator, index, model.NAMESPACES)
     plan, report, again = asyncio.run(plan_and_apply(emulator, policies))
@@ -40,11 +43,13 @@ def check_world_live(emulator: Emulator, world: model.World, work: Path) -> None
     assert all(p.status == "ready" for p in again.policies)
 
 
-def check_world(emulator: Emulator, world: model.World, work: Path) -> None:
+def check_world(
+    emulator: Emulator, world: model.World, work: Path, *, documents: bool = False
+) -> None:
     """Plan, apply and re-plan `world` with the CLI; exactly the unplanned records remain."""
-    index = fresh_index(emulator, "prop")
+    index = fresh_index(emulator, "prop", documents=documents)
     data = model.build(world, time.time())
-    seed(emulator, index, data)
+    fill(emulator, index, data, documents=documents)
     policies = write_policies(work / "policies", model.documents(world, index))
     planfile = work / "plan.json"
     with pointed_at(emulator):
@@ -95,10 +100,48 @@ def test_apply_deletes_exactly_the_plan_many(
         check_world_live(emulators[world.semantics], world, Path(work))
 
 
-@pytest.mark.parametrize("seed_", [1, pytest.param(2, marks=pytest.mark.slow)])
-def test_apply_on_a_larger_random_world(
-    emulators: tuple[Emulator, Emulator], tmp_path: Path, seed_: int
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(world=model.worlds())
+def test_apply_deletes_exactly_the_plan_on_a_document_index(
+    emulators: tuple[Emulator, Emulator], world: model.World
 ) -> None:
-    """A seeded world of 1,500 records with every rule kind, protection and hold at once."""
+    """The same property on a document index: counts by filtered fetch, deletes by the
+    documents API, the schema's vector and text beside the metadata."""
+    with tempfile.TemporaryDirectory() as work:
+        check_world_live(emulators[world.semantics], world, Path(work), documents=True)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(world=model.worlds(max_records=60))
+def test_apply_deletes_exactly_the_plan_on_a_document_index_many(
+    emulators: tuple[Emulator, Emulator], world: model.World
+) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        check_world_live(emulators[world.semantics], world, Path(work), documents=True)
+
+
+@pytest.mark.parametrize(
+    ("seed_", "documents"),
+    [
+        (1, False),
+        (3, True),
+        pytest.param(2, False, marks=pytest.mark.slow),
+        pytest.param(4, True, marks=pytest.mark.slow),
+    ],
+)
+def test_apply_on_a_larger_random_world(
+    emulators: tuple[Emulator, Emulator], tmp_path: Path, seed_: int, documents: bool
+) -> None:
+    """A seeded world of 1,500 records with every rule kind, protection and hold at once, in a
+    vector index or a document index."""
     world = model.random_world(random.Random(seed_), 1500)
-    check_world(emulators[seed_ % 2], world, tmp_path)
+    check_world(emulators[seed_ % 2], world, tmp_path, documents=documents)

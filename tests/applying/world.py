@@ -21,16 +21,26 @@ from retention.pinecone import Pacer, PineconeClient, PineconeSettings, connect
 from retention.pipeline import apply_live, plan_live
 from retention.planning.plan import Plan, from_document, to_document
 from retention.policy import load_policies
+from tests.builders import DOCUMENT_SCHEMA, Data, seed, seed_documents
 
 DIM = 2
 _names = itertools.count()
 
 
-def fresh_index(emulator: Emulator, stem: str = "idx") -> str:
-    """A new, empty index with a name no other test uses."""
+def fresh_index(emulator: Emulator, stem: str = "idx", *, documents: bool = False) -> str:
+    """A new, empty index with a name no other test uses: a vector index, or a document
+    index of schema `DOCUMENT_SCHEMA`."""
     name = f"{stem}-{os.getpid()}-{next(_names)}"
-    emulator.create_index(name, DIM)
+    if documents:
+        emulator.create_document_index(name, DOCUMENT_SCHEMA)
+    else:
+        emulator.create_index(name, DIM)
     return name
+
+
+def fill(emulator: Emulator, index: str, data: Data, *, documents: bool = False) -> None:
+    """Store `data` in `index`, as records or as documents."""
+    (seed_documents if documents else seed)(emulator, index, data)
 
 
 def snapshot(emulator: Emulator, index: str, namespaces: Sequence[str]) -> dict[str, set[str]]:

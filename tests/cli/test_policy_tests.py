@@ -41,7 +41,8 @@ def test_the_example_policies_pass_their_tests(capsys: pytest.CaptureFixture[str
     assert run.out.splitlines() == [
         "PASS support-examples (10 expectations)",
         "PASS knowledge-base-examples (6 expectations)",
-        "2 passed, 0 failed",
+        "PASS assistant-transcript-examples (4 expectations)",
+        "3 passed, 0 failed",
     ]
 
 

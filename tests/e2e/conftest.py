@@ -28,6 +28,9 @@ class Seeded:
 def seed_with_sdk(emulator: Emulator, data: dict[str, Any]) -> None:
     pc = Pinecone(api_key="test-key", host=emulator.controller_url)
     for index_name, namespaces in data.items():
+        if index_name in dataset.DOCUMENT_INDEXES:
+            seed_documents_with_sdk(pc, index_name, namespaces)
+            continue
         model = pc.indexes.create(
             name=index_name,
             dimension=4,
@@ -41,6 +44,19 @@ def seed_with_sdk(emulator: Emulator, data: dict[str, Any]) -> None:
                 for rid, meta in records.items()
             ]
             index.upsert(vectors=vectors, namespace=ns, batch_size=500)
+
+
+def seed_documents_with_sdk(pc: Pinecone, name: str, namespaces: dict[str, Any]) -> None:
+    """A document index (API 2026-07) made and filled through the SDK's `index.documents`."""
+    model = pc.indexes.create(name=name, schema={"fields": dataset.DOCUMENT_INDEXES[name]})
+    index = pc.index(host=model.host)
+    for ns, records in namespaces.items():
+        documents = [
+            {"_id": rid, "embedding": [0.1, 0.2, 0.3, 0.4], "text": f"conversation {rid}", **meta}
+            for rid, meta in records.items()
+        ]
+        for start in range(0, len(documents), 1000):
+            index.documents.upsert(namespace=ns, documents=documents[start : start + 1000])
 
 
 @pytest.fixture

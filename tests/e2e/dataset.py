@@ -37,6 +37,29 @@ def support_namespace(prefix: str, n: int, now: float) -> dict[str, dict[str, An
     return records
 
 
+DOCUMENT_INDEXES = {
+    "assistant-docs": {
+        "embedding": {"type": "dense_vector", "dimension": 4, "metric": "cosine"},
+        "text": {"type": "string", "full_text_search": {}},
+    }
+}
+"""The document indexes of the dataset (API 2026-07), by schema; the others are vector indexes."""
+
+
+def transcripts(region: str, n: int, now: float) -> dict[str, dict[str, Any]]:
+    """Conversations that ended over the last 60 days; some flagged for review, a few with no
+    end time (still open)."""
+    records: dict[str, dict[str, Any]] = {}
+    for i in range(n):
+        meta: dict[str, Any] = {"channel": "web" if i % 3 else "app"}
+        if i % 40:
+            meta["ended_at"] = int(now - (i + 0.5) * 60 * DAY / n)
+        if i % 11 == 0:
+            meta["review"] = True
+        records[f"{region}-conv-{i:04d}"] = meta
+    return records
+
+
 def build(now: float) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """index -> namespace -> id -> metadata."""
     support = {
@@ -62,6 +85,10 @@ def build(now: float) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
         kb[f"doc-123#{chunk:02d}"] = {"doc": "doc-123", "pinned": chunk == 0}
     return {
         "support-prod": support,
+        "assistant-docs": {
+            "conv-eu": transcripts("eu", 300, now),
+            "conv-us": transcripts("us", 200, now),
+        },
         "kb-prod": {
             "__default__": kb,
             "scratch-1": {f"s1-{i}": {"run": i} for i in range(300)},
@@ -130,6 +157,14 @@ def expected(data: dict[str, Any], as_of: datetime) -> dict[tuple[str, str, str,
         and m["superseded_at"] < (now - 7 * DAY) * 1000
         and m.get("pinned") is not True
     }
+    for ns, recs in data["assistant-docs"].items():
+        out[("assistant-transcripts", "expire-transcripts", "assistant-docs", ns)] = {
+            i
+            for i, m in recs.items()
+            if isinstance(m.get("ended_at"), int)
+            and m["ended_at"] < now - 30 * DAY
+            and m.get("review") is not True
+        }
     for ns in ("scratch-1", "scratch-2"):
         out[("scratch-purge", "purge-scratch", "kb-prod", ns)] = set(data["kb-prod"][ns])
     return out

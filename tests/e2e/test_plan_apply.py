@@ -36,8 +36,16 @@ def test_plan_counts_match_an_independent_computation(
     assert kinds[("gdpr-erasure", "erasure-requests-2026-11")] == "deleteByIds"
     assert kinds[("knowledge-base", "drop-retracted-doc-123")] == "deleteByIds"
     assert kinds[("scratch-purge", "purge-scratch")] == "deleteAll"
+    assert kinds[("assistant-transcripts", "expire-transcripts")] == "deleteByFilter"
+    methods = {a["index"]: a["records"]["method"] for a in actions if a["kind"] == "deleteByFilter"}  # type: ignore[index]
+    assert methods == {
+        "support-prod": "dryRunCount",
+        "kb-prod": "dryRunCount",
+        "assistant-docs": "filteredFetch",
+    }
     assert doc["unmatchedNamespaces"] == [{"index": "kb-prod", "namespace": "archive"}]
     assert {p["name"]: p["status"] for p in doc["policies"]} == {  # type: ignore[union-attr]
+        "assistant-transcripts": "ready",
         "gdpr-erasure": "ready",
         "knowledge-base": "ready",
         "scratch-purge": "ready",
@@ -68,6 +76,11 @@ def test_apply_deletes_exactly_the_plan_and_replan_is_empty(
         assert gone == wanted, (index, ns)
     result = json.loads(report.read_text())
     assert all(a["verification"] == "verified" for a in result["actions"])
+    on_documents = [a for a in result["actions"] if a["index"] == "assistant-docs"]
+    assert on_documents and all(a["countedBy"] == "matched-records" for a in on_documents)
+    assert sum(a["deleted"] for a in on_documents) == sum(
+        len(ids) for k, ids in expect.items() if k[2] == "assistant-docs"
+    )
     assert main(["plan", str(POLICIES), "--detailed-exitcode"]) == 0
     assert "Plan: nothing to delete." in capsys.readouterr().out
 

@@ -33,7 +33,7 @@ def test_every_example_policy_is_valid(capsys: pytest.CaptureFixture[str]) -> No
     """The shipped examples validate, so the docs cannot drift from the language."""
     assert main(["validate", str(EXAMPLES)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "ok: 4 policies, 1 legal hold and 2 policy tests in 5 files"
+        "ok: 5 policies, 1 legal hold and 3 policy tests in 6 files"
     )
 
 
@@ -59,7 +59,13 @@ def test_examples_load_into_the_model() -> None:
     """The support-tickets example becomes the policy its YAML says, with the hold attached."""
     loaded = load_policies([EXAMPLES])
     by_name = {p.name: p for p in loaded.policies}
-    assert sorted(by_name) == ["gdpr-erasure", "knowledge-base", "scratch-purge", "support-tickets"]
+    assert sorted(by_name) == [
+        "assistant-transcripts",
+        "gdpr-erasure",
+        "knowledge-base",
+        "scratch-purge",
+        "support-tickets",
+    ]
     tickets = by_name["support-tickets"]
     assert tickets.index == "support-prod"
     assert tickets.namespaces.matches("tenant-acme")
@@ -103,7 +109,7 @@ def test_configmap_mount_is_read_once(tmp_path: Path) -> None:
     for entry in sorted(EXAMPLES.iterdir()):
         (tmp_path / entry.name).symlink_to(Path("..data") / entry.name)
     loaded = load_policies([tmp_path])
-    assert len(loaded.policies) == 4
+    assert len(loaded.policies) == 5
     assert all("..data" not in f and "..2026" not in f for f in loaded.files)
 
 
