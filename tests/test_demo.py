@@ -26,5 +26,5 @@ def test_demo_runs_to_a_verified_end() -> None:
         "5. re-plan   nothing left to delete: verified",
     ):
         assert step in text
-    assert "Plan: " in text and "records to delete in 7 namespaces of 2 indexes" in text
+    assert "Plan: " in text and "records to delete in 9 namespaces of 3 indexes" in text
     assert "every protected and held record kept" in text
