@@ -100,6 +100,12 @@ def next_token(data: Mapping[str, Any]) -> str | None:
     return str(token) if token else None
 
 
+def check_batch(ids: Sequence[str]) -> None:
+    """Refuse a delete batch Pinecone would refuse (or that would send nothing)."""
+    if not 1 <= len(ids) <= MAX_IDS_PER_REQUEST:
+        raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_REQUEST} IDs, got: {len(ids)}")
+
+
 def require_filter(filter: Filter) -> None:
     if not filter:
         raise ValueError("filter must not be empty: Pinecone rejects it, and it would mean 'all'")
@@ -138,6 +144,14 @@ class IndexClient:
             self._keys("delete_requests", ns): 1,
             self._keys("delete_records", ns): ids,
             self._keys("delete_records"): ids,
+        }
+
+    def filter_delete_weights(self, namespace: str) -> dict[Key, float]:
+        """What one filtered delete in `namespace` counts against."""
+        return {
+            self._keys("delete_requests", namespace): 1,
+            self._keys("delete_by_metadata_requests", namespace): 1,
+            self._keys("delete_by_metadata_requests"): 1,
         }
 
     def _keys(self, family: str, namespace: str | None = None) -> Key:
@@ -316,8 +330,7 @@ class IndexClient:
     async def delete_batch(self, ids: Sequence[str], namespace: str) -> DeleteResult:
         """Delete at most 1,000 records by ID in one request (a caller that runs its own
         workers, as the executor does, sends each batch through here)."""
-        if not 1 <= len(ids) <= MAX_IDS_PER_REQUEST:
-            raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_REQUEST} IDs, got: {len(ids)}")
+        check_batch(ids)
         ns = canonical_namespace(namespace)
         info = await self._delete(
             {"namespace": ns, "ids": list(ids)}, self.delete_weights(ns, len(ids))
@@ -358,12 +371,7 @@ class IndexClient:
         require_filter(filter)
         ns = canonical_namespace(namespace)
         info = await self._delete(
-            {"namespace": ns, "filter": filter},
-            {
-                self._keys("delete_requests", ns): 1,
-                self._keys("delete_by_metadata_requests", ns): 1,
-                self._keys("delete_by_metadata_requests"): 1,
-            },
+            {"namespace": ns, "filter": filter}, self.filter_delete_weights(ns)
         )
         return DeleteResult(requests=1, ids_sent=0, infos=(info,))
 

@@ -29,6 +29,7 @@ from retention.identifiers import MAX_IDS_PER_REQUEST, canonical_namespace
 from retention.pinecone.dataplane import (
     Filter,
     IndexClient,
+    check_batch,
     chunks,
     next_token,
     pages,
@@ -170,8 +171,7 @@ class DocumentIndexClient(IndexClient):
 
     async def delete_batch(self, ids: Sequence[str], namespace: str) -> DeleteResult:
         """Delete at most 1,000 documents by ID in one request."""
-        if not 1 <= len(ids) <= MAX_IDS_PER_REQUEST:
-            raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_REQUEST} IDs, got: {len(ids)}")
+        check_batch(ids)
         _, info = await self._post(
             namespace,
             "delete",
@@ -185,11 +185,7 @@ class DocumentIndexClient(IndexClient):
         """Delete every document in `namespace` matching `filter`, in one request; the answer
         says how many it matched."""
         require_filter(filter)
-        weights = {
-            self._keys("delete_requests", namespace): 1,
-            self._keys("delete_by_metadata_requests", namespace): 1,
-            self._keys("delete_by_metadata_requests"): 1,
-        }
+        weights = self.filter_delete_weights(namespace)
         data, info = await self._post(namespace, "delete", "delete", {"filter": filter}, weights)
         return DeleteResult(
             requests=1, ids_sent=0, infos=(info,), matched=_matched(data.get("matched_records"))
