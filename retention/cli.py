@@ -214,7 +214,12 @@ def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
         help="a zero-configuration tour on the embedded emulator",
         description="Seed the embedded emulator and run validate, plan, apply and verify.",
     )
-    demo.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
+    demo.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="policy files or directories (default: the example policies shipped with retention)",
+    )
     demo.set_defaults(dispatch=_demo)
     served = commands.add_parser(
         "emulator",

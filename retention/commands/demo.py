@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -139,11 +140,18 @@ def _seed_transcripts(emulator: Emulator, rng: random.Random, now: float) -> int
     return sum(REGIONS.values())
 
 
+def example_policies() -> Path:
+    """The example policies that ship inside the package (the repository's `policies/`), so
+    that the demo runs from any directory."""
+    return Path(str(resources.files("retention") / "examples"))
+
+
 def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
-    """Run the tour; return the exit code."""
+    """Run the tour on `paths`, or on the packaged example policies; return the exit code."""
 
     logs.configure(level="warning")
     log = logs.get_logger(command="demo")
+    paths = paths or [str(example_policies())]
     policies_dir = Path(paths[0])
 
     def say(text: str = "") -> None:
@@ -153,7 +161,7 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
     policies = load_policies(paths)
     say(
         f"1. validate  {len(policies.policies)} policies and {len(policies.holds)} legal hold(s) "
-        f"in {len(policies.files)} files: valid"
+        f"in {len(policies.files)} files of {policies_dir}: valid"
     )
 
     started = time.monotonic()
@@ -184,7 +192,8 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
     )
     say(
         "\nNext:\n"
-        "  - edit policies/*.yaml, then `retention validate` (add --format github in CI)\n"
+        f"  - copy {policies_dir} to your policy repository's policies/, edit them, then\n"
+        "    `retention validate` (add --format github in CI) and `retention demo policies/`\n"
         "  - `retention emulator --index support-prod:8` and point PINECONE_CONTROLLER_HOST at it\n"
         "  - against Pinecone: export PINECONE_API_KEY, then `retention plan --out plan.json`,\n"
         "    review it, and `retention apply plan.json`\n"

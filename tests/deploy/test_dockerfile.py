@@ -138,5 +138,5 @@ def test_dockerignore_keeps_what_the_build_copies() -> None:
     for source in sources:
         assert (REPO / source).exists(), source
         assert not ignored(source), f".dockerignore drops {source}"
-    for leftover in (".venv", ".git", "tests", "policies", "retention/__pycache__"):
+    for leftover in (".venv", ".git", "tests", "deploy", "retention/__pycache__"):
         assert ignored(leftover), f".dockerignore keeps {leftover}"
