@@ -36,6 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dispatch is None:
         parser.print_help(sys.stderr)
         return 1
+    if getattr(args, "log_format", "auto") != "auto":
+        from retention import logs  # structlog is imported only by commands that log
+
+        logs.choose_format(args.log_format)
     return run_command(dispatch, args)
 
 
@@ -226,6 +230,8 @@ def _parser(*, emulator: bool = True) -> argparse.ArgumentParser:
         help="run the Pinecone-compatible emulator",
         description="Serve a Pinecone-compatible API on loopback for tests and demos.",
     )
+    for name in ("plan", "apply", "run", "demo"):
+        _log_format_argument(commands.choices[name])
     if emulator:
         from retention.emulator.command import add_arguments, run
 
@@ -506,6 +512,18 @@ def _audit_arguments(commands: Commands) -> None:
     audit.add_argument("--format", choices=("text", "json", "csv"), default="text")
     _ledger_argument(audit)
     audit.set_defaults(dispatch=_audit)
+
+
+def _log_format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default="auto",
+        help=(
+            "log events on stderr as JSON lines or as short console lines (auto, the default: "
+            "console on a terminal, JSON elsewhere)"
+        ),
+    )
 
 
 def _retry_argument(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""The one structlog configuration: console lines in a terminal, JSON lines otherwise.
+"""The one structlog configuration: console lines in a terminal, JSON lines otherwise (or as
+`--log-format json|console` says).
 
 Events are stable snake_case names with their facts as fields (`plan_computed`, `delete_batch`,
 `rate_limited`, `apply_finished`), the same from the CLI and from the service, on stderr so that
@@ -60,22 +61,45 @@ def _masked(value: Any) -> Any:
     return value
 
 
+FORMATS = ("auto", "json", "console")
+"""`--log-format`: auto is console lines when stderr is a terminal, JSON lines otherwise."""
+
+_format = "auto"
+
+
+def choose_format(name: str) -> None:
+    """Set the format every later `configure` uses (the CLI's `--log-format`)."""
+    global _format
+    if name not in FORMATS:
+        raise ValueError(f"unknown log format {name!r}")
+    _format = name
+
+
+def interactive(stream: TextIO | None = None) -> bool:
+    """True when a person reads the events as they come: the format was left to `auto` and the
+    stream is a terminal. Commands then log only warnings around their own human output."""
+    return _format == "auto" and (stream or sys.stderr).isatty()
+
+
 def configure(
     *, json: bool | None = None, level: str = "info", stream: TextIO | None = None
 ) -> None:
-    """Configure structlog once; `json=None` picks JSON unless the stream is a terminal."""
+    """Configure structlog; `json=None` follows `--log-format` (auto: JSON unless the stream is a
+    terminal). Console lines are short (time of day, level, event, fields); JSON lines carry the
+    full ISO 8601 timestamp."""
     out = stream or sys.stderr
-    as_json = not out.isatty() if json is None else json
+    if json is None:
+        json = _format == "json" or (_format == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        if json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty(), pad_event=24)
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.TimeStamper(fmt="iso" if json else "%H:%M:%S", utc=True),
             _drop_secrets,
             renderer,
         ],

@@ -141,7 +141,7 @@ def apply(request: ApplyRequest, settings: ApplySettings, prepare: Prepare) -> i
     tell the outcome and return the exit code."""
     # On a terminal the progress bar and the summary tell the story; elsewhere (CI, a pod)
     # every step is a JSON event, one per batch.
-    logs.configure(level="warning" if sys.stderr.isatty() else "info")
+    logs.configure(level="warning" if logs.interactive() else "info")
     log = logs.get_logger(command="apply")
     retry = retry_policy(request.retry_for)
     stop = Stop()
