@@ -161,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             ledger=args.ledger,
             trend_runs=args.trend_runs,
+            shard=args.shard,
         )
     )
 
@@ -433,8 +434,9 @@ def _run_arguments(commands: Commands) -> None:
         help="reconcile the policies on their schedules (the Kubernetes pod)",
         description=(
             "Run the long-lived reconciler: each policy is planned, checked and applied on its "
-            "schedule; the policy directory is reloaded when it changes; health and metrics are "
-            "served over HTTP."
+            "schedule; the policy directory is reloaded when it changes; health (/healthz, "
+            "/readyz) and metrics (/metrics) are served over HTTP on --http-host:--http-port, "
+            "0.0.0.0:8080 unless told otherwise."
         ),
     )
     run.add_argument("paths", nargs="*", metavar="PATH", default=[DEFAULT_POLICY_PATH])
@@ -481,6 +483,15 @@ def _run_arguments(commands: Commands) -> None:
         help=(
             "the trend breaker weighs a firing against the median of the policy's last N "
             "applies in the ledger (7)"
+        ),
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N|auto",
+        help=(
+            "reconcile only the indexes of shard I of N (0-based), chosen by a stable hash of "
+            "(project, index), so N replicas never share an index; auto: I from the pod name's "
+            "ordinal (POD_NAME or HOSTNAME, NAME-I) and N from RETENTION_SHARDS"
         ),
     )
     run.set_defaults(dispatch=_run)

@@ -19,6 +19,7 @@ from retention.pinecone.client import POOL
 from retention.pinecone.transport import Lanes
 from retention.service.metrics import Metrics
 from retention.service.running import Service, ServiceSettings
+from retention.service.sharding import parse_shard
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class RunRequest:
     state_dir: str | None = None
     ledger: str | None = None
     trend_runs: int = 7
+    shard: str | None = None
+    """`--shard I/N` or `auto`; None reconciles every index."""
 
     def check(self) -> None:
         """Refuse, at start, what would otherwise surface later or never (a port out of range
@@ -59,6 +62,7 @@ class RunRequest:
 def run(request: RunRequest) -> int:
     """Serve until SIGTERM; the exit code of the service."""
     request.check()
+    shard = parse_shard(request.shard, os.environ)
     retry = retry_policy(request.retry_for)
     state = state_dir(str(request.state_dir or default_state_dir()))
     path = ledger_path(request.ledger, state)
@@ -81,6 +85,7 @@ def run(request: RunRequest) -> int:
         grace=request.grace,
         state_dir=state,
         trend_runs=request.trend_runs,
+        shard=shard,
     )
     metrics = Metrics()
 

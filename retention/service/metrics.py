@@ -134,6 +134,22 @@ class Metrics:
         self.policies = Gauge(
             "retention_policies_loaded", "Policies in the running set.", registry=r
         )
+        self.policies_scheduled = Gauge(
+            "retention_policies_scheduled",
+            "Policies this replica schedules: all loaded ones, or those of its shard's indexes.",
+            registry=r,
+        )
+        self.shard = Gauge(
+            "retention_shard_info",
+            "1, labelled with the shard this replica serves (0-based) and the shard count.",
+            ["shard", "shards"],
+            registry=r,
+        )
+        self.shards = Gauge(
+            "retention_shards",
+            "The shard count this replica was started with (1: not sharded).",
+            registry=r,
+        )
 
     def transport(self, inner: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncBaseTransport:
         """An httpx transport that counts every request to Pinecone by operation and outcome."""

@@ -28,6 +28,7 @@ from retention.service.http import listen, make_app, make_server
 from retention.service.metrics import Metrics
 from retention.service.reconciler import Reconciler
 from retention.service.scheduling import MISFIRE_GRACE, period_of, trigger_for
+from retention.service.sharding import Shard
 from retention.service.state import read_last_success
 from retention.service.watching import content_digest
 
@@ -51,6 +52,8 @@ class ServiceSettings:
     """The trend breaker weighs a firing against the median of this many earlier applies."""
     ready_ttl: float = 15.0
     """How long a successful Pinecone check keeps the service ready."""
+    shard: Shard = field(default_factory=Shard)
+    """The (project, index) pairs this replica reconciles (all of them unless sharded)."""
     apply: ApplySettings = field(default_factory=ApplySettings)
 
 
@@ -108,14 +111,22 @@ class Service:
                 keeping=len(self.reconciler.policies.policies) if self.reconciler.policies else 0,
             )
             return False
-        self._install(policies)
+        shard = self.settings.shard
+        owned = shard.restrict(policies)
+        self._install(owned)
         self.metrics.reloads.inc()
         self.metrics.policies.set(len(policies.policies))
+        self.metrics.policies_scheduled.set(len(owned.policies))
         self.log.info(
             "config_loaded",
-            policies=[p.name for p in policies.policies],
-            holds=[h.name for h in policies.holds],
+            policies=[p.name for p in owned.policies],
+            holds=[h.name for h in owned.holds],
             digest=policies.digest,
+            **(
+                {"shard": shard.label, "other_shards": len(policies.policies) - len(owned.policies)}
+                if shard.count > 1
+                else {}
+            ),
         )
         return True
 
@@ -191,19 +202,23 @@ class Service:
             "uptime_seconds": round(time.monotonic() - self.started, 1),
             "scheduler": self.scheduler.running,
             "jobs_running": len(self.running),
+            "shard": self.settings.shard.label,
         }
 
     async def ready(self) -> tuple[bool, dict[str, object]]:
         loaded = self.reconciler.policies is not None
+        facts: dict[str, object] = {"policies_loaded": loaded, "shard": self.settings.shard.label}
+        if loaded and self.reconciler.policies is not None:
+            facts["policies"] = len(self.reconciler.policies.policies)
         now = time.monotonic()
         if self._pinecone_ok_at is None or now - self._pinecone_ok_at > self.settings.ready_ttl:
             try:
                 for client in self.client.clients():  # every project reached so far
                     await asyncio.wait_for(client.control.list_indexes(), timeout=5.0)
             except (RetentionError, TimeoutError) as exc:
-                return False, {"policies_loaded": loaded, "pinecone": f"unreachable: {exc}"}
+                return False, {**facts, "pinecone": f"unreachable: {exc}"}
             self._pinecone_ok_at = now
-        return loaded, {"policies_loaded": loaded, "pinecone": "ok"}
+        return loaded, {**facts, "pinecone": "ok"}
 
     # -- the whole life
 
@@ -213,6 +228,9 @@ class Service:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
+        shard = self.settings.shard
+        self.metrics.shard.labels(str(shard.index), str(shard.count)).set(1)
+        self.metrics.shards.set(shard.count)
         self.scheduler.start()
         self.reload()
         server = make_server(
@@ -226,6 +244,7 @@ class Service:
             "service_started",
             http_port=sockets[0].getsockname()[1],
             observe=self.settings.observe,
+            shard=self.settings.shard.label,
         )
         await self.shutdown.wait()
 

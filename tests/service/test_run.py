@@ -136,7 +136,13 @@ def test_reconciles_on_schedule_reloads_and_stops_cleanly(
     # 100 records one hour apart (ages 0.5h .. 99.5h); older than 3 days leaves 72.
     wait_for(lambda: left(emu) == 72)
     ready = httpx.get(url + "/readyz").json()
-    assert ready == {"ready": True, "policies_loaded": True, "pinecone": "ok"}
+    assert ready == {
+        "ready": True,
+        "policies_loaded": True,
+        "policies": 1,
+        "shard": "0/1",
+        "pinecone": "ok",
+    }
     deleted = 'retention_records_deleted_total{index="idx",namespace="t-a",policy="chat"} 28.0'
     wait_for(lambda: deleted in httpx.get(url + "/metrics").text)
     metrics = httpx.get(url + "/metrics").text
