@@ -54,6 +54,8 @@ def test_the_package_ships_every_example_policy_file() -> None:
 
 def test_a_demo_path_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     """An explicit path is used as given: a missing one is the loader's one-line error."""
+    out = io.StringIO()
     with pytest.raises(PolicyErrors) as caught:
-        run_demo([str(tmp_path / "nowhere")], out=io.StringIO())
+        run_demo([str(tmp_path / "nowhere")], out=out)
     assert "no such file or directory" in str(caught.value.errors[0])
+    assert out.getvalue() == ""

@@ -157,8 +157,8 @@ def run_demo(paths: list[str], out: TextIO = sys.stdout) -> int:
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
+    policies = load_policies(paths)  # a bad path is its one line, before anything is printed
     say("retention demo: policies as code for Pinecone, on the embedded emulator\n")
-    policies = load_policies(paths)
     say(
         f"1. validate  {len(policies.policies)} policies and {len(policies.holds)} legal hold(s) "
         f"in {len(policies.files)} files of {policies_dir}: valid"
