@@ -201,3 +201,38 @@ def actor(environ: Mapping[str, str] | None = None) -> str:
         return f"pod:{env['HOSTNAME']}"
     user = env.get("USER") or env.get("LOGNAME") or "unknown"
     return f"user:{user}@{socket.gethostname()}"
+
+
+RUN_LOCK = "run.lock"
+
+
+def lock_state_dir(state: Path) -> int:
+    """Hold `state/run.lock` for this process's life (an exclusive flock); the file descriptor.
+
+    Two `retention run` processes on one state directory (a Deployment scaled to 2 on one
+    volume, a second copy started by hand) would plan and delete the same records at the same
+    time and write one ledger. The second is refused, naming the first; the kernel releases
+    the lock when the holder exits, however it exits.
+    """
+    import fcntl
+
+    path = state / RUN_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise LockHeld(
+                f"{path} is held by {holder}: another retention run uses this state directory "
+                "(shard the replicas, or give each its own --state-dir)"
+            ) from None
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    return fd
+
+
+class LockHeld(Exception):
+    """The state directory's run lock is held by another process."""

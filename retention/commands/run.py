@@ -14,7 +14,7 @@ from retention.applying.ledger import LEDGER_FILE, Ledger, ledger_path
 from retention.commands.common import DEFAULT_RETRY_FOR
 from retention.commands.connecting import client_from_env, retry_policy
 from retention.errors import RetentionError
-from retention.host import default_state_dir
+from retention.host import LockHeld, default_state_dir, lock_state_dir, os_reason
 from retention.pinecone.client import POOL
 from retention.pinecone.transport import Lanes
 from retention.service.metrics import Metrics
@@ -65,6 +65,14 @@ def run(request: RunRequest) -> int:
     shard = parse_shard(request.shard, os.environ)
     retry = retry_policy(request.retry_for)
     state = state_dir(str(request.state_dir or default_state_dir()))
+    try:
+        lock = lock_state_dir(state)
+    except LockHeld as exc:
+        raise RetentionError(str(exc)) from None
+    except OSError as exc:
+        raise RetentionError(
+            f"--state-dir {state}: cannot lock it: {os_reason(exc, state)}"
+        ) from None
     path = ledger_path(request.ledger, state)
     if Path(os.path.realpath(path)).parent == Path(os.path.realpath(state)) and (
         path.name != LEDGER_FILE
@@ -99,6 +107,7 @@ def run(request: RunRequest) -> int:
         return eventloop.run(serve())
     finally:
         ledger.close()
+        os.close(lock)
 
 
 def state_dir(value: str) -> Path:

@@ -269,3 +269,30 @@ def test_run_with_its_port_taken_exits_1_before_scheduling(emu: Emulator, tmp_pa
         "the port is in use\n"
     )
     assert left(emu) == 100
+
+
+def test_a_second_run_on_the_same_state_directory_is_refused(
+    emu: Emulator, service: tuple[subprocess.Popen[bytes], str, Path, Path], tmp_path: Path
+) -> None:
+    """Two unsharded reconcilers on one state directory would delete the same records twice
+    and write one ledger: the second exits 1 in one line naming the first, before it connects."""
+    proc, _, policies, _ = service
+    wait_for(lambda: left(emu) == 72)
+    env = {
+        **os.environ,
+        "PINECONE_API_KEY": "test-key",
+        "PINECONE_CONTROLLER_HOST": emu.controller_url,
+        "RETENTION_STATE_DIR": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "retention", "run", str(policies), "--http-port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("retention: error: ") and "run.lock is held by pid " in line
+    assert f"pid {proc.pid} " in line
+    assert proc.poll() is None  # the first one runs on
