@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from retention.service.metrics import Metrics
 from tests.builders import hold, policy, seed, ttl_rule, write_policies
 from tests.deploy.kube import DEPLOY, KUBERNETES_VERSION, kubectl, load_all, render
 from tests.deploy.prometheus_operator import PROMETHEUS_RULE, SERVICE_MONITOR
-from tests.service.test_run import free_port, start_run, wait_for
+from tests.service.test_run import served, wait_for
 
 MONITORING = DEPLOY / "monitoring"
 METRIC = re.compile(r"\bretention_[a-z_]+\b")
@@ -49,24 +48,9 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[
                 hold("mistyped", "idx", ["tenant-*"], [{"legal_hold": True}]),
             ],
         )
-        port = free_port()
-        proc = start_run(
-            emu,
-            policies,
-            home / "run.log",
-            "--http-port",
-            str(port),
-            RETENTION_STATE_DIR=str(home / "state"),
-        )
-        try:
-            wait_for(lambda: (home / "state" / "expire.report.json").exists(), timeout=60)
-            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        with served(emu, policies, home) as run:
+            wait_for(lambda: (run.state / "expire.report.json").exists(), timeout=60)
+            text = httpx.get(run.url + "/metrics", timeout=5).text
     labels: dict[str, set[str]] = {}
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
     for family in text_string_to_metric_families(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,39 @@ def start_run(emu: Emulator, policies: Path, log: Path, *args: str, **env: str) 
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running `retention run`: its process, URL, log file and state directory."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    state: Path
+
+
+@contextlib.contextmanager
+def served(emu: Emulator, policies: Path, home: Path, *args: str) -> Iterator[Served]:
+    """`retention run POLICIES ARGS` with its own state directory under `home`, once /healthz
+    answers; SIGTERM (then SIGKILL) on the way out."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    state, log = home / "state", home / "run.log"
+    proc = start_run(
+        emu, policies, log, "--http-port", str(port), *args, RETENTION_STATE_DIR=str(state)
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _get(url + "/healthz") == 200)
+        yield Served(proc, url, log, state)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from retention.emulator import Emulator, EmulatorConfig
 from retention.policy import load_policies
 from retention.service.sharding import Shard, shard_of
 from tests.builders import hold, policy, seed, ttl_rule, write_policies
-from tests.service.test_run import free_port, start_run, wait_for
+from tests.service.test_run import served, wait_for
 
 SHARDS = 3
 DAY = 86_400
@@ -144,8 +144,11 @@ def test_three_shards_cover_every_policy_once_without_429s_and_delete_as_one(
     runs = []
     with ExitStack() as stack:
         for i in range(SHARDS):
-            runs.append(_start(stack, sharded, policies, tmp_path / f"shard-{i}", f"{i}/{SHARDS}"))
-        alone = _start(stack, single, policies, tmp_path / "single", None)
+            home = tmp_path / f"shard-{i}"
+            run = stack.enter_context(served(sharded, policies, home, "--shard", f"{i}/{SHARDS}"))
+            runs.append((run.state, run.url, run.log))
+        one = stack.enter_context(served(single, policies, tmp_path / "single"))
+        alone = (one.state, one.url, one.log)
         for state, _, _ in [*runs, alone]:
             wait_for(lambda state=state: bool(reconciled(state)), timeout=60)
         wait_for(lambda: set().union(*(reconciled(s) for s, _, _ in runs)) >= names, timeout=90)
@@ -177,41 +180,3 @@ def test_three_shards_cover_every_policy_once_without_429s_and_delete_as_one(
         held = {r for r in ids if int(r.rsplit("-", 1)[1]) % 13 == 0}
         if name in (indexes[0], indexes[-1]):
             assert held <= after[(name, ns)]
-
-
-def _start(
-    stack: ExitStack, emu: Emulator, policies: Path, home: Path, shard: str | None
-) -> tuple[Path, str, Path]:
-    """A `retention run` subprocess with its own state directory; (state, url, log)."""
-    home.mkdir()
-    port = free_port()
-    extra = ["--shard", shard] if shard else []
-    proc = start_run(
-        emu,
-        policies,
-        home / "run.log",
-        "--http-port",
-        str(port),
-        *extra,
-        RETENTION_STATE_DIR=str(home / "state"),
-    )
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except Exception:
-            proc.kill()
-            proc.wait()
-
-    stack.callback(stop)
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(url))
-    return home / "state", url, home / "run.log"
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
