@@ -23,8 +23,9 @@ from retention.policy import PolicySet
 
 MAX_SHARDS = 1024
 
-_ORDINAL = re.compile(r"-(\d+)$")
-_SPLIT = re.compile(r"^(\d+)/(\d+)$")
+_ORDINAL = re.compile(r"-([0-9]{1,6})$")
+_SPLIT = re.compile(r"^([0-9]{1,6})/([0-9]{1,6})$")
+_COUNT = re.compile(r"^[0-9]{1,6}$")
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,20 @@ class Shard:
 
     def restrict(self, policies: PolicySet) -> PolicySet:
         """The set this shard reconciles: the policies of its indexes, and the legal holds that
-        reach them. A hold is kept when its own index is in the shard (its gauge is exported
-        here, and only here) or when it names the index of a kept policy: a hold matches
-        policies by index name, and sharding must never take a protection away."""
+        reach them. A hold is kept when its own index is in the shard, when it names the index of
+        a kept policy (a hold matches policies by index name, and sharding must never take a
+        protection away), or when no policy at all uses its index: such a hold is most likely
+        mistyped, and every shard then reports it (`retention_hold_unmatched`), so a shard
+        without policies cannot hide it."""
         if self.count == 1:
             return policies
         owned = tuple(p for p in policies.policies if self.owns(p.project, p.index))
         names = {p.index for p in owned}
+        used = {p.index for p in policies.policies}
         holds = tuple(
-            h for h in policies.holds if self.owns(h.project, h.index) or h.index in names
+            h
+            for h in policies.holds
+            if self.owns(h.project, h.index) or h.index in names or h.index not in used
         )
         return dataclasses.replace(policies, policies=owned, holds=holds)
 
@@ -98,10 +104,10 @@ def parse_shard(value: str | None, env: Mapping[str, str]) -> Shard:
 
 def _auto(env: Mapping[str, str]) -> Shard:
     count_text = env.get("RETENTION_SHARDS", "").strip()
-    if not count_text.isdigit():
+    if not _COUNT.match(count_text):
         raise RetentionError(
             "--shard auto needs RETENTION_SHARDS, the number of shards (the StatefulSet's "
-            f"replicas), as a whole number; got: {count_text or 'nothing'}"
+            f"replicas), as a whole number; got: {count_text[:40] or 'nothing'!r}"
         )
     count = int(count_text)
     name = env.get("POD_NAME") or env.get("HOSTNAME") or ""
@@ -109,7 +115,7 @@ def _auto(env: Mapping[str, str]) -> Shard:
     if not ordinal:
         raise RetentionError(
             f"--shard auto takes the shard from the pod name's ordinal (NAME-0, NAME-1, ...), "
-            f"but POD_NAME/HOSTNAME is {name or 'not set'!r}"
+            f"but POD_NAME/HOSTNAME is {name[:80] or 'not set'!r}"
         )
     index = int(ordinal.group(1))
     if 1 <= count <= MAX_SHARDS and index >= count:

@@ -80,7 +80,7 @@ def test_restrict_keeps_the_shards_policies_and_every_hold_that_reaches_them(
         for p in r.policies:
             assert {h.name for h in policies.holds_for(p.index, "ns")} <= {h.name for h in r.holds}
     lonely = [r for r in restricted if "h-lonely" in {h.name for h in r.holds}]
-    assert len(lonely) == 1  # its gauge comes from one replica
+    assert len(lonely) == 3  # no policy uses its index: every shard reports it
     assert Shard().restrict(policies) is policies
 
 
@@ -115,7 +115,14 @@ def test_parse_shard(value: str | None, env: dict[str, str], expected: Shard) ->
         ("auto", {"RETENTION_SHARDS": "3", "HOSTNAME": "laptop"}, "ordinal"),
         ("auto", {"RETENTION_SHARDS": "3", "HOSTNAME": "retention-3"}, "StatefulSet's replicas"),
         ("auto", {"RETENTION_SHARDS": "0", "HOSTNAME": "retention-0"}, "between 1 and 1024"),
-        ("99999999999999999999/3", {}, "numbered 0 to 2"),
+        ("9" * 5000 + "/3", {}, "I/N"),
+        ("0/" + "1" * 5000, {}, "I/N"),
+        ("\u0663/5", {}, "I/N"),
+        ("auto", {"RETENTION_SHARDS": "9" * 5000, "HOSTNAME": "r-0"}, "whole number"),
+        ("auto", {"RETENTION_SHARDS": "\u00b2", "HOSTNAME": "r-1"}, "whole number"),
+        ("auto", {"RETENTION_SHARDS": "3", "HOSTNAME": "r-" + "1" * 5000}, "ordinal"),
+        ("auto", {"RETENTION_SHARDS": "3", "HOSTNAME": "retention-\u0663"}, "ordinal"),
+        ("auto", {"RETENTION_SHARDS": "3", "HOSTNAME": "retention-"}, "ordinal"),
     ],
 )
 def test_a_bad_shard_is_one_line(value: str, env: dict[str, str], says: str) -> None:
