@@ -156,6 +156,7 @@ class Service:
             self.log.error("policy_unschedulable", policy=policy.name, error=str(exc))
             return
         self.metrics.schedule_seconds.labels(policy.name).set(period)
+        self._export_from_start(policy.name)
         if before is not None and (before.schedule, before.jitter) == (
             policy.schedule,
             policy.jitter,
@@ -173,6 +174,17 @@ class Service:
             replace_existing=True,
         )
         self.log.info("policy_scheduled", policy=policy.name, schedule=policy.schedule or "1h")
+
+    def _export_from_start(self, name: str) -> None:
+        """Series the alerts read, present from the policy's first scheduling: a counter first
+        seen at 1 has no increase for Prometheus (its first failure would page nobody), and a
+        last success known from the state directory is known before the next one."""
+        for outcome in ("error", "failed"):
+            self.metrics.runs.labels(name, outcome)
+        self.metrics.trend_blocked.labels(name)
+        succeeded = self.reconciler.last_success.get(name)
+        if succeeded is not None:
+            self.metrics.last_success.labels(name).set(succeeded.timestamp())
 
     async def _job(self, name: str) -> None:
         if self.shutdown.is_set():

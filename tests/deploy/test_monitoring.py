@@ -34,8 +34,8 @@ TARGET_LABELS = {"instance", "job", "namespace", "pod", "service", "container", 
 
 
 @pytest.fixture(scope="module")
-def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[str]]]:
-    """metric family (and sample) name -> label names, from a real `retention run`'s /metrics."""
+def exposition(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The /metrics text of a real `retention run`, after its first reconcile."""
     home = tmp_path_factory.mktemp("run")
     now = time.time()
     with Emulator.start(EmulatorConfig(limits="off", indexes=(("idx", 2),))) as emu:
@@ -51,6 +51,13 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[
         with served(emu, policies, home) as run:
             wait_for(lambda: (run.state / "expire.report.json").exists(), timeout=60)
             text = httpx.get(run.url + "/metrics", timeout=5).text
+    yield text
+
+
+@pytest.fixture(scope="module")
+def scraped(exposition: str) -> dict[str, set[str]]:
+    """metric family (and sample) name -> label names, from the exposition."""
+    text = exposition
     labels: dict[str, set[str]] = {}
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
     for family in text_string_to_metric_families(text):
@@ -60,7 +67,18 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[
         for sample in family.samples:
             labels.setdefault(sample.name, set()).update(sample.labels)
             labels[family.name].update(sample.labels)
-    yield labels
+    return labels
+
+
+def test_the_series_alerts_count_on_exist_before_the_first_failure(exposition: str) -> None:
+    """A counter first seen at 1 has no increase() in Prometheus: the failure and trend series
+    an alert reads start at 0 as soon as the policy is scheduled."""
+    for sample in (
+        'retention_reconcile_runs_total{outcome="error",policy="expire"} 0.0',
+        'retention_reconcile_runs_total{outcome="failed",policy="expire"} 0.0',
+        'retention_trend_blocked_total{policy="expire"} 0.0',
+    ):
+        assert sample in exposition.splitlines(), sample
 
 
 def registry_names() -> set[str]:
@@ -148,7 +166,7 @@ def test_every_dashboard_query_names_exported_metrics_and_labels(
 
 def test_the_alerts_the_runbook_needs_are_shipped() -> None:
     """Reconcile failing, overdue records past the schedule, a hold matching nothing, a 429
-    rate, a trend-breaker block, rejected policies and a shard down."""
+    rate, a trend-breaker block, rejected policies, a shard down and no reconciler at all."""
     alerts = {r["alert"]: r for r in rules()}
     expected = {
         "RetentionRecordsOverdue": {
@@ -167,6 +185,7 @@ def test_the_alerts_the_runbook_needs_are_shipped() -> None:
         "RetentionTrendBlocked": {"retention_trend_blocked_total"},
         "RetentionPoliciesRejected": {"retention_config_reload_failures_total"},
         "RetentionShardDown": {"retention_shards"},
+        "RetentionAbsent": {"retention_shards"},
     }
     assert set(alerts) == set(expected)
     for name, metrics in expected.items():

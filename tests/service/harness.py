@@ -120,13 +120,14 @@ class World:
         return self.metrics.registry.get_sample_value(name, labels)
 
     def runs(self, policy: str) -> dict[str, float]:
-        """The policy's runs counted so far, by outcome."""
+        """The policy's runs counted so far, by outcome (the series the service creates at 0
+        for the alerts, before any such run, are left out)."""
         return {
             s.labels["outcome"]: s.value
             for metric in self.metrics.registry.collect()
             if metric.name == "retention_reconcile_runs"
             for s in metric.samples
-            if s.name.endswith("_total") and s.labels["policy"] == policy
+            if s.name.endswith("_total") and s.labels["policy"] == policy and s.value
         }
 
     def pending(self, policy: str) -> float | None:

@@ -284,6 +284,12 @@ def test_the_service_schedules_the_first_firing_from_the_state_directory(
         "retention_policy_schedule_seconds", {"policy": "chat"}
     )
     assert schedule == 7200.0
+    # The last success is exported at once, not only after the next one: an alert on how long
+    # a policy has gone without success must not read "never" after every restart.
+    restored = service.metrics.registry.get_sample_value(
+        "retention_last_success_timestamp_seconds", {"policy": "chat"}
+    )
+    assert restored == (NOW - ago).timestamp()
 
 
 def test_a_service_whose_state_cannot_be_read_says_so_and_fires_at_once(tmp_path: Path) -> None:
