@@ -206,17 +206,16 @@ def actor(environ: Mapping[str, str] | None = None) -> str:
 RUN_LOCK = "run.lock"
 
 
-def lock_state_dir(state: Path) -> int:
-    """Hold `state/run.lock` for this process's life (an exclusive flock); the file descriptor.
+def hold_run_lock(path: Path, what: str) -> int:
+    """Hold the lock file `path` for this process's life (an exclusive flock); its descriptor.
 
-    Two `retention run` processes on one state directory (a Deployment scaled to 2 on one
-    volume, a second copy started by hand) would plan and delete the same records at the same
-    time and write one ledger. The second is refused, naming the first; the kernel releases
-    the lock when the holder exits, however it exits.
+    Two `retention run` processes on one state directory or one ledger (a Deployment scaled to
+    2 on one volume, a second copy started by hand) would plan and delete the same records at
+    the same time and write one ledger. The second is refused, naming the first and `what` it
+    shares; the kernel releases the lock when the holder exits, however it exits.
     """
     import fcntl
 
-    path = state / RUN_LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -225,8 +224,9 @@ def lock_state_dir(state: Path) -> int:
         os.close(fd)
         if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
             raise LockHeld(
-                f"{path} is held by {holder}: another retention run uses this state directory "
-                "(shard the replicas, or give each its own --state-dir)"
+                f"{path} is held by {holder}: another retention run uses this {what}. Two "
+                "unsharded reconcilers delete the same records twice: run one, or shard them "
+                "(--shard), each with its own state directory and ledger"
             ) from None
         raise
     os.ftruncate(fd, 0)
@@ -235,4 +235,4 @@ def lock_state_dir(state: Path) -> int:
 
 
 class LockHeld(Exception):
-    """The state directory's run lock is held by another process."""
+    """A run lock is held by another process."""

@@ -14,7 +14,7 @@ from retention.applying.ledger import LEDGER_FILE, Ledger, ledger_path
 from retention.commands.common import DEFAULT_RETRY_FOR
 from retention.commands.connecting import client_from_env, retry_policy
 from retention.errors import RetentionError
-from retention.host import LockHeld, default_state_dir, lock_state_dir, os_reason
+from retention.host import RUN_LOCK, LockHeld, default_state_dir, hold_run_lock, os_reason
 from retention.pinecone.client import POOL
 from retention.pinecone.transport import Lanes
 from retention.service.metrics import Metrics
@@ -65,22 +65,16 @@ def run(request: RunRequest) -> int:
     shard = parse_shard(request.shard, os.environ)
     retry = retry_policy(request.retry_for)
     state = state_dir(str(request.state_dir or default_state_dir()))
-    try:
-        lock = lock_state_dir(state)
-    except LockHeld as exc:
-        raise RetentionError(str(exc)) from None
-    except OSError as exc:
-        raise RetentionError(
-            f"--state-dir {state}: cannot lock it: {os_reason(exc, state)}"
-        ) from None
     path = ledger_path(request.ledger, state)
-    if Path(os.path.realpath(path)).parent == Path(os.path.realpath(state)) and (
-        path.name != LEDGER_FILE
-    ):
+    in_state = Path(os.path.realpath(path)).parent == Path(os.path.realpath(state))
+    if in_state and path.name != LEDGER_FILE:
         raise RetentionError(
             f"--ledger {path} is in the state directory, whose files the service rewrites; "
             f"name it {LEDGER_FILE} there, or put it elsewhere"
         )
+    locks = [_lock(state / RUN_LOCK, "state directory")]
+    if not in_state:
+        locks.append(_lock(path.with_name(path.name + "." + RUN_LOCK), "ledger"))
     ledger = Ledger.open(path)
     logs.configure()
     log = logs.get_logger(command="run")
@@ -107,7 +101,18 @@ def run(request: RunRequest) -> int:
         return eventloop.run(serve())
     finally:
         ledger.close()
-        os.close(lock)
+        for fd in locks:
+            os.close(fd)
+
+
+def _lock(path: Path, what: str) -> int:
+    """This run's hold on `path` (see `host.hold_run_lock`); one line when it cannot."""
+    try:
+        return hold_run_lock(path, what)
+    except LockHeld as exc:
+        raise RetentionError(str(exc)) from None
+    except OSError as exc:
+        raise RetentionError(f"cannot lock {path}: {os_reason(exc, path)}") from None
 
 
 def state_dir(value: str) -> Path:

@@ -306,28 +306,45 @@ def test_run_with_its_port_taken_exits_1_before_scheduling(emu: Emulator, tmp_pa
     assert left(emu) == 100
 
 
-def test_a_second_run_on_the_same_state_directory_is_refused(
-    emu: Emulator, service: tuple[subprocess.Popen[bytes], str, Path, Path], tmp_path: Path
+def test_a_second_run_on_the_same_state_directory_or_ledger_is_refused(
+    emu: Emulator, tmp_path: Path
 ) -> None:
-    """Two unsharded reconcilers on one state directory would delete the same records twice
-    and write one ledger: the second exits 1 in one line naming the first, before it connects."""
-    proc, _, policies, _ = service
-    wait_for(lambda: left(emu) == 72)
-    env = {
-        **os.environ,
-        "PINECONE_API_KEY": "test-key",
-        "PINECONE_CONTROLLER_HOST": emu.controller_url,
-        "RETENTION_STATE_DIR": str(tmp_path / "state"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "retention", "run", str(policies), "--http-port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    (line,) = done.stderr.splitlines()
-    assert line.startswith("retention: error: ") and "run.lock is held by pid " in line
-    assert f"pid {proc.pid} " in line
-    assert proc.poll() is None  # the first one runs on
+    """Two unsharded reconcilers on one state directory, or on one ledger, would delete the same
+    records twice and write one ledger: the second exits 1 in one line naming the first and
+    what they share, before it connects; the first runs on."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.yaml").write_text(POLICY.format(name="chat", age="3d"))
+    shared = tmp_path / "audit" / "ledger.sqlite"
+    shared.parent.mkdir()
+    with served(emu, policies, tmp_path / "first", "--ledger", str(shared)) as first:
+        wait_for(lambda: left(emu) == 72)
+        for state, what in ((first.state, "state directory"), (tmp_path / "other", "ledger")):
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "retention",
+                    "run",
+                    str(policies),
+                    "--http-port",
+                    "0",
+                    "--ledger",
+                    str(shared),
+                    "--state-dir",
+                    str(state),
+                ],
+                env={
+                    **os.environ,
+                    "PINECONE_API_KEY": "test-key",
+                    "PINECONE_CONTROLLER_HOST": emu.controller_url,
+                },
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 1, what
+            (line,) = done.stderr.splitlines()
+            assert line.startswith("retention: error: ") and " is held by pid " in line
+            assert f"pid {first.proc.pid} " in line and f"uses this {what}." in line
+        assert first.proc.poll() is None
