@@ -96,7 +96,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from retention.commands.policy_tests import run_tests
 
-    return run_tests(args.paths, output=args.format)
+    return run_tests(args.paths, output=args.format, allow_none=args.allow_none)
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -280,6 +280,11 @@ def _test_arguments(commands: Commands) -> None:
         choices=("text", "github"),
         default="text",
         help="github: GitHub Actions annotations for the failures",
+    )
+    tests.add_argument(
+        "--allow-none",
+        action="store_true",
+        help="exit 0 when there are no PolicyTest documents (default: that is an error)",
     )
     tests.set_defaults(dispatch=_test)
 
@@ -485,6 +490,11 @@ def _run_arguments(commands: Commands) -> None:
             "applies in the ledger (7)"
         ),
     )
+    _shard_argument(run)
+    run.set_defaults(dispatch=_run)
+
+
+def _shard_argument(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--shard",
         metavar="I/N|auto",
@@ -494,7 +504,6 @@ def _run_arguments(commands: Commands) -> None:
             "ordinal (POD_NAME or HOSTNAME, NAME-I) and N from RETENTION_SHARDS"
         ),
     )
-    run.set_defaults(dispatch=_run)
 
 
 def _ledger_argument(parser: argparse.ArgumentParser) -> None:

@@ -6,16 +6,18 @@
 #   OUT                 where plans, comments and reports are written
 #   BASE                pull-request: the git ref to compare with (origin/main)
 #   MAX_AGE             apply: refuse a plan older than this (24h)
+#   BRANCH, APPLY_BRANCH  apply: this run's branch, and the only one plans are applied from
 #   PINECONE_API_KEY    plan and apply; never printed
 #   GH_TOKEN            pull-request comment (gh api), with pull-requests: write
 #   FORK                pull-request: true when the pull request comes from a fork
 #   GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_OUTPUT, PR_NUMBER   as GitHub Actions sets them
 #
-#   action.sh validate        retention validate, and retention test if there are PolicyTests
+#   action.sh validate        retention validate and retention test (PolicyTests optional)
 #   action.sh plan-pr         the markdown plan against BASE, and the plan file
 #   action.sh comment         post the plan as one PR comment, updated in place later
 #   action.sh plan            plan the pushed commit; outputs deletions=true|false
-#   action.sh apply           apply the plan made for this very commit, refusing any other
+#   action.sh apply           apply the plan made for this very commit, if it is still the
+#                             newest of the apply branch; refuse any other
 set -euo pipefail
 
 POLICIES=${POLICIES:-policies/}
@@ -30,13 +32,9 @@ output() {
 
 validate() {
     retention validate --format github "$POLICIES"
-    # PolicyTests are optional in a policy repository (`retention test` refuses a directory
-    # without any, as a pre-commit hook that was asked for must).
-    if grep -rqE --include='*.yaml' --include='*.yml' '^kind:[[:space:]]*PolicyTest' "$POLICIES"; then
-        retention test --format github "$POLICIES"
-    else
-        echo "::notice::no PolicyTest documents in $POLICIES: retention test skipped"
-    fi
+    # PolicyTests are optional in a policy repository (without --allow-none, `retention test`
+    # refuses a directory that has none, as a pre-commit hook that was asked for must).
+    retention test --format github --allow-none "$POLICIES"
 }
 
 plan_pr() {
@@ -122,6 +120,22 @@ with open(sys.argv[1], encoding="utf-8") as f:
 ' "$plan_file")
     if [ "$revision" != "$GITHUB_SHA" ]; then
         echo "::error::the plan was made for commit ${revision:-unknown}, not $GITHUB_SHA: a stale plan is never applied; plan this commit again"
+        exit 1
+    fi
+    # Only the apply branch's newest commit is applied: a commit merged while this run waited
+    # for approval may add a legal hold this plan knows nothing of. Its own run applies it.
+    local branch=${BRANCH:?BRANCH: the branch of this run} allowed=${APPLY_BRANCH:-main} tip
+    if [ "$branch" != "$allowed" ]; then
+        echo "::error::plans are applied from $allowed only, and this run is on $branch"
+        exit 1
+    fi
+    tip=$(git ls-remote origin "refs/heads/$branch" | cut -f1) || tip=
+    if [ -z "$tip" ]; then
+        echo "::error::cannot read the newest commit of $branch from origin, so cannot tell whether this plan is still current"
+        exit 1
+    fi
+    if [ "$tip" != "$GITHUB_SHA" ]; then
+        echo "::error::$branch has moved on to $tip since $GITHUB_SHA was planned: its own run plans and applies it; this plan is not applied"
         exit 1
     fi
     retention apply "$plan_file" "$POLICIES" --max-age "${MAX_AGE:-24h}" --report "$OUT/report.json"

@@ -143,3 +143,12 @@ def test_no_tests_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     run = run_cli(capsys, "test", str(root))
     assert (run.code, run.out) == (1, "")
     assert run.messages == [f"retention: error: no PolicyTest documents under {root}"]
+
+
+def test_allow_none_makes_no_tests_a_success(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--allow-none (the GitHub Action's step) passes a directory without PolicyTests."""
+    root = folder(tmp_path)
+    run = run_cli(capsys, "test", str(root), "--allow-none")
+    assert (run.code, run.out) == (0, f"no PolicyTest documents under {root}: nothing to test\n")

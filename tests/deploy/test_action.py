@@ -103,6 +103,10 @@ def runner(tmp_path: Path) -> Iterator[Runner]:
         git(repo, "init", "-q", "-b", "main")
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "policies")
+        origin = tmp_path / "origin.git"  # what actions/checkout leaves: an origin to ask
+        git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+        git(repo, "remote", "add", "origin", str(origin))
+        git(repo, "push", "-q", "origin", "main")
         state = tmp_path / "comments.json"
         human = {"id": 7, "user": {"type": "User"}, "body": f"{MARKER}\nquoting the bot"}
         state.write_text(json.dumps([human]), encoding="utf-8")
@@ -125,6 +129,8 @@ def runner(tmp_path: Path) -> Iterator[Runner]:
             "RETENTION_STATE_DIR": str(tmp_path / "state"),
             "GITHUB_REPOSITORY": "acme/policies",
             "GITHUB_OUTPUT": str(outputs),
+            "BRANCH": "main",
+            "APPLY_BRANCH": "main",
             "GH_TOKEN": "not-a-real-token",
             "NO_COLOR": "1",
         }
@@ -142,7 +148,7 @@ def test_pull_request_comment_is_posted_once_and_updated_in_place(runner: Runner
     planned = runner.step("plan-pr", BASE="main")
     assert planned.returncode == 0, planned.stderr
     plan_md = (Path(runner.env["OUT"]) / "plan.md").read_text(encoding="utf-8")
-    assert "tickets/old" in plan_md and "60" in plan_md
+    assert "tickets/old 100d -> 60d" in plan_md and "| `tickets` | ready | 60 |" in plan_md
     assert (Path(runner.env["OUT"]) / "plan.json").is_file()
     assert runner.outputs()["plan"].endswith("plan.json")
 
@@ -159,7 +165,8 @@ def test_pull_request_comment_is_posted_once_and_updated_in_place(runner: Runner
     comments = json.loads(runner.comments.read_text(encoding="utf-8"))
     bots = [c for c in comments if c["user"]["type"] == "Bot"]
     assert len(bots) == 1 and bots[0]["body"].startswith(MARKER)
-    assert "30" in bots[0]["body"]
+    assert "tickets/old 100d -> 30d" in bots[0]["body"]  # the newest plan, not the first
+    assert "100d -> 60d" not in bots[0]["body"]
     assert comments[0]["body"] == f"{MARKER}\nquoting the bot"  # a person's comment: untouched
     calls = [json.loads(line) for line in Path(f"{runner.comments}.calls").read_text().splitlines()]
     assert [c[c.index("--method") + 1] if "--method" in c else "GET" for c in calls] == [
@@ -192,6 +199,11 @@ def test_main_plans_the_commit_applies_it_and_refuses_a_stale_plan(runner: Runne
     stale = runner.step("apply", GITHUB_SHA="0" * 40)
     assert stale.returncode == 1
     assert f"::error::the plan was made for commit {head}, not {'0' * 40}" in stale.stdout
+    assert runner.left() == 120
+
+    elsewhere = runner.step("apply", GITHUB_SHA=head, BRANCH="experiment")
+    assert elsewhere.returncode == 1
+    assert "::error::plans are applied from main only" in elsewhere.stdout
     assert runner.left() == 120
 
     applied = runner.step("apply", GITHUB_SHA=head)
@@ -231,7 +243,7 @@ def test_policy_tests_run_when_there_are_any(runner: Runner) -> None:
     done = runner.step("validate")
     assert done.returncode == 1
     assert "::error" in done.stdout and "old" in done.stdout
-    assert "retention test skipped" not in done.stdout
+    assert "nothing to test" not in done.stdout
 
 
 def test_a_pull_request_from_a_fork_is_validated_but_not_planned(runner: Runner) -> None:
@@ -242,3 +254,25 @@ def test_a_pull_request_from_a_fork_is_validated_but_not_planned(runner: Runner)
     assert runner.step("comment", PR_NUMBER="3").stdout.strip() == "no plan to comment"
     own = runner.step("plan-pr", FORK="false", **env)
     assert own.returncode == 1 and "PINECONE_API_KEY" in own.stderr
+
+
+def test_a_plan_is_not_applied_once_the_branch_has_moved_on(runner: Runner) -> None:
+    """A commit merged while the plan waited for approval (it might add a legal hold) makes the
+    plan stale: refused, nothing deleted; that commit's own run applies it."""
+    head = git(runner.repo, "rev-parse", "HEAD")
+    assert runner.step("plan").returncode == 0
+    (runner.repo / "policies" / "hold.yaml").write_text(
+        "apiVersion: retention/v1\nkind: LegalHold\nmetadata: {name: everything}\n"
+        "spec:\n  index: support\n  namespaces: {include: [tenant-*]}\n"
+        "  protect: [{created_at: {$gt: 0}}]\n",
+        encoding="utf-8",
+    )
+    git(runner.repo, "add", "-A")
+    git(runner.repo, "commit", "-q", "-m", "hold everything")
+    git(runner.repo, "push", "-q", "origin", "main")
+    newer = git(runner.repo, "rev-parse", "HEAD")
+    git(runner.repo, "checkout", "-q", head)  # the waiting run's checkout
+    done = runner.step("apply", GITHUB_SHA=head)
+    assert done.returncode == 1
+    assert f"::error::main has moved on to {newer} since {head} was planned" in done.stdout
+    assert runner.left() == 120
