@@ -93,3 +93,12 @@ def test_rendered_overlay_has_the_statefulset_instead_of_the_deployment() -> Non
     services = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "Service"}
     assert services[workload["spec"]["serviceName"]]["spec"]["clusterIP"] == "None"
     assert "retention-metrics" in services
+
+
+def test_gitops_never_prunes_the_base_state_claim() -> None:
+    """Switching to the sharded overlay drops the claim from the rendered manifests; Argo CD
+    and Flux must leave it, and the ledger in it, in place."""
+    (claim,) = load_all(BASE / "persistentvolumeclaim.yaml")
+    annotations = claim["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/sync-options"] == "Prune=false"
+    assert annotations["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
