@@ -220,7 +220,7 @@ class Service:
     async def ready(self) -> tuple[bool, dict[str, object]]:
         loaded = self.reconciler.policies is not None
         facts: dict[str, object] = {"policies_loaded": loaded, "shard": self.settings.shard.label}
-        if loaded and self.reconciler.policies is not None:
+        if self.reconciler.policies is not None:
             facts["policies"] = len(self.reconciler.policies.policies)
         now = time.monotonic()
         if self._pinecone_ok_at is None or now - self._pinecone_ok_at > self.settings.ready_ttl:

@@ -320,31 +320,19 @@ def test_a_second_run_on_the_same_state_directory_or_ledger_is_refused(
     with served(emu, policies, tmp_path / "first", "--ledger", str(shared)) as first:
         wait_for(lambda: left(emu) == 72)
         for state, what in ((first.state, "state directory"), (tmp_path / "other", "ledger")):
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "retention",
-                    "run",
-                    str(policies),
-                    "--http-port",
-                    "0",
-                    "--ledger",
-                    str(shared),
-                    "--state-dir",
-                    str(state),
-                ],
-                env={
-                    **os.environ,
-                    "PINECONE_API_KEY": "test-key",
-                    "PINECONE_CONTROLLER_HOST": emu.controller_url,
-                },
-                capture_output=True,
-                text=True,
-                timeout=60,
+            log = tmp_path / f"second-{what}.log"
+            second = start_run(
+                emu,
+                policies,
+                log,
+                "--http-port",
+                "0",
+                "--ledger",
+                str(shared),
+                RETENTION_STATE_DIR=str(state),
             )
-            assert done.returncode == 1, what
-            (line,) = done.stderr.splitlines()
+            assert second.wait(timeout=60) == 1, what
+            (line,) = log.read_text().splitlines()
             assert line.startswith("retention: error: ") and " is held by pid " in line
             assert f"pid {first.proc.pid} " in line and f"uses this {what}." in line
         assert first.proc.poll() is None

@@ -32,7 +32,8 @@ def index_names() -> list[str]:
     i = 0
     while len(names) < 8 or min(per.get(s, 0) for s in range(SHARDS)) < 2:
         name = f"tenant-index-{i:02d}"
-        per[shard_of(None, name, SHARDS)] = per.get(shard_of(None, name, SHARDS), 0) + 1
+        shard = shard_of(None, name, SHARDS)
+        per[shard] = per.get(shard, 0) + 1
         names.append(name)
         i += 1
     return names
@@ -141,32 +142,32 @@ def test_three_shards_cover_every_policy_once_without_429s_and_delete_as_one(
     before = records(sharded, indexes)
     assert before == records(single, indexes)
 
-    runs = []
     with ExitStack() as stack:
-        for i in range(SHARDS):
-            home = tmp_path / f"shard-{i}"
-            run = stack.enter_context(served(sharded, policies, home, "--shard", f"{i}/{SHARDS}"))
-            runs.append((run.state, run.url, run.log))
-        one = stack.enter_context(served(single, policies, tmp_path / "single"))
-        alone = (one.state, one.url, one.log)
-        for state, _, _ in [*runs, alone]:
-            wait_for(lambda state=state: bool(reconciled(state)), timeout=60)
-        wait_for(lambda: set().union(*(reconciled(s) for s, _, _ in runs)) >= names, timeout=90)
-        wait_for(lambda: reconciled(alone[0]) >= names, timeout=90)
+        runs = [
+            stack.enter_context(
+                served(sharded, policies, tmp_path / f"shard-{i}", "--shard", f"{i}/{SHARDS}")
+            )
+            for i in range(SHARDS)
+        ]
+        alone = stack.enter_context(served(single, policies, tmp_path / "single"))
+        for run in [*runs, alone]:
+            wait_for(lambda run=run: bool(reconciled(run.state)), timeout=60)
+        wait_for(lambda: set().union(*(reconciled(r.state) for r in runs)) >= names, timeout=90)
+        wait_for(lambda: reconciled(alone.state) >= names, timeout=90)
 
         # Coverage: complete and disjoint, each shard exactly what its hash gives it.
         whole = load_policies([str(policies)])
         scheduled = []
-        for i, (state, url, log) in enumerate(runs):
-            mine = {e["policy"] for e in events(log, "policy_scheduled")}
+        for i, run in enumerate(runs):
+            mine = {e["policy"] for e in events(run.log, "policy_scheduled")}
             expected = {p.name for p in Shard(i, SHARDS).restrict(whole).policies}
-            assert mine == expected == reconciled(state), i
+            assert mine == expected == reconciled(run.state), i
             assert mine, f"shard {i} got no index"
-            ready = httpx.get(url + "/readyz", timeout=5).json()
+            ready = httpx.get(run.url + "/readyz", timeout=5).json()
             assert ready["shard"] == f"{i}/{SHARDS}" and ready["policies"] == len(mine)
-            assert metric(url, f'retention_shard_info{{shard="{i}",shards="{SHARDS}"}}') == 1
-            assert metric(url, "retention_policies_scheduled") == len(mine)
-            assert metric(url, "retention_pinecone_rate_limited_total") == 0
+            assert metric(run.url, f'retention_shard_info{{shard="{i}",shards="{SHARDS}"}}') == 1
+            assert metric(run.url, "retention_policies_scheduled") == len(mine)
+            assert metric(run.url, "retention_pinecone_rate_limited_total") == 0
             scheduled.append(mine)
         assert set().union(*scheduled) == names
         assert sum(len(s) for s in scheduled) == len(names)
